@@ -1,0 +1,31 @@
+"""Site-wide pages: the landing page, the staff home and health checks."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from surveys.permissions import studies_for_user
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html")
+
+
+@login_required
+def staff_home(request: HttpRequest) -> HttpResponse:
+    return render(request, "staff_home.html", {"studies": studies_for_user(request.user)})
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers and the benchmark's baseline."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"ok": True})
+
+
+def ping(request: HttpRequest) -> HttpResponse:
+    """A trivial view: the baseline the autosave benchmark compares against."""
+    return HttpResponse("pong", content_type="text/plain")

@@ -1,0 +1,75 @@
+/* Civic: small progressive enhancements on top of HTMX. Every page works without this file. */
+(function () {
+  "use strict";
+  var seq = 0;
+  var lastFocusKey = null;
+
+  // Orders saves of the same question: the newest edit wins even if requests arrive out of order.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    seq = (seq + 1) % 1000;
+    evt.detail.parameters["client_seq"] = String(Date.now() * 1000 + seq);
+    var elt = evt.detail.elt;
+    if (elt && elt.dataset && elt.dataset.focusKey) { lastFocusKey = elt.dataset.focusKey; }
+  });
+
+  // After a ranking move, keep keyboard focus on the moved image's button so a keyboard or
+  // screen-reader user can keep moving it, and tell them where it went.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var list = document.getElementById("ranking-list");
+    if (!list || !lastFocusKey) { return; }
+    var btn = list.querySelector('[data-focus-key="' + CSS.escape(lastFocusKey) + '"]');
+    if (btn && btn.disabled) {
+      var code = lastFocusKey.split(":").slice(1).join(":");
+      btn = list.querySelector('[data-focus-key="' + (lastFocusKey.indexOf("up:") === 0 ? "down:" : "up:") + CSS.escape(code) + '"]');
+    }
+    if (btn) { btn.focus(); }
+    var item = btn && btn.closest(".rank-item");
+    var status = document.getElementById("rank-status");
+    if (item && status) {
+      var label = item.querySelector(".rank-label");
+      status.textContent = label ? label.textContent : "";
+    }
+    lastFocusKey = null;
+  });
+
+  // Drag and drop for pointer users; the Up/Down buttons remain the accessible path.
+  var dragged = null;
+  document.addEventListener("dragstart", function (evt) {
+    var item = evt.target.closest && evt.target.closest(".rank-item");
+    if (!item) { return; }
+    dragged = item;
+    evt.dataTransfer.effectAllowed = "move";
+    evt.dataTransfer.setData("text/plain", item.dataset.code);
+  });
+  document.addEventListener("dragover", function (evt) {
+    if (dragged && evt.target.closest && evt.target.closest(".rank-item")) { evt.preventDefault(); }
+  });
+  document.addEventListener("drop", function (evt) {
+    var target = evt.target.closest && evt.target.closest(".rank-item");
+    if (!dragged || !target || target === dragged) { return; }
+    evt.preventDefault();
+    var list = target.parentNode;
+    var items = Array.prototype.slice.call(list.children);
+    if (items.indexOf(dragged) < items.indexOf(target)) { list.insertBefore(dragged, target.nextSibling); }
+    else { list.insertBefore(dragged, target); }
+    var order = Array.prototype.map.call(list.children, function (li) { return li.dataset.code; }).join(",");
+    var container = document.getElementById("ranking-list");
+    container.querySelector('input[name="order"]').value = order;
+    lastFocusKey = "up:" + dragged.dataset.code;
+    htmx.ajax("POST", window.location.pathname, {target: "#ranking-list", swap: "outerHTML", values: {order: order}});
+    dragged = null;
+  });
+
+  // Live count of priority tokens.
+  document.addEventListener("input", function (evt) {
+    var form = evt.target.closest && evt.target.closest("form.tokens");
+    if (!form) { return; }
+    var total = parseInt(form.dataset.total, 10);
+    var given = 0;
+    form.querySelectorAll('input[type="number"]').forEach(function (input) { given += parseInt(input.value, 10) || 0; });
+    var out = document.getElementById("tokens-left");
+    if (out && out.dataset.template) {
+      out.textContent = out.dataset.template.replace("{given}", given).replace("{total}", total);
+    }
+  });
+})();

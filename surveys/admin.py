@@ -1,0 +1,189 @@
+"""The Django admin an admin runs a study from."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+
+from . import services
+from .exports import invitation_links_csv
+from .models import (
+    Completion,
+    Criterion,
+    Group,
+    Image,
+    Invitation,
+    Participant,
+    RankingSetItem,
+    Site,
+    Study,
+    StudyMembership,
+    Wave,
+)
+
+
+class CriterionInline(admin.TabularInline):
+    model = Criterion
+    extra = 0
+    fields = ("name", "kind", "label_en", "label_fr", "description_en", "description_fr", "order")
+    show_change_link = True
+
+
+class WaveInline(admin.TabularInline):
+    model = Wave
+    extra = 0
+    fields = ("name", "order", "status")
+
+
+class GroupInline(admin.TabularInline):
+    model = Group
+    extra = 0
+    fields = ("code", "label_en", "label_fr", "target_count", "order")
+
+
+class SiteInline(admin.TabularInline):
+    model = Site
+    extra = 0
+    fields = ("code", "name", "latitude", "longitude", "order")
+    show_change_link = True
+
+
+class MembershipInline(admin.TabularInline):
+    model = StudyMembership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+class InvitationCountForm(forms.Form):
+    count = forms.IntegerField(min_value=1, max_value=10_000, initial=20, label="How many links?")
+    ttl_days = forms.IntegerField(min_value=1, max_value=3650, initial=settings.INVITATION_TTL_DAYS)
+    label = forms.CharField(max_length=100, required=False, help_text="An internal batch name.")
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ("slug", "title_en", "status", "scale_min", "scale_max", "participant_count")
+    list_filter = ("status",)
+    search_fields = ("slug", "title_en", "title_fr")
+    prepopulated_fields = {"slug": ("title_en",)}
+    inlines = [WaveInline, GroupInline, CriterionInline, SiteInline, MembershipInline]
+    actions = ["create_invitations", "open_studies", "close_studies"]
+
+    @admin.display(description="participants")
+    def participant_count(self, obj: Study) -> int:
+        return obj.participants.count()
+
+    @admin.action(description="Generate invitation links (CSV download)")
+    def create_invitations(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one study.", messages.ERROR)
+            return None
+        study = queryset.get()
+        form = InvitationCountForm(request.POST if "count" in request.POST else None)
+        if form.is_valid():
+            issued = services.invitations_create(
+                study=study, count=form.cleaned_data["count"],
+                ttl_days=form.cleaned_data["ttl_days"], label=form.cleaned_data["label"],
+            )
+            response = HttpResponse(
+                invitation_links_csv(issued, base_url=request.build_absolute_uri("/")),
+                content_type="text/csv; charset=utf-8",
+            )
+            response["Content-Disposition"] = f'attachment; filename="{study.slug}-invitations.csv"'
+            response["Cache-Control"] = "no-store"
+            return response
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Invitation links for {study}",
+            "form": form,
+            "study": study,
+            "queryset": queryset,
+            "action": "create_invitations",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/surveys/invitation_form.html", context)
+
+    @admin.action(description="Open for answers")
+    def open_studies(self, request, queryset):
+        queryset.update(status=Study.Status.OPEN)
+
+    @admin.action(description="Close")
+    def close_studies(self, request, queryset):
+        queryset.update(status=Study.Status.CLOSED)
+
+
+class RankingSetItemInline(admin.TabularInline):
+    model = RankingSetItem
+    extra = 0
+    autocomplete_fields = ("image",)
+
+
+@admin.register(Criterion)
+class CriterionAdmin(admin.ModelAdmin):
+    list_display = ("name", "study", "kind", "label_en", "label_fr", "order")
+    list_filter = ("study", "kind")
+    search_fields = ("name", "label_en")
+    inlines = [RankingSetItemInline]
+
+
+class ImageInline(admin.TabularInline):
+    model = Image
+    extra = 0
+    fields = ("code", "file", "alt_text_en", "alt_text_fr")
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "study")
+    list_filter = ("study",)
+    search_fields = ("code", "name")
+    inlines = [ImageInline]
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ("code", "study", "site", "alt_text_en")
+    list_filter = ("study",)
+    search_fields = ("code", "alt_text_en")
+
+
+@admin.register(Wave)
+class WaveAdmin(admin.ModelAdmin):
+    list_display = ("name", "study", "order", "status")
+    list_filter = ("study", "status")
+
+
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    list_display = ("code", "label_en", "study", "target_count")
+    list_filter = ("study",)
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ("code", "study", "language", "consented_at")
+    list_filter = ("study", "language")
+    search_fields = ("code",)
+    filter_horizontal = ("groups",)
+    readonly_fields = ("code", "created_at")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "study", "label", "expires_at", "used_at")
+    list_filter = ("study", "label")
+    readonly_fields = ("token_hash", "participant", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        # Invitations are created by the study action or the command so the raw token can be
+        # shown once; an empty admin form could not show it.
+        return False
+
+
+@admin.register(Completion)
+class CompletionAdmin(admin.ModelAdmin):
+    list_display = ("participant", "wave", "completed_at")
+    list_filter = ("wave__study",)

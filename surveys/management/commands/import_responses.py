@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from surveys.importing import ImportRejected, responses_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Imports responses from a long CSV (participant,groups,wave,task,item,criterion,value). "
+        "All or nothing: any bad row rejects the whole file."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file")
+        parser.add_argument("--study", required=True, help="study slug")
+        parser.add_argument("--create", action="store_true", help="create the study if it does not exist")
+        parser.add_argument("--title", default="")
+        parser.add_argument("--scale-min", type=int, default=1)
+        parser.add_argument("--scale-max", type=int, default=5)
+
+    def handle(self, *args, file, study, create, title, scale_min, scale_max, **options):
+        path = Path(file)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise CommandError(f"{file}: no such file") from None
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        try:
+            report = responses_import(
+                text=text, study_slug=study, create=create, title=title, scale_min=scale_min, scale_max=scale_max
+            )
+        except ImportRejected as rejected:
+            for line in rejected.errors:
+                self.stderr.write(f"{file}: {line}")
+            raise CommandError(f"{file}: rejected, nothing was imported ({len(rejected.errors)} error(s) shown)") from None
+        self.stdout.write(report.summary())

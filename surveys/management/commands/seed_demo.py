@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from surveys.demo import SYNTHETIC_NOTE, demo_seed
+
+
+class Command(BaseCommand):
+    help = "Builds the Montreal demo study from the real StreetReview data (idempotent) and prints links."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--invitations", type=int, default=3, help="fresh resident links to print")
+        parser.add_argument("--base-url", default=settings.SITE_URL)
+
+    def handle(self, *args, invitations, base_url, **options):
+        result = demo_seed(invitations=invitations)
+        extra = self._extras(result.study)
+        base = base_url.rstrip("/")
+        w = self.stdout.write
+        w(f"Demo study '{result.study.slug}': {result.study.participants.count()} participants, "
+          f"{result.study.sites.count()} streets, {result.study.criteria.count()} criteria.")
+        w(f"  Round 'before discussion' holds the real StreetReview ratings. {SYNTHETIC_NOTE} "
+          "(round 'after discussion', rankings, priorities)")
+        for line in extra:
+            w("  " + line)
+        w("\nResident links (each opens a fresh survey):")
+        for item in result.invitations:
+            w(f"  {base}{item.path}")
+        w("\nStaff sign-in at " + base + "/accounts/login/  — demo credentials, for local use only:")
+        for username, password in result.passwords.items():
+            w(f"  {username:<11} {password}")
+
+    def _extras(self, study) -> list[str]:
+        """Later parts of Civic (negotiation scenarios) add their demo data here."""
+        try:
+            from negotiation.demo import demo_scenario_seed
+        except ImportError:
+            return []
+        return demo_scenario_seed(study=study)

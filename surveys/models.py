@@ -1,0 +1,393 @@
+"""The survey model: studies, waves, groups, participants, invitations, sites, images, criteria
+and the answers residents give (ratings, rankings, priorities, comments)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+code_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+    _("Use letters, digits, dots, dashes and underscores only."),
+)
+
+
+class Localized:
+    """Models with `<field>_en` / `<field>_fr` pairs pick the active language, falling back to
+    English so a missing translation never shows an empty label."""
+
+    def localized(self, field: str, language: str | None = None) -> str:
+        lang = (language or get_language() or "en")[:2]
+        value = getattr(self, f"{field}_{lang}", "") or ""
+        return value or getattr(self, f"{field}_en", "") or ""
+
+
+class Study(Localized, models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    slug = models.SlugField(unique=True)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    title_fr = models.CharField(_("title (French)"), max_length=200, blank=True)
+    description_en = models.TextField(_("purpose (English)"), blank=True)
+    description_fr = models.TextField(_("purpose (French)"), blank=True)
+    scale_min = models.SmallIntegerField(default=1)
+    scale_max = models.SmallIntegerField(default=5)
+    scale_labels_en = models.JSONField(
+        default=list, blank=True, help_text=_("One label per scale point, lowest first.")
+    )
+    scale_labels_fr = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    priority_tokens = models.PositiveSmallIntegerField(default=10)
+    min_group_size = models.PositiveSmallIntegerField(
+        default=5, help_text=_("Groups smaller than this are shown with a caution.")
+    )
+    k_anonymity = models.PositiveSmallIntegerField(
+        default=5, help_text=_("Smallest group-membership cell allowed in anonymised exports.")
+    )
+    comments_reviewed = models.BooleanField(
+        default=False, help_text=_("Free-text comments were reviewed and may be exported.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scale_max__gt=models.F("scale_min")), name="study_scale_ordered"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title_en
+
+    @property
+    def title(self) -> str:
+        return self.localized("title")
+
+    @property
+    def description(self) -> str:
+        return self.localized("description")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def scale_values(self) -> list[int]:
+        return list(range(self.scale_min, self.scale_max + 1))
+
+    def scale_choices(self, language: str | None = None) -> list[tuple[int, str]]:
+        lang = (language or get_language() or "en")[:2]
+        labels = (self.scale_labels_fr if lang == "fr" else None) or self.scale_labels_en or []
+        values = self.scale_values
+        return [(v, labels[i] if i < len(labels) else str(v)) for i, v in enumerate(values)]
+
+    def current_wave(self) -> Wave | None:
+        """The wave residents answer now: the last open wave in order."""
+        return self.waves.filter(status=Wave.Status.OPEN).order_by("-order").first()
+
+    def clean(self) -> None:
+        if self.scale_min is not None and self.scale_max is not None:
+            if self.scale_max <= self.scale_min:
+                raise ValidationError({"scale_max": _("The scale maximum must exceed its minimum.")})
+            n = self.scale_max - self.scale_min + 1
+            for field in ("scale_labels_en", "scale_labels_fr"):
+                labels = getattr(self, field) or []
+                if labels and len(labels) != n:
+                    raise ValidationError({field: _("Give one label per scale point (%(n)d).") % {"n": n}})
+
+
+class StudyMembership(models.Model):
+    class Role(models.TextChoices):
+        PLANNER = "planner", _("Planner")
+        RESEARCHER = "researcher", _("Researcher")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships"
+    )
+    role = models.CharField(max_length=12, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.role} of {self.study.slug}"
+
+
+class Wave(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="waves")
+    name = models.CharField(max_length=100)
+    order = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+
+    class Meta:
+        ordering = ["study", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["study", "name"], name="wave_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} / {self.name}"
+
+
+class Group(Localized, models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="groups")
+    code = models.CharField(max_length=60, validators=[code_validator])
+    label_en = models.CharField(max_length=120)
+    label_fr = models.CharField(max_length=120, blank=True)
+    description_en = models.CharField(max_length=300, blank=True)
+    description_fr = models.CharField(max_length=300, blank=True)
+    target_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("How many participants the study aims for.")
+    )
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order", "code"]
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="group_unique_code")]
+
+    def __str__(self) -> str:
+        return self.label_en or self.code
+
+    @property
+    def label(self) -> str:
+        return self.localized("label") or self.code
+
+    @property
+    def description(self) -> str:
+        return self.localized("description")
+
+
+def _participant_code() -> str:
+    return "P" + secrets.token_hex(6).upper()
+
+
+class Participant(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    code = models.CharField(max_length=64, default=_participant_code)
+    groups = models.ManyToManyField(Group, blank=True, related_name="participants")
+    language = models.CharField(max_length=5, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    groups_answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="participant_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Invitation(models.Model):
+    """An invitation link. Only the SHA-256 of the token is stored; the token itself is shown once."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # SET_NULL keeps a withdrawn participant's invitation, marked used, so the link stays dead.
+    participant = models.OneToOneField(
+        Participant, on_delete=models.SET_NULL, related_name="invitation", null=True, blank=True
+    )
+    label = models.CharField(
+        max_length=100, blank=True, help_text=_("Internal note, e.g. a batch name. Never exported.")
+    )
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation {self.token_hash[:8]}… ({self.study.slug})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class Site(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sites")
+    code = models.CharField(max_length=60, validators=[code_validator])
+    name = models.CharField(max_length=200, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order", "code"]
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="site_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name or self.code
+
+    @property
+    def primary_image(self) -> Image | None:
+        images = list(self.images.all())
+        return images[0] if images else None
+
+
+class Image(Localized, models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images")
+    code = models.CharField(max_length=60, validators=[code_validator])
+    file = models.ImageField(upload_to="images/", blank=True)
+    alt_text_en = models.CharField(_("alt text (English)"), max_length=300)
+    alt_text_fr = models.CharField(_("alt text (French)"), max_length=300, blank=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="images"
+    )
+
+    class Meta:
+        ordering = ["study", "code"]
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="image_unique_code")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def alt_text(self) -> str:
+        return self.localized("alt_text")
+
+    def clean(self) -> None:
+        if not (self.alt_text_en or "").strip():
+            raise ValidationError({"alt_text_en": _("Every image needs alt text.")})
+
+
+class Criterion(Localized, models.Model):
+    class Kind(models.TextChoices):
+        RATING = "rating", _("Rating")
+        RANKING = "ranking", _("Ranking")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="criteria")
+    name = models.CharField(max_length=60, validators=[code_validator])
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RATING)
+    label_en = models.CharField(max_length=120, blank=True)
+    label_fr = models.CharField(max_length=120, blank=True)
+    description_en = models.CharField(max_length=500, blank=True)
+    description_fr = models.CharField(max_length=500, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    images = models.ManyToManyField(
+        Image, through="RankingSetItem", blank=True, related_name="ranking_criteria"
+    )
+
+    class Meta:
+        ordering = ["study", "kind", "order", "name"]
+        verbose_name_plural = "criteria"
+        constraints = [models.UniqueConstraint(fields=["study", "name"], name="criterion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def label(self) -> str:
+        return self.localized("label") or self.name
+
+    @property
+    def description(self) -> str:
+        return self.localized("description")
+
+
+class RankingSetItem(models.Model):
+    """One image of the set a ranking criterion asks residents to order."""
+
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="set_items")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="set_items")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["criterion", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["criterion", "image"], name="ranking_set_unique")
+        ]
+
+
+class Answer(models.Model):
+    """Common columns of every resident answer. `client_seq` orders saves from the same
+    participant so a stale tab cannot overwrite a newer answer."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE)
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE)
+    client_seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class Rating(Answer):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE)
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE)
+    value = models.SmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "wave", "site", "criterion"], name="rating_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["wave", "criterion"])]
+
+
+class Ranking(Answer):
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE)
+    order = models.JSONField(help_text=_("Image codes, best first."))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "wave", "criterion"], name="ranking_unique")
+        ]
+
+
+class Priority(Answer):
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE)
+    tokens = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(100)])
+
+    class Meta:
+        verbose_name_plural = "priorities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "wave", "criterion"], name="priority_unique"
+            )
+        ]
+
+
+class Comment(Answer):
+    text = models.TextField(max_length=5000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "wave"], name="comment_unique")
+        ]
+
+
+class Completion(models.Model):
+    """A participant finished a wave. Unique, so finishing twice records one completion."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="completions")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="completions")
+    completed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "wave"], name="completion_unique")
+        ]

@@ -1,0 +1,36 @@
+"""Who may see what. One helper fetches a study *and* authorises it; every staff view uses it."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from .models import Study, StudyMembership
+
+PLANNER = StudyMembership.Role.PLANNER
+RESEARCHER = StudyMembership.Role.RESEARCHER
+
+
+def studies_for_user(user):
+    if not user.is_authenticated:
+        return Study.objects.none()
+    if user.is_staff:
+        return Study.objects.all()
+    return Study.objects.filter(memberships__user=user).distinct()
+
+
+def user_roles(user, study: Study) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    if user.is_staff:
+        return {PLANNER, RESEARCHER, "admin"}
+    return set(StudyMembership.objects.filter(user=user, study=study).values_list("role", flat=True))
+
+
+def study_get_for_user(user, slug: str, *roles: str) -> Study:
+    """Returns the study if the user holds one of `roles` on it (staff hold every role).
+
+    Raises Http404 rather than 403 so that outsiders cannot learn which studies exist."""
+    study = Study.objects.filter(slug=slug).first()
+    if study is None or not (user_roles(user, study) & set(roles or (PLANNER, RESEARCHER))):
+        raise Http404("No such study")
+    return study

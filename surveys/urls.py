@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import views
+
+app_name = "surveys"
+
+urlpatterns = [
+    path("i/<str:token>/", views.invitation_open, name="invitation"),
+    path("survey/", views.resume, name="resume"),
+    path("survey/language/", views.language, name="language"),
+    path("survey/consent/", views.consent, name="consent"),
+    path("survey/about-you/", views.groups, name="groups"),
+    path("survey/rate/<str:site_code>/", views.rate, name="rate"),
+    path("survey/rank/<str:criterion_name>/", views.rank, name="rank"),
+    path("survey/priorities/", views.priorities, name="priorities"),
+    path("survey/comment/", views.comment, name="comment"),
+    path("survey/review/", views.review, name="review"),
+    path("survey/finish/", views.finish, name="finish"),
+    path("survey/done/", views.done, name="done"),
+    path("survey/withdraw/", views.withdraw, name="withdraw"),
+    path("survey/answer/", views.answer, name="answer"),
+]
