@@ -1,0 +1,82 @@
+"""Input dataclasses for the disagreement measures.
+
+The Django service builds these from database rows; the math below never sees a model instance.
+Missing answers are ``np.nan`` so every measure can work on dense arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RatingMatrix:
+    """Ratings of one criterion in one wave: participants × sites, ``nan`` where not rated."""
+
+    criterion: str
+    values: np.ndarray  # float64, shape (n_participants, n_sites)
+
+
+@dataclass(frozen=True)
+class RankingMatrix:
+    """Rankings of one criterion in one wave: participants × items, position 1 = best."""
+
+    criterion: str
+    ranks: np.ndarray  # float64, shape (n_participants, n_items); whole row nan = did not rank
+    item_sites: tuple[int | None, ...]  # index into StudyData.site_codes, or None
+    item_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WaveData:
+    """All answers of one survey wave."""
+
+    name: str
+    ratings: tuple[RatingMatrix, ...]
+    rankings: tuple[RankingMatrix, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """A whole study; the participant axis is shared by every wave and every matrix."""
+
+    slug: str
+    scale_min: int
+    scale_max: int
+    group_names: tuple[str, ...]
+    memberships: np.ndarray  # bool, shape (n_participants, n_groups); groups overlap
+    site_codes: tuple[str, ...]
+    waves: tuple[WaveData, ...]
+
+    @property
+    def n_participants(self) -> int:
+        return int(self.memberships.shape[0])
+
+    @property
+    def scale_range(self) -> int:
+        """K = max − min, the largest possible distance between two ratings."""
+        return int(self.scale_max - self.scale_min)
+
+
+def active_rows(values: np.ndarray) -> np.ndarray:
+    """Boolean mask of participants who gave at least one answer in a matrix."""
+    return ~np.all(np.isnan(values), axis=1)
+
+
+def complete_rows(ranks: np.ndarray) -> np.ndarray:
+    """Boolean mask of participants whose ranking has no missing position."""
+    return ~np.any(np.isnan(ranks), axis=1) if ranks.shape[1] else np.zeros(len(ranks), bool)
+
+
+def rng_for(seed: int, *key: int) -> np.random.Generator:
+    """A generator that depends only on the study seed and the cell it serves.
+
+    Each (purpose, wave, criterion, group) cell gets its own stream, so adding or reordering
+    work elsewhere never changes the random numbers a cell sees: same data + same seed gives
+    the same report.
+    """
+    return np.random.default_rng(
+        np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
+    )

@@ -1,0 +1,334 @@
+"""compute_report: every measure for every wave, criterion and group, as one JSON-ready dict.
+
+The key layout is the contract of DESIGN.md ("Report JSON"); extra keys are additions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .agreement import group_alphas, ordinal_alpha
+from .consistency import names_match, rating_ranking_consistency
+from .data import RankingMatrix, RatingMatrix, StudyData, WaveData, complete_rows, rng_for
+from .disagreement import pairwise_disagreement
+from .divergence import DivergenceResult, benjamini_hochberg, divergence_test
+from .jsonify import to_json
+from .longitudinal import paired_change, wave_point
+from .rankings import group_ranking, kendall_w, most_distant
+from .sites import site_summaries
+from .variance import variance_split
+
+SIGNIFICANCE = 0.05
+
+# Purpose codes for the per-cell random streams (see data.rng_for).
+_DIVERGENCE, _BOOTSTRAP, _CHANGE = 1, 2, 3
+
+ProgressCallback = Callable[[float], None]
+
+
+class _Progress:
+    """Reports the fraction of work units done; a missing callback makes it a no-op."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int) -> None:
+        self.callback, self.total, self.done = callback, max(total, 1), 0
+
+    def step(self) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(min(self.done / self.total, 1.0))
+
+
+def compute_report(
+    data: StudyData,
+    *,
+    n_permutations: int = 999,
+    n_bootstrap: int = 999,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> dict:
+    """All disagreement measures of a study. Same data and seed give an identical report."""
+    criteria = _criterion_names(data)
+    units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
+    tracker = _Progress(progress, units)
+    waves = [
+        _wave_report(data, w, wave, n_permutations, seed, tracker)
+        for w, wave in enumerate(data.waves)
+    ]
+    longitudinal = []
+    for c, name in enumerate(criteria):
+        longitudinal.append(
+            _longitudinal_entry(data, c, name, waves, n_permutations, n_bootstrap, seed)
+        )
+        tracker.step()
+    report = {
+        "study": data.slug,
+        "scale": {"min": data.scale_min, "max": data.scale_max},
+        "parameters": {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed},
+        "groups": list(data.group_names),
+        "waves": waves,
+        "longitudinal": longitudinal if data.waves else [],
+    }
+    if progress is not None:
+        progress(1.0)
+    return to_json(report)
+
+
+def _criterion_names(data: StudyData) -> list[str]:
+    """Rating criteria in order of first appearance across waves."""
+    names: list[str] = []
+    for wave in data.waves:
+        names += [r.criterion for r in wave.ratings if r.criterion not in names]
+    return names
+
+
+def _wave_participants(wave: WaveData) -> int:
+    """Participants who gave any rating or ranking in the wave."""
+    matrices = [r.values for r in wave.ratings] + [r.ranks for r in wave.rankings]
+    if not matrices:
+        return 0
+    answered = np.zeros(matrices[0].shape[0], bool)
+    for matrix in matrices:
+        answered |= ~np.all(np.isnan(matrix), axis=1)
+    return int(answered.sum())
+
+
+# --- one wave -----------------------------------------------------------------------------------
+
+
+def _wave_report(
+    data: StudyData,
+    w: int,
+    wave: WaveData,
+    n_permutations: int,
+    seed: int,
+    tracker: _Progress,
+) -> dict:
+    tests = []
+    for c, rating in enumerate(wave.ratings):
+        rng = rng_for(seed, _DIVERGENCE, w, c)
+        tests.append(divergence_test(rating.values, data.memberships, n_permutations, rng))
+    # Benjamini–Hochberg runs over all (group, criterion) cells of the wave together.
+    q = benjamini_hochberg(np.concatenate([t.p_value for t in tests])) if tests else np.array([])
+    q_values = np.split(q, len(tests)) if tests else []
+    criteria = []
+    for rating, test, q_c in zip(wave.ratings, tests, q_values, strict=True):
+        criteria.append(_criterion_entry(data, rating, test, q_c))
+        tracker.step()
+    rankings = []
+    for ranking in wave.rankings:
+        rankings.append(_ranking_entry(data, ranking))
+        tracker.step()
+    consistency = _consistency_entries(wave)
+    tracker.step()
+    return {
+        "wave": wave.name,
+        "n_participants": _wave_participants(wave),
+        "criteria": criteria,
+        "rankings": rankings,
+        "consistency": consistency,
+    }
+
+
+def _criterion_entry(
+    data: StudyData, rating: RatingMatrix, test: DivergenceResult, q: np.ndarray
+) -> dict:
+    values, members = rating.values, data.memberships
+    split = variance_split(values, members)
+    alphas = group_alphas(values, members, data.scale_min, data.scale_max)
+    groups = []
+    for g, name in enumerate(data.group_names):
+        significant = bool(not np.isnan(q[g]) and q[g] <= SIGNIFICANCE)
+        groups.append(
+            {
+                "group": name,
+                "n": int(test.n[g]),
+                "mean": _mean(values[members[:, g]]),
+                "divergence": test.divergence[g],
+                "p_value": test.p_value[g],
+                "q_value": q[g],
+                "significant": significant,
+                "alpha_ordinal": alphas[g],
+            }
+        )
+    return {
+        "criterion": rating.criterion,
+        "n_participants": int((~np.all(np.isnan(values), axis=1)).sum()),
+        "n_ratings": int((~np.isnan(values)).sum()),
+        "mean": _mean(values),
+        "alpha_ordinal": ordinal_alpha(values, data.scale_min, data.scale_max),
+        "pairwise_disagreement": pairwise_disagreement(values, data.scale_range),
+        "between_group_variance": split.between,
+        "within_group_variance": split.within,
+        "between_group_share": split.share,
+        "most_divergent_group": _most_divergent(groups),
+        "groups": groups,
+        "sites": site_summaries(values, members, data.site_codes, data.group_names),
+    }
+
+
+def _mean(values: np.ndarray) -> float | None:
+    observed = values[~np.isnan(values)]
+    return float(observed.mean()) if observed.size else None
+
+
+def _most_divergent(groups: list[dict]) -> str | None:
+    """The significant group with the largest |d| (first one on ties), or None."""
+    significant = [g for g in groups if g["significant"]]
+    if not significant:
+        return None
+    return max(significant, key=lambda g: abs(g["divergence"]))["group"]
+
+
+def _ranking_entry(data: StudyData, ranking: RankingMatrix) -> dict:
+    complete = complete_rows(ranking.ranks)
+    ranks = ranking.ranks[complete]
+    members = data.memberships[complete]
+    results = [
+        group_ranking(ranks, members[:, g], ranking.item_codes)
+        for g in range(len(data.group_names))
+    ]
+    overall = group_ranking(ranks, np.ones(len(ranks), bool), ranking.item_codes)
+    return {
+        "criterion": ranking.criterion,
+        "n": int(complete.sum()),
+        "kendall_w": kendall_w(ranks),
+        "consensus": overall.consensus,
+        "most_divergent_group": most_distant(list(data.group_names), results),
+        "groups": [
+            {
+                "group": name,
+                "n": r.n,
+                "kendall_w": r.kendall_w,
+                "consensus": r.consensus,
+                "mean_ranks": r.mean_ranks,
+                "distance": r.distance,
+            }
+            for name, r in zip(data.group_names, results, strict=True)
+        ],
+    }
+
+
+def _consistency_entries(wave: WaveData) -> list[dict]:
+    """Every (ranking criterion, rating criterion) pair of the wave whose images map to sites.
+
+    Each pair is reported; ``same_criterion`` flags pairs whose names match (equal, or sharing
+    a stem such as accessible/accessibility), which are the ones a dashboard should lead with.
+    """
+    entries = []
+    for ranking in wave.rankings:
+        if sum(s is not None for s in ranking.item_sites) < 2:
+            continue
+        for rating in wave.ratings:
+            result = rating_ranking_consistency(ranking.ranks, ranking.item_sites, rating.values)
+            entries.append(
+                {
+                    "ranking_criterion": ranking.criterion,
+                    "rating_criterion": rating.criterion,
+                    "same_criterion": names_match(ranking.criterion, rating.criterion),
+                    "discordance": result.discordance,
+                    "tied_pairs_share": result.tied_pairs_share,
+                    "n_participants": result.n_participants,
+                    "n_item_pairs": result.n_item_pairs,
+                }
+            )
+    return entries
+
+
+# --- longitudinal -------------------------------------------------------------------------------
+
+
+def _longitudinal_entry(
+    data: StudyData,
+    c: int,
+    name: str,
+    wave_reports: list[dict],
+    n_permutations: int,
+    n_bootstrap: int,
+    seed: int,
+) -> dict:
+    """Series and consecutive changes for one rating criterion, overall and per group."""
+    present = [(w, wave, _find_rating(wave, name)) for w, wave in enumerate(data.waves)]
+    present = [(w, wave, r) for w, wave, r in present if r is not None]
+    shares = [_share_from_report(wave_reports[w], name) for w, _, _ in present]
+    overall = _series_and_changes(
+        data,
+        present,
+        shares,
+        np.ones(data.n_participants, bool),
+        (c, 0),
+        n_permutations,
+        n_bootstrap,
+        seed,
+    )
+    groups = []
+    for g, group in enumerate(data.group_names):
+        in_group = data.memberships[:, g]
+        members = data.memberships[in_group]
+        group_shares = [variance_split(r.values[in_group], members).share for _, _, r in present]
+        entry = _series_and_changes(
+            data,
+            present,
+            group_shares,
+            in_group,
+            (c, g + 1),
+            n_permutations,
+            n_bootstrap,
+            seed,
+        )
+        groups.append({"group": group, **entry})
+    return {"criterion": name, **overall, "groups": groups}
+
+
+def _find_rating(wave: WaveData, name: str) -> RatingMatrix | None:
+    return next((r for r in wave.ratings if r.criterion == name), None)
+
+
+def _share_from_report(wave_report: dict, name: str) -> float | None:
+    entry = next(c for c in wave_report["criteria"] if c["criterion"] == name)
+    return entry["between_group_share"]
+
+
+def _series_and_changes(
+    data: StudyData,
+    present: list[tuple[int, WaveData, RatingMatrix]],
+    shares: list[float | None],
+    rows: np.ndarray,
+    key: tuple[int, int],
+    n_permutations: int,
+    n_bootstrap: int,
+    seed: int,
+) -> dict:
+    """Per-wave disagreement with bootstrap CI, and paired tests between consecutive waves.
+
+    ``rows`` restricts everything to a subset of participants (all, or one group's members).
+    """
+    k = data.scale_range
+    series = []
+    for (w, wave, rating), share in zip(present, shares, strict=True):
+        point = wave_point(rating.values[rows], k, n_bootstrap, rng_for(seed, _BOOTSTRAP, w, *key))
+        series.append(
+            {
+                "wave": wave.name,
+                "n": point.n,
+                "pairwise_disagreement": point.pairwise_disagreement,
+                "ci_low": point.ci_low,
+                "ci_high": point.ci_high,
+                "between_group_share": share,
+            }
+        )
+    changes = []
+    for (w0, wave0, r0), (_, wave1, r1) in zip(present, present[1:], strict=False):
+        rng = rng_for(seed, _CHANGE, w0, *key)
+        change = paired_change(r0.values[rows], r1.values[rows], k, n_permutations, rng)
+        changes.append(
+            {
+                "from": wave0.name,
+                "to": wave1.name,
+                "delta": change.delta,
+                "p_value": change.p_value,
+                "n_paired": change.n_paired,
+            }
+        )
+    return {"series": series, "changes": changes}
