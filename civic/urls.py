@@ -1,6 +1,10 @@
+import re
+
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from . import views
 
@@ -12,5 +16,11 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("studies/<slug:slug>/analytics/", include("analytics.urls")),
+    path("studies/<slug:slug>/negotiation/", include("negotiation.urls")),
     path("", include("surveys.urls")),
+    # Survey images are public by design (residents see them without an account), so Django serves
+    # the media folder itself; a deployment may put a web server in front of it instead.
+    re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>images/.*)$", serve,
+            {"document_root": settings.MEDIA_ROOT}),
 ]

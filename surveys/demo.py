@@ -119,7 +119,7 @@ def _structure(study: Study) -> None:
         code = f"i{i:02d}"
         attrs = {k: v for k, v in audits[code].items() if k != "point_id"}
         site, _ = Site.objects.update_or_create(
-            study=study, code=code, defaults={"name": f"Street {code}", "attributes": attrs, "order": i}
+            study=study, code=code, defaults={"name": code, "attributes": attrs, "order": i}
         )
         alt_en, alt_fr = street_alt_text(code, attrs)
         image, _ = Image.objects.update_or_create(
