@@ -1,0 +1,447 @@
+"""Exact package optimisation by mixed-integer programming (scipy.optimize.milp, HiGHS).
+
+Decision variables: x_i ∈ {0,1} per intervention, y_{g,c} continuous per group and criterion with
+y_{g,c} ≤ b_{g,c} + Σ_i effect_{i,c} x_i and y_{g,c} ≤ max, so u_g = Σ_c w_{g,c} y_{g,c}. This
+models the cap min(max, ·) exactly because every objective used here is non-decreasing in each u_g
+and the weights are non-negative: at an optimum each y sits at the smaller of its two upper bounds.
+Constraints: budget Σ cost_i x_i ≤ B, exclusions x_i + x_j ≤ 1, pins (x_i = 1), forbids (x_i = 0).
+
+Utilities of a chosen package are always recomputed from the rounded x with numpy, never read back
+from the solver's y, so solver tolerances never leak into reported figures.
+
+Brute-force enumeration of every affordable package lives here too, for tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from .scenario import Scenario
+from .utility import utilities, utilities_many
+
+#: A group counts as "strictly better than its disagreement utility" when ahead by this much.
+DELTA = 1e-5
+#: Relative stopping tolerance of the Nash cutting-plane loop (upper bound − true log objective).
+NASH_GAP_TOL = 1e-9
+#: Tolerance when re-imposing an optimum found in a first lexicographic stage.
+LEX_TOL = 1e-7
+#: HiGHS relative MIP gap; the default 1e-4 is too loose for exact comparisons.
+MIP_OPTIONS = {"mip_rel_gap": 1e-9, "presolve": True}
+
+
+@dataclass
+class Problem:
+    """A scenario plus session constraints (pins and forbids), with the static MILP rows cached."""
+
+    s: Scenario
+    pinned: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return len(self.s.interventions)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.s.groups)
+
+    @cached_property
+    def x_lb(self) -> np.ndarray:
+        return self.s.mask(self.pinned).astype(float)
+
+    @cached_property
+    def x_ub(self) -> np.ndarray:
+        return 1.0 - self.s.mask(self.forbidden).astype(float)
+
+    @cached_property
+    def u_map(self) -> np.ndarray:
+        """Rows mapping the y block to u: u_g = u_map[g] · y (groups × groups·criteria)."""
+        G, C = self.s.weights.shape
+        m = np.zeros((G, G * C))
+        for g in range(G):
+            m[g, g * C : (g + 1) * C] = self.s.weights[g]
+        return m
+
+    @cached_property
+    def static_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Budget, exclusion and cap-link rows over [x, y] as (A, lower, upper)."""
+        s, n = self.s, self.n
+        G, C = s.weights.shape
+        rows = [np.concatenate([s.costs, np.zeros(G * C)])]
+        lo, hi = [-np.inf], [s.budget]
+        for i, j in s.exclusion_pairs:
+            r = np.zeros(n + G * C)
+            r[i] = r[j] = 1.0
+            rows.append(r)
+            lo.append(-np.inf)
+            hi.append(1.0)
+        link = np.zeros((G * C, n + G * C))
+        for g in range(G):
+            for c in range(C):
+                link[g * C + c, :n] = -s.effects[:, c]
+                link[g * C + c, n + g * C + c] = 1.0
+        A = np.vstack([np.array(rows), link])
+        return A, np.array(lo + [-np.inf] * (G * C)), np.concatenate([hi, s.baseline.reshape(-1)])
+
+    @cached_property
+    def u_upper(self) -> np.ndarray:
+        """An upper bound on each u_g: every positive effect applied, capped."""
+        gain = np.clip(self.s.effects * self.x_ub[:, None], 0, None).sum(axis=0)
+        return (self.s.weights * np.minimum(self.s.scale_max, self.s.baseline + gain)).sum(axis=1)
+
+    def u(self, x: np.ndarray) -> np.ndarray:
+        return utilities(self.s, x)
+
+
+@dataclass
+class Extra:
+    """Extra variables for one MILP: bounds, integrality and objective coefficients."""
+
+    lb: list[float] = field(default_factory=list)
+    ub: list[float] = field(default_factory=list)
+    integer: list[int] = field(default_factory=list)
+    c: list[float] = field(default_factory=list)
+
+    def add(self, lb: float, ub: float, *, integer: bool = False, c: float = 0.0) -> int:
+        self.lb.append(lb)
+        self.ub.append(ub)
+        self.integer.append(int(integer))
+        self.c.append(c)
+        return len(self.lb) - 1
+
+
+@dataclass
+class Row:
+    """A linear row lo ≤ a_u·u + a_extra·extra ≤ hi (dense; a_extra may be shorter than extras)."""
+
+    a_u: np.ndarray
+    a_extra: dict[int, float]
+    lo: float
+    hi: float
+
+
+@dataclass
+class Solution:
+    x: np.ndarray
+    objective: float
+    dual_bound: float
+    extra: np.ndarray
+
+
+def solve(
+    prob: Problem,
+    *,
+    c_u: np.ndarray | None = None,
+    extra: Extra | None = None,
+    rows: list[Row] | tuple[Row, ...] = (),
+    u_min: np.ndarray | None = None,
+) -> Solution | None:
+    """Maximise c_u·u + c_extra·extra over feasible packages; None when infeasible."""
+    s, n = prob.s, prob.n
+    G, C = s.weights.shape
+    extra = extra or Extra()
+    k = len(extra.lb)
+    A0, lo0, hi0 = prob.static_rows
+    blocks = [np.hstack([A0, np.zeros((A0.shape[0], k))])]
+    lo, hi = [lo0], [hi0]
+    if u_min is not None:
+        blocks.append(np.hstack([np.zeros((G, n)), prob.u_map, np.zeros((G, k))]))
+        lo.append(np.asarray(u_min, dtype=float))
+        hi.append(np.full(G, np.inf))
+    for row in rows:
+        r = np.zeros(n + G * C + k)
+        r[n : n + G * C] = row.a_u @ prob.u_map
+        for j, v in row.a_extra.items():
+            r[n + G * C + j] = v
+        blocks.append(r[None, :])
+        lo.append([row.lo])
+        hi.append([row.hi])
+    c = np.zeros(n + G * C + k)
+    if c_u is not None:
+        c[n : n + G * C] = np.asarray(c_u, dtype=float) @ prob.u_map
+    c[n + G * C :] = extra.c
+    y_lb = (s.baseline + np.clip(s.effects, None, 0).sum(axis=0)).reshape(-1)
+    bounds = Bounds(
+        np.concatenate([prob.x_lb, y_lb, extra.lb]),
+        np.concatenate([prob.x_ub, np.full(G * C, s.scale_max), extra.ub]),
+    )
+    integrality = np.concatenate([np.ones(n), np.zeros(G * C), extra.integer])
+    constraints = LinearConstraint(np.vstack(blocks), np.concatenate(lo), np.concatenate(hi))
+    res = milp(
+        -c, integrality=integrality, bounds=bounds, constraints=constraints, options=MIP_OPTIONS
+    )
+    if res.status == 4:
+        # HiGHS occasionally rejects its own presolved solution when a constraint is tight to
+        # within 1e-6 (e.g. an aspiration equal to an attainable utility). Solving the original
+        # model without presolve avoids the postsolve round-off.
+        res = milp(
+            -c,
+            integrality=integrality,
+            bounds=bounds,
+            constraints=constraints,
+            options={**MIP_OPTIONS, "presolve": False},
+        )
+    if res.status == 2:  # Infeasible.
+        return None
+    if res.x is None:
+        raise RuntimeError(f"MILP solver failed: {res.message}")
+    dual = getattr(res, "mip_dual_bound", None)
+    return Solution(
+        x=res.x[:n] > 0.5,
+        objective=-float(res.fun),
+        dual_bound=-float(dual) if dual is not None and np.isfinite(dual) else -float(res.fun),
+        extra=res.x[n + G * C :],
+    )
+
+
+def _unit(G: int, g: int) -> np.ndarray:
+    e = np.zeros(G)
+    e[g] = 1.0
+    return e
+
+
+def utilitarian(prob: Problem, u_min: np.ndarray | None = None) -> np.ndarray | None:
+    """Maximise the total utility Σ_g u_g."""
+    sol = solve(prob, c_u=np.ones(prob.n_groups), u_min=u_min)
+    return None if sol is None else sol.x
+
+
+def best_for_group(prob: Problem, g: int, u_min: np.ndarray | None = None) -> np.ndarray | None:
+    """Maximise one group's utility alone (its aspiration package); ties broken by HiGHS."""
+    sol = solve(prob, c_u=_unit(prob.n_groups, g), u_min=u_min)
+    return None if sol is None else sol.x
+
+
+def max_min_gain(prob: Problem, d: np.ndarray, groups: list[int] | None = None) -> float | None:
+    """max over feasible packages of min_{g∈groups} (u_g − d_g) — epigraph variable t."""
+    G = prob.n_groups
+    groups = list(range(G)) if groups is None else groups
+    extra = Extra()
+    t = extra.add(-np.inf, float(np.max(prob.u_upper - d)), c=1.0)
+    rows = [Row(_unit(G, g), {t: -1.0}, float(d[g]), np.inf) for g in groups]
+    sol = solve(prob, extra=extra, rows=rows)
+    return None if sol is None else float(np.min(prob.u(sol.x)[groups] - d[groups]))
+
+
+def egalitarian(prob: Problem) -> np.ndarray:
+    """Maximise the worst group's utility, then the total with the worst held at its optimum."""
+    G = prob.n_groups
+    extra = Extra()
+    t = extra.add(-np.inf, float(prob.u_upper.max()), c=1.0)
+    rows = [Row(_unit(G, g), {t: -1.0}, 0.0, np.inf) for g in range(G)]
+    first = solve(prob, extra=extra, rows=rows)
+    assert first is not None  # The pinned set alone is always feasible (checked upstream).
+    worst = float(prob.u(first.x).min())
+    second = utilitarian(prob, u_min=np.full(G, worst - LEX_TOL))
+    if second is None or prob.u(second).min() < worst - LEX_TOL:
+        return first.x
+    return second
+
+
+def pareto_improve(prob: Problem, x: np.ndarray) -> np.ndarray:
+    """Replace x by a package that maximises the total among those giving nobody less.
+
+    The result is Pareto-optimal among feasible packages: anything dominating it would also
+    dominate x and have a larger total.
+    """
+    base = prob.u(x)
+    better = utilitarian(prob, u_min=base - 1e-9)
+    if better is None:
+        return x
+    ub = prob.u(better)
+    if np.all(ub >= base - 1e-9) and ub.sum() > base.sum() + 1e-9:
+        return better
+    return x
+
+
+def feasible(prob: Problem, u_min: np.ndarray) -> bool:
+    """Is there a feasible package with u_g ≥ u_min_g for every group?"""
+    return solve(prob, u_min=u_min) is not None
+
+
+@dataclass
+class NashResult:
+    """The Nash-product package and how it was certified."""
+
+    x: np.ndarray
+    disagreement: np.ndarray
+    included: list[int]  # Groups in the product.
+    excluded: list[int]  # Groups that cannot gain (kept at u_g ≥ d_g instead).
+    iterations: int
+    gap: float  # MILP upper bound on Σ log − true Σ log at the returned package.
+    solver_gap: float  # HiGHS dual bound − primal objective of the last MILP.
+    log_product: float
+
+    def to_json(self, names: list[str]) -> dict:
+        return {
+            "method": "outer approximation of Σ log(u_g − d_g) by tangent cuts, MILP (HiGHS)",
+            "iterations": self.iterations,
+            "gap": self.gap,
+            "solver_gap": self.solver_gap,
+            "log_product": self.log_product,
+            "groups_in_product": [names[g] for g in self.included],
+            "groups_held_at_disagreement": [names[g] for g in self.excluded],
+        }
+
+
+def _groups_that_can_gain(prob: Problem, d: np.ndarray, lower: np.ndarray) -> list[int]:
+    """Groups that some feasible package (with u ≥ lower) puts at least DELTA above d.
+
+    A group whose lower bound already guarantees the gain needs no MILP.
+    """
+    out = []
+    for g in range(prob.n_groups):
+        if lower[g] >= d[g] + DELTA:
+            out.append(g)
+            continue
+        x = best_for_group(prob, g, u_min=lower)
+        if x is not None and prob.u(x)[g] >= d[g] + DELTA:
+            out.append(g)
+    return out
+
+
+def _all_can_gain_together(prob: Problem, d: np.ndarray, lower: np.ndarray) -> bool:
+    if np.all(lower >= d + DELTA):
+        return True
+    extra = Extra()
+    t = extra.add(-np.inf, float(np.max(prob.u_upper - d)), c=1.0)
+    G = prob.n_groups
+    rows = [Row(_unit(G, g), {t: -1.0}, float(d[g]), np.inf) for g in range(G)]
+    sol = solve(prob, extra=extra, rows=rows, u_min=lower)
+    return sol is not None and bool(np.all(prob.u(sol.x) - d >= DELTA))
+
+
+def _largest_joint_set(prob: Problem, d: np.ndarray, lower: np.ndarray, cand: list[int]):
+    """The largest set of groups a single package puts DELTA above d (binary z_g per group)."""
+    G = prob.n_groups
+    extra = Extra()
+    z = {g: extra.add(0.0, 1.0, integer=True, c=1.0) for g in cand}
+    rows = [Row(_unit(G, g), {z[g]: -DELTA}, float(d[g]), np.inf) for g in cand]
+    sol = solve(prob, extra=extra, rows=rows, u_min=lower)
+    assert sol is not None
+    gain = prob.u(sol.x) - d
+    return [g for g in cand if gain[g] >= DELTA * (1 - 1e-6)]
+
+
+def nash(prob: Problem, d: np.ndarray, u_min: np.ndarray | None = None) -> NashResult | None:
+    """Maximise Π_g (u_g − d_g) over feasible packages with u ≥ d (and u ≥ u_min if given).
+
+    Method: maximise Σ_{g∈S} φ_g with φ_g ≤ log v + (u_g − d_g − v)/v for a growing set of
+    tangent points v (outer approximation: log is concave, so every tangent over-estimates it and
+    the MILP optimum is an upper bound on the true optimum). After each MILP the true objective
+    Σ log(u_g(x) − d_g) of its package is computed; tangents at that package's gains are added
+    until the MILP bound exceeds the best true objective found by at most 1e-9 relative. The
+    returned ``gap`` is that measured difference and ``solver_gap`` HiGHS's own MIP gap (HiGHS
+    keeps a default absolute gap of 1e-6 that scipy does not expose). Typical runs converge in a
+    handful of iterations with gap ≈ 0 (the final package is a tangent point).
+
+    Saturated groups: a group that no feasible package puts at least DELTA above d_g (it may
+    already be at the top of the scale) would force the product to zero, so it is left out of the
+    product and only held at u_g ≥ d_g. If the remaining groups cannot all gain at once, the
+    product runs over the largest set of groups that one package can all lift (others held at d).
+    Finally the package is post-improved to be Pareto-optimal (see :func:`pareto_improve`).
+    Returns None when no feasible package satisfies u ≥ max(d, u_min).
+    """
+    G = prob.n_groups
+    lower = d.copy() if u_min is None else np.maximum(d, u_min)
+    if not feasible(prob, lower):
+        return None
+    if _all_can_gain_together(prob, d, lower):
+        # The common case: one package lifts every group, so nobody is saturated and the
+        # per-group tests below (one MILP each) are unnecessary.
+        included = list(range(G))
+    else:
+        cand = _groups_that_can_gain(prob, d, lower)
+        if any(lower[g] < d[g] + DELTA for g in cand):
+            included = _largest_joint_set(prob, d, lower, cand)
+        else:
+            included = cand
+    excluded = [g for g in range(G) if g not in included]
+    if not included:
+        x = utilitarian(prob, u_min=lower)
+        return NashResult(x, d, [], excluded, 0, 0.0, 0.0, 0.0)
+    lower_s = lower.copy()
+    lower_s[included] = np.maximum(lower_s[included], d[included] + DELTA)
+    return _cutting_planes(prob, d, lower_s, included, excluded)
+
+
+def _cutting_planes(prob, d, lower, included, excluded) -> NashResult:
+    span = np.maximum(prob.u_upper - d, 2 * DELTA)
+    extra = Extra()
+    phi = {g: extra.add(-np.inf, math.log(span[g]), c=1.0) for g in included}
+    points = {g: list(np.geomspace(max(DELTA, 1e-3 * span[g]), span[g], 8)) for g in included}
+    rows = [_tangent(prob, g, phi[g], v, d) for g in included for v in points[g]]
+    best_x, best_f, iterations = None, -np.inf, 0
+    while True:
+        iterations += 1
+        sol = solve(prob, extra=extra, rows=rows, u_min=lower)
+        assert sol is not None  # Feasibility of ``lower`` was checked by the caller.
+        gains = prob.u(sol.x)[included] - d[included]
+        f = float(np.sum(np.log(np.maximum(gains, 1e-300))))
+        if f > best_f:
+            best_x, best_f = sol.x, f
+        gap = sol.objective - best_f
+        if gap <= NASH_GAP_TOL * max(1.0, abs(best_f)) or iterations >= 100:
+            break
+        for g, v in zip(included, gains, strict=True):
+            v = max(float(v), DELTA)
+            if all(abs(v - p) > 1e-12 * v for p in points[g]):
+                points[g].append(v)
+                rows.append(_tangent(prob, g, phi[g], v, d))
+    x = pareto_improve(prob, best_x)
+    log_product = float(np.sum(np.log(prob.u(x)[included] - d[included])))
+    return NashResult(
+        x,
+        d,
+        included,
+        excluded,
+        iterations,
+        max(gap, 0.0),
+        max(sol.dual_bound - sol.objective, 0.0),
+        log_product,
+    )
+
+
+def _tangent(prob: Problem, g: int, phi: int, v: float, d: np.ndarray) -> Row:
+    # φ ≤ log v − 1 + (u_g − d_g)/v  ⇔  φ − u_g/v ≤ log v − 1 − d_g/v.
+    return Row(-_unit(prob.n_groups, g) / v, {phi: 1.0}, -np.inf, math.log(v) - 1 - d[g] / v)
+
+
+# --- Brute force -------------------------------------------------------------------------------
+
+
+def enumerate_feasible(
+    prob: Problem, chunk: int = 1 << 16
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (packages × interventions, packages × groups utilities) for every feasible package.
+
+    Vectorised in chunks of 2^16 packages; only for small scenarios (2^free packages).
+    """
+    free = np.flatnonzero((prob.x_ub > 0.5) & (prob.x_lb < 0.5))
+    pins = prob.x_lb > 0.5
+    total = 1 << len(free)
+    shifts = np.arange(len(free), dtype=np.int64)
+    pairs = np.array(prob.s.exclusion_pairs, dtype=int).reshape(-1, 2)
+    for start in range(0, total, chunk):
+        ints = np.arange(start, min(total, start + chunk), dtype=np.int64)
+        X = np.zeros((len(ints), prob.n), dtype=bool)
+        X[:, pins] = True
+        X[:, free] = ((ints[:, None] >> shifts) & 1).astype(bool)
+        ok = X.astype(float) @ prob.s.costs <= prob.s.budget * (1 + 1e-12) + 1e-9
+        if len(pairs):
+            ok &= ~(X[:, pairs[:, 0]] & X[:, pairs[:, 1]]).any(axis=1)
+        X = X[ok]
+        if len(X):
+            yield X, utilities_many(prob.s, X)
+
+
+def all_feasible(prob: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Every feasible package and its utilities (small scenarios only)."""
+    parts = list(enumerate_feasible(prob))
+    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
