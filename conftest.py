@@ -69,3 +69,38 @@ def personas(db, study):
     StudyMembership.objects.create(study=study, user=people["researcher"], role="researcher")
     StudyMembership.objects.create(study=other, user=people["other_planner"], role="planner")
     return people
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """Tests speak plain HTTP to the test client and the live server; production settings
+    (DEBUG off) would otherwise redirect everything to HTTPS."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Tasks run in-process in ordinary tests; tests marked `stack` talk to a real worker."""
+    from civic.celery import app
+
+    if request.node.get_closest_marker("stack"):
+        yield
+        return
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttles and other cached state never leak from one test into the next."""
+    from django.core.cache import cache
+
+    try:
+        cache.clear()
+    except Exception:  # noqa: BLE001 — a test that stops Redis must still be able to start.
+        pass
+    yield

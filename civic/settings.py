@@ -188,7 +188,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or not envbool("STATIC_MANIFEST", not DEBUG)
+            if not envbool("STATIC_MANIFEST", False)
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
