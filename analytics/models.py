@@ -1,0 +1,92 @@
+"""Analysis runs: one computation of the disagreement report for a study, with its progress."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AnalysisRunQuerySet(models.QuerySet):
+    def for_study(self, study):
+        return self.filter(study=study)
+
+    def done(self):
+        return self.filter(status=AnalysisRun.Status.DONE)
+
+    def active(self):
+        return self.filter(status__in=AnalysisRun.ACTIVE)
+
+
+class AnalysisRun(models.Model):
+    """A request to compute a study's report, and, once done, the report itself.
+
+    `inputs_fingerprint` hashes the loaded answers together with the parameters; at most one
+    done run per study, scope and fingerprint exists, so analysing unchanged data again
+    replaces the earlier result instead of piling up copies of it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    ACTIVE = (Status.PENDING, Status.QUEUED, Status.RUNNING)
+    SCOPE_STUDY = "study"
+
+    study = models.ForeignKey(
+        "surveys.Study", on_delete=models.CASCADE, related_name="analysis_runs"
+    )
+    scope = models.CharField(
+        max_length=40, default=SCOPE_STUDY, help_text=_('"study", or "wave:<id>" for one wave.')
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    parameters = models.JSONField(default=dict, blank=True)
+    inputs_fingerprint = models.CharField(max_length=64, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="analysis_runs",
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AnalysisRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["study", "status", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "scope", "inputs_fingerprint"],
+                condition=models.Q(status="done"),
+                name="analysis_run_one_done_per_inputs",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100), name="analysis_run_progress_max_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"analysis {self.pk} of {self.study_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

@@ -1,0 +1,242 @@
+"""Analysis runs: request one, run one, sweep the ones the broker never received.
+
+The flow is: `analysis_request` writes a pending AnalysisRun and, after the transaction
+commits, publishes `analysis_run_task`. The worker calls `analysis_run`, which claims the row
+with a conditional UPDATE, loads the answers, computes the report and saves it. PostgreSQL is
+the source of truth: if Redis is down when publishing, the row stays pending and
+`analysis_pending_sweep` publishes it again later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from surveys.models import Study, Wave
+
+from .loading import inputs_fingerprint, study_data_load
+from .measures import compute_report
+from .models import AnalysisRun
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PARAMETERS = {"n_permutations": 999, "n_bootstrap": 999, "seed": 0}
+# A pending row younger than this is probably still waiting for its own on_commit publish.
+SWEEP_GRACE = timedelta(seconds=10)
+# A running row older than this lost its worker (the hard time limit has long passed).
+STALE_RUNNING = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660) + 60)
+# Progress is written at most this often, so a fast computation does not flood the database.
+PROGRESS_INTERVAL = 0.5
+
+ERROR_UNKNOWN_SCOPE = "Unknown analysis scope."
+
+
+def _parameters(n_permutations, n_bootstrap, seed) -> dict:
+    given = {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed}
+    return {k: int(v) if v is not None else DEFAULT_PARAMETERS[k] for k, v in given.items()}
+
+
+def analysis_request(
+    *,
+    study: Study,
+    requested_by=None,
+    reason: str = "",
+    scope: str = AnalysisRun.SCOPE_STUDY,
+    n_permutations: int | None = None,
+    n_bootstrap: int | None = None,
+    seed: int | None = None,
+    enqueue: bool = True,
+) -> AnalysisRun:
+    """Creates a pending run and publishes its task once the surrounding transaction commits.
+
+    `enqueue=False` is for callers that run it in-process at once (the analyze command).
+
+    A rolled-back transaction publishes nothing. When publishing fails the run stays pending
+    for the sweep, and the caller still gets the run back: the request is never lost."""
+    if requested_by is not None and not requested_by.is_authenticated:
+        requested_by = None
+    run = AnalysisRun.objects.create(
+        study=study,
+        scope=scope,
+        parameters=_parameters(n_permutations, n_bootstrap, seed),
+        reason=reason[:200],
+        requested_by=requested_by,
+    )
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def _enqueue(run_id: int) -> bool:
+    """Publishes the task; marks the row queued only if no worker has touched it yet."""
+    from .tasks import analysis_run_task
+
+    try:
+        analysis_run_task.apply_async(kwargs={"run_id": run_id})
+    except Exception:
+        # The broker is unreachable. The row stays pending and the sweep retries it.
+        logger.warning(
+            "Could not publish analysis run %s; the sweep will retry.", run_id, exc_info=True
+        )
+        return False
+    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.PENDING).update(
+        status=AnalysisRun.Status.QUEUED, enqueued_at=timezone.now()
+    )
+    return True
+
+
+def analysis_pending_sweep(*, now=None) -> int:
+    """Publishes again every run the broker never received (pending past a grace period) and
+    every run whose worker died mid-way (running far past the task time limit).
+
+    Returns how many runs were published. Publishing twice is harmless: `analysis_run`
+    claims a row only once."""
+    now = now or timezone.now()
+    stale = AnalysisRun.objects.filter(
+        Q(status=AnalysisRun.Status.PENDING, created_at__lte=now - SWEEP_GRACE)
+        | Q(status=AnalysisRun.Status.RUNNING, started_at__lte=now - STALE_RUNNING)
+    )
+    published = 0
+    for run_id in stale.order_by("created_at").values_list("pk", flat=True)[:100]:
+        published += _enqueue(run_id)
+    return published
+
+
+def _claim(run_id: int) -> bool:
+    """Moves the run to running with one conditional UPDATE; False if someone else has it,
+    or it is finished. A running row past the time limit belongs to a dead worker and may
+    be claimed again."""
+    now = timezone.now()
+    claimable = Q(status__in=[AnalysisRun.Status.PENDING, AnalysisRun.Status.QUEUED]) | Q(
+        status=AnalysisRun.Status.RUNNING, started_at__lte=now - STALE_RUNNING
+    )
+    claimed = AnalysisRun.objects.filter(claimable, pk=run_id).update(
+        status=AnalysisRun.Status.RUNNING, started_at=now, progress=0, error=""
+    )
+    if claimed:
+        # Attempts are informational, so a second statement is fine.
+        run = AnalysisRun.objects.only("attempts").get(pk=run_id)
+        AnalysisRun.objects.filter(pk=run_id).update(attempts=run.attempts + 1)
+    return bool(claimed)
+
+
+def _progress_writer(run_id: int, *, low: int, high: int) -> Callable[[float], None]:
+    """A callback mapping a fraction to low..high percent, written through queryset.update so
+    other connections (the polling page) see it at once, at most every PROGRESS_INTERVAL s."""
+    state = {"at": 0.0, "percent": -1}
+
+    def write(fraction: float) -> None:
+        percent = int(low + (high - low) * min(max(fraction, 0.0), 1.0))
+        now = time.monotonic()
+        if percent == state["percent"] or (now - state["at"] < PROGRESS_INTERVAL and fraction < 1):
+            return
+        state.update(at=now, percent=percent)
+        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
+            progress=percent
+        )
+
+    return write
+
+
+def _wave_ids_for_scope(run: AnalysisRun) -> list[int] | None:
+    if run.scope == AnalysisRun.SCOPE_STUDY:
+        return None
+    if run.scope.startswith("wave:"):
+        wave_id = run.scope.removeprefix("wave:")
+        if wave_id.isdigit() and Wave.objects.filter(pk=int(wave_id), study=run.study_id).exists():
+            return [int(wave_id)]
+    raise ValueError(ERROR_UNKNOWN_SCOPE)
+
+
+def analysis_run(*, run_id: int) -> AnalysisRun:
+    """Computes the run's report, unless another call already claimed or finished it.
+
+    Safe to call twice. A failure is recorded on the row (status failed, error) rather than
+    raised, so an eager task inside a web request never turns into a server error.
+
+    When the same study, scope and inputs were analysed before, that result is reused (the
+    math is seeded, so it would be identical) and the older row is replaced by this one,
+    leaving one done run per set of inputs."""
+    if not _claim(run_id):
+        return AnalysisRun.objects.get(pk=run_id)
+    run = AnalysisRun.objects.select_related("study").get(pk=run_id)
+    try:
+        loaded = study_data_load(study=run.study, wave_ids=_wave_ids_for_scope(run))
+        _progress_writer(run_id, low=0, high=10)(1.0)
+        labels = {"groups": loaded.group_labels, "criteria": loaded.criterion_labels}
+        fingerprint = inputs_fingerprint(loaded.data, {**run.parameters, "labels": labels})
+        previous = (
+            AnalysisRun.objects.done()
+            .filter(study=run.study_id, scope=run.scope, inputs_fingerprint=fingerprint)
+            .exclude(pk=run_id)
+            .only("result")
+            .first()
+        )
+        if previous is not None and previous.result is not None:
+            result = previous.result
+        else:
+            result = compute_report(
+                loaded.data,
+                progress=_progress_writer(run_id, low=10, high=99),
+                **run.parameters,
+            )
+            result["labels"] = labels
+        _save_result(run, fingerprint, result)
+    except Exception as exc:
+        logger.exception("Analysis run %s failed", run_id)
+        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
+            status=AnalysisRun.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+    run.refresh_from_db()
+    return run
+
+
+def _save_result(run: AnalysisRun, fingerprint: str, result: dict) -> None:
+    """Replaces any earlier done run of the same inputs with this one, in one transaction."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                AnalysisRun.objects.done().filter(
+                    study=run.study_id, scope=run.scope, inputs_fingerprint=fingerprint
+                ).exclude(pk=run.pk).delete()
+                AnalysisRun.objects.filter(pk=run.pk).update(
+                    status=AnalysisRun.Status.DONE,
+                    progress=100,
+                    inputs_fingerprint=fingerprint,
+                    result=result,
+                    finished_at=timezone.now(),
+                )
+            return
+        except IntegrityError:
+            # A concurrent run of the same inputs finished between our delete and update.
+            if attempt:
+                raise
+
+
+def analysis_latest(study: Study, *, scope: str = AnalysisRun.SCOPE_STUDY) -> AnalysisRun | None:
+    """The newest finished report of the study, or None."""
+    return AnalysisRun.objects.done().filter(study=study, scope=scope).first()
+
+
+def analysis_current(study: Study) -> AnalysisRun | None:
+    """The newest run of the study in any state: what the progress bar shows."""
+    return AnalysisRun.objects.filter(study=study).defer("result").first()
+
+
+def wave_close(*, wave: Wave, requested_by=None) -> AnalysisRun:
+    """Closes a wave and requests a fresh analysis of the whole study, after commit."""
+    with transaction.atomic():
+        Wave.objects.filter(pk=wave.pk).update(status=Wave.Status.CLOSED)
+        wave.status = Wave.Status.CLOSED
+        return analysis_request(
+            study=wave.study, requested_by=requested_by, reason=f"wave {wave.name} closed"
+        )

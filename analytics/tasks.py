@@ -1,0 +1,45 @@
+"""Celery tasks: thin wrappers around the services, which hold all the logic."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError
+
+from .services import analysis_pending_sweep, analysis_run
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError,),
+    max_retries=3,
+    retry_backoff=5,
+    retry_backoff_max=60,
+)
+def analysis_run_task(*, run_id: int) -> str:
+    """Computes one analysis run. Acknowledged only when done, so a lost worker hands the run
+    to another; the claim inside `analysis_run` keeps a redelivered task from computing twice."""
+    return analysis_run(run_id=run_id).status
+
+
+@shared_task(acks_late=True, autoretry_for=(DatabaseError,), max_retries=3, retry_backoff=5)
+def pending_jobs_sweep_task() -> int:
+    """Run by Celery beat ("sweep-pending-jobs"): publishes the runs the broker never got."""
+    return analysis_pending_sweep()
+
+
+@worker_ready.connect
+def _sweep_on_worker_start(**kwargs) -> None:
+    # A worker that starts after a Redis outage picks up what was requested meanwhile.
+    try:
+        published = analysis_pending_sweep()
+    except Exception:
+        logger.warning("Startup sweep of pending analysis runs failed.", exc_info=True)
+        return
+    if published:
+        logger.info("Startup sweep published %d pending analysis runs.", published)
