@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from surveys.importing import ImportRejected, responses_import
+from surveys.models import Criterion, Group, Participant, Priority, Ranking, Rating, Study, Wave
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "participant,groups,wave,task,item,criterion,value\n"
+GOOD = HEADER + (
+    "p1,senior;wheelchair,before,rating,s1,access,3\n"
+    "p1,senior;wheelchair,before,rating,s2,access,4\n"
+    "p2,,before,rating,s1,access,2\n"
+    "p1,senior;wheelchair,before,ranking,a,beauty,2\n"
+    "p1,senior;wheelchair,before,ranking,b,beauty,1\n"
+    "p1,senior;wheelchair,before,priority,,access,10\n"
+    "p2,,after,rating,s1,access,1\n"
+)
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "answers.csv"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_it_imports_a_good_file_creating_what_is_needed(tmp_path, capsys):
+    call_command("import_responses", _write(tmp_path, GOOD), study="city", create=True, title="City",
+                 scale_min=1, scale_max=4)
+    study = Study.objects.get(slug="city")
+    assert (study.scale_min, study.scale_max, study.title_en) == (1, 4, "City")
+    assert list(Wave.objects.filter(study=study).values_list("name", flat=True)) == ["before", "after"]
+    assert set(Group.objects.filter(study=study).values_list("code", flat=True)) == {"senior", "wheelchair"}
+    assert dict(Criterion.objects.filter(study=study).values_list("name", "kind")) == {
+        "access": "rating", "beauty": "ranking"}
+    assert Rating.objects.filter(participant__study=study).count() == 4
+    assert Ranking.objects.get().order == ["b", "a"]
+    assert Priority.objects.get().tokens == 10
+    p1 = Participant.objects.get(study=study, code="p1")
+    assert set(p1.groups.values_list("code", flat=True)) == {"senior", "wheelchair"}
+    assert "Imported 7 rows" in capsys.readouterr().out
+
+
+def test_importing_the_same_file_twice_changes_nothing(tmp_path):
+    path = _write(tmp_path, GOOD)
+    call_command("import_responses", path, study="city", create=True, scale_min=1, scale_max=4)
+    call_command("import_responses", path, study="city")
+    assert Rating.objects.count() == 4 and Participant.objects.count() == 2 and Ranking.objects.count() == 1
+
+
+BAD_CASES = [
+    ("p1,,w,rating,s1,access,7\n", "row 2: rating 7 is outside the scale 1–4"),
+    ("p1,,w,rating,s1,access,x\n", "row 2: value 'x' is not a whole number"),
+    ("p1,,w,vote,s1,access,1\n", "row 2: task 'vote' must be one of rating, ranking, priority"),
+    ("p1,,w,rating,,access,1\n", "row 2: item is empty"),
+    (",,w,rating,s1,access,1\n", "row 2: participant is empty"),
+    ("p1,,w,ranking,a,beauty,1\np1,,w,ranking,b,beauty,1\n", "row 3: position 1 is given twice"),
+    ("p1,,w,ranking,a,beauty,1\np2,,w,ranking,a,beauty,1\np2,,w,ranking,b,beauty,2\n",
+     "row 2: the ranking of beauty by p1 in w is not a permutation of its 2 images"),
+    ("p1,,w,priority,,access,4\n", "row 2: priority tokens of p1 in w sum to 4, not 10"),
+    ("p1,a,w,rating,s1,access,1\np1,b,w,rating,s2,access,1\n", "row 3: participant p1 has groups b here"),
+    ("p1,,w,rating,s1,access,1\np1,,w,rating,s1,access,2\n", "row 3: duplicate of row 2"),
+    ("p1,,w,rating,s1,access,1\np1,,w,ranking,s1,access,1\n", "row 3: criterion access is a rating criterion"),
+    ("p1,,w,rating,s1,<script>,1\n", "row 2: criterion '<script>' may only hold"),
+    ("p1,,w,rating,s1\n", "row 2: expected 7 columns, found 5"),
+]
+
+
+@pytest.mark.parametrize(("rows", "message"), BAD_CASES)
+def test_a_bad_row_rejects_the_whole_file_with_its_row_number(rows, message):
+    Study.objects.create(slug="city", title_en="City", scale_min=1, scale_max=4)
+    with pytest.raises(ImportRejected) as rejected:
+        responses_import(text=HEADER + rows, study_slug="city")
+    assert any(message in error for error in rejected.value.errors), rejected.value.errors
+    assert not Rating.objects.exists() and not Participant.objects.exists() and not Wave.objects.exists()
+
+
+def test_a_good_row_before_a_bad_one_is_not_written(tmp_path, capsys):
+    Study.objects.create(slug="city", title_en="City", scale_min=1, scale_max=4)
+    text = HEADER + "p1,,w,rating,s1,access,2\np2,,w,rating,s1,access,9\n"
+    with pytest.raises(CommandError, match="rejected, nothing was imported"):
+        call_command("import_responses", _write(tmp_path, text), study="city")
+    assert "row 3: rating 9 is outside the scale 1–4" in capsys.readouterr().err
+    assert not Rating.objects.exists()
+
+
+def test_it_rejects_a_missing_header_and_an_unknown_study(tmp_path):
+    with pytest.raises(ImportRejected, match="no study 'nope'"):
+        responses_import(text=GOOD, study_slug="nope")
+    Study.objects.create(slug="city", title_en="City", scale_min=1, scale_max=4)
+    with pytest.raises(ImportRejected, match="missing column"):
+        responses_import(text="participant,wave\np1,w\n", study_slug="city")
+
+
+def test_the_command_exits_non_zero_on_rejection(tmp_path):
+    import subprocess
+    import sys
+
+    # A missing file is refused before any database access, so this runs against any database.
+    missing = str(tmp_path / "missing.csv")
+    result = subprocess.run([sys.executable, "manage.py", "import_responses", missing, "--study", "zzz-none"],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "missing.csv: no such file" in result.stderr

@@ -1,0 +1,82 @@
+"""Project-wide checks: migrations, settings, the demo."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from surveys.models import Criterion, Participant, Rating, Site, Study, Wave
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db
+def test_no_model_change_is_missing_a_migration():
+    out = io.StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit as exc:
+        pytest.fail(f"A migration is missing:\n{out.getvalue()}") if exc.code else None
+
+
+def test_the_embedded_default_boots_with_nothing_set(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='civic.settings'; django.setup();"
+        "from django.conf import settings; from civic.celery import app;"
+        "print(settings.DATABASES['default']['ENGINE'], app.conf.task_always_eager,"
+        " settings.CACHES['default']['BACKEND'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["django.db.backends.sqlite3", "True", "django.core.cache.backends.locmem.LocMemCache"]
+
+
+def test_settings_read_database_and_redis_urls(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+           "REDIS_URL": "redis://127.0.0.1:6379/3"}
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='civic.settings'; django.setup();"
+        "from django.conf import settings; from civic.celery import app;"
+        "print(settings.DATABASES['default']['NAME'], app.conf.task_always_eager, app.conf.broker_url)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [f"{tmp_path}/x.db", "False", "redis://127.0.0.1:6379/3"]
+
+
+def test_a_bad_boolean_setting_fails_loudly(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DEBUG": "maybe"}
+    out = subprocess.run([sys.executable, "-c", "import civic.settings"], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "DEBUG must be true or false, got 'maybe'" in out.stderr
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_the_montreal_study_from_the_real_data_and_is_idempotent(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    call_command("seed_demo", stdout=io.StringIO())
+    counts = (Participant.objects.count(), Rating.objects.count(), Site.objects.count(), Criterion.objects.count())
+    call_command("seed_demo", stdout=io.StringIO())
+    assert (Participant.objects.count(), Rating.objects.count(), Site.objects.count(),
+            Criterion.objects.count()) == counts
+    study = Study.objects.get(slug="montreal-streets")
+    assert [s.code for s in study.sites.all()] == [f"i{i:02d}" for i in range(1, 21)]
+    assert study.sites.get(code="i02").attributes["bike_lane_presence"] == "Present"
+    before = Wave.objects.get(study=study, name="before discussion")
+    real = list(csv.DictReader(open(ROOT / "data/streetreview/demographic_analysis.csv", encoding="utf-8")))
+    assert Rating.objects.filter(wave=before).count() == len(real) * 4 == 960
+    # Row k of each evaluator is street i{k+1:02d}.
+    first = real[0]
+    stored = Rating.objects.get(wave=before, participant__code=first["evaluator"], site__code="i01",
+                                criterion__name="aesthetics")
+    assert stored.value == int(first["aesthetics"])
+    f3p1 = Participant.objects.get(study=study, code="F3P1")
+    assert {"disabled", "senior", "women", "racialised"} <= set(f3p1.groups.values_list("code", flat=True))
+    assert study.criteria.filter(kind="ranking").count() == 12
+    assert all(c.images.count() == 7 for c in study.criteria.filter(kind="ranking"))
+    assert all(img.file and img.alt_text_en and img.alt_text_fr for img in study.images.all())
