@@ -1,0 +1,529 @@
+"""Negotiation services: scenarios to and from the JSON document, defaults from the survey,
+suggested effects, and sessions run by a Celery worker with a live transcript.
+
+Every write validates with ``negotiation.bargaining.parse_scenario`` first and then writes in one
+transaction, so a bad document never leaves half a scenario behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, F, Q
+from django.utils import timezone
+
+from surveys.models import Criterion, Group, Priority, Rating, Site, Study, Wave
+
+from .bargaining import ScenarioError, parse_scenario, run_negotiation
+from .bargaining.suggest import attributes_for, suggest_effects
+from .models import (
+    BaseDesign,
+    Intervention,
+    NegotiationSession,
+    Outcome,
+    Round,
+    Scenario,
+    Stakeholder,
+)
+
+logger = logging.getLogger(__name__)
+
+ERROR_STALE = (
+    "Someone else saved this scenario while you were editing it. Your changes were not saved; "
+    "reload the page to see the current version and apply your changes again."
+)
+ERROR_TITLE_TAKEN = "title: a scenario with this title already exists in the study"
+ERROR_NO_GROUPS = "groups: the study has no groups to negotiate between"
+
+# A pending row younger than this is probably still waiting for its own on_commit publish.
+SWEEP_GRACE = timedelta(seconds=10)
+# A running row older than this lost its worker (the hard time limit has long passed).
+STALE_RUNNING = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660) + 60)
+
+
+class ScenarioConflict(Exception):
+    """The scenario changed since the editor loaded it (optimistic locking)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The scenario document
+
+
+def scenario_to_document(scenario: Scenario) -> dict:
+    """The scenario as the JSON document of DESIGN.md ("Scenario JSON")."""
+    study = scenario.study
+    return {
+        "title": scenario.title,
+        "budget": scenario.budget,
+        "scale": {"min": study.scale_min, "max": study.scale_max},
+        "criteria": list(scenario.criteria),
+        "groups": [
+            {
+                "name": s.group.code,
+                "criterion_weights": dict(s.criterion_weights),
+                "baseline": dict(s.baseline),
+            }
+            for s in scenario.stakeholders.select_related("group")
+        ],
+        "interventions": [
+            {
+                "code": i.code,
+                "name": i.name,
+                "cost": i.cost,
+                "effects": dict(i.effects),
+                "excludes": list(i.excludes),
+            }
+            for i in scenario.interventions.all()
+        ],
+        "base_designs": [
+            {"name": b.name, "interventions": list(b.interventions)}
+            for b in scenario.base_designs.all()
+        ],
+        "max_rounds": scenario.max_rounds,
+    }
+
+
+def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None):
+    """Parse the document, then check it against the study; raises ScenarioError."""
+    parsed = parse_scenario(document)
+    errors: list[str] = []
+    if (parsed.scale_min, parsed.scale_max) != (study.scale_min, study.scale_max):
+        errors.append(
+            f"scale: must be the study's rating scale {study.scale_min}..{study.scale_max} "
+            f"(got {parsed.scale_min:g}..{parsed.scale_max:g})"
+        )
+    rating = set(study.criteria.filter(kind=Criterion.Kind.RATING).values_list("name", flat=True))
+    for k, name in enumerate(parsed.criteria):
+        if name not in rating:
+            errors.append(f"criteria[{k}]: {name!r} is not a rating criterion of the study")
+    codes = set(study.groups.values_list("code", flat=True))
+    for k, g in enumerate(parsed.groups):
+        if g.name not in codes:
+            errors.append(f"groups[{k}].name: {g.name!r} is not a group of the study")
+    taken = Scenario.objects.filter(study=study, title=parsed.title)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        errors.append(ERROR_TITLE_TAKEN)
+    if errors:
+        raise ScenarioError(errors)
+    return parsed
+
+
+def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
+    """Replace the stakeholders, interventions and base designs by the parsed document's,
+    keeping the survey defaults and suggestions already stored for the same group or code."""
+    groups = {g.code: g for g in scenario.study.groups.all()}
+    old_stake = (
+        {s.group.code: s for s in scenario.stakeholders.select_related("group")}
+        if keep_existing
+        else {}
+    )
+    old_int = {i.code: i for i in scenario.interventions.all()} if keep_existing else {}
+    scenario.stakeholders.all().delete()
+    scenario.interventions.all().delete()
+    scenario.base_designs.all().delete()
+    sites = list(Site.objects.filter(study=scenario.study))
+    stakeholders = []
+    for k, g in enumerate(parsed.groups):
+        previous = old_stake.get(g.name)
+        if previous is not None:
+            defaults = {
+                "criterion_weights": previous.default_weights,
+                "baseline": previous.default_baseline,
+                "note": previous.defaults_note,
+            }
+        else:
+            defaults = stakeholder_defaults(
+                study=scenario.study,
+                group=groups[g.name],
+                criteria=list(parsed.criteria),
+                sites=sites,
+            )
+        stakeholders.append(
+            Stakeholder(
+                scenario=scenario,
+                group=groups[g.name],
+                criterion_weights=dict(g.criterion_weights),
+                baseline=dict(g.baseline),
+                default_weights=defaults["criterion_weights"],
+                default_baseline=defaults["baseline"],
+                defaults_note=defaults["note"][:300],
+                order=k,
+            )
+        )
+    Stakeholder.objects.bulk_create(stakeholders)
+    Intervention.objects.bulk_create(
+        Intervention(
+            scenario=scenario,
+            code=i.code,
+            name=i.name,
+            cost=i.cost,
+            effects=dict(i.effects),
+            excludes=list(i.excludes),
+            suggested_effects=old_int[i.code].suggested_effects if i.code in old_int else {},
+            suggestion_source=old_int[i.code].suggestion_source if i.code in old_int else "",
+            order=k,
+        )
+        for k, i in enumerate(parsed.interventions)
+    )
+    BaseDesign.objects.bulk_create(
+        BaseDesign(scenario=scenario, name=b.name, interventions=list(b.interventions), order=k)
+        for k, b in enumerate(parsed.base_designs)
+    )
+
+
+def scenario_import(*, study: Study, document, user=None) -> Scenario:
+    """Create a scenario from a JSON document (already decoded). Raises ScenarioError listing
+    every problem by field; nothing is saved then."""
+    parsed = _validate_for_study(study=study, document=document)
+    try:
+        with transaction.atomic():
+            scenario = Scenario.objects.create(
+                study=study,
+                title=parsed.title,
+                budget=parsed.budget,
+                criteria=list(parsed.criteria),
+                max_rounds=parsed.max_rounds,
+                created_by=user if user is not None and user.is_authenticated else None,
+            )
+            _write_children(scenario=scenario, parsed=parsed, keep_existing=False)
+    except IntegrityError as exc:
+        # Two imports of the same title at once: the unique constraint decides.
+        raise ScenarioError(ERROR_TITLE_TAKEN) from exc
+    return scenario
+
+
+def scenario_update_from_document(*, scenario: Scenario, document, version: int) -> Scenario:
+    """Replace the scenario's contents by the document, if nobody saved since ``version``.
+
+    Raises ScenarioError for an invalid document and ScenarioConflict for a stale version;
+    in both cases nothing is written."""
+    parsed = _validate_for_study(study=scenario.study, document=document, exclude_pk=scenario.pk)
+    with transaction.atomic():
+        updated = Scenario.objects.filter(pk=scenario.pk, version=version).update(
+            version=F("version") + 1,
+            title=parsed.title,
+            budget=parsed.budget,
+            criteria=list(parsed.criteria),
+            max_rounds=parsed.max_rounds,
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            raise ScenarioConflict(ERROR_STALE)
+        scenario.refresh_from_db()
+        _write_children(scenario=scenario, parsed=parsed, keep_existing=True)
+    return scenario
+
+
+def scenario_create(
+    *, study: Study, title: str, budget: float, user=None, max_rounds: int = 20
+) -> Scenario:
+    """A new scenario on every rating criterion and group of the study, with survey defaults."""
+    criteria = list(
+        study.criteria.filter(kind=Criterion.Kind.RATING)
+        .order_by("order", "name")
+        .values_list("name", flat=True)
+    )
+    groups = list(study.groups.all())
+    if not groups:
+        raise ScenarioError(ERROR_NO_GROUPS)
+    sites = list(Site.objects.filter(study=study))
+    document = {
+        "title": title,
+        "budget": budget,
+        "scale": {"min": study.scale_min, "max": study.scale_max},
+        "criteria": criteria,
+        "groups": [
+            {
+                "name": g.code,
+                **_strip_note(
+                    stakeholder_defaults(study=study, group=g, criteria=criteria, sites=sites)
+                ),
+            }
+            for g in groups
+        ],
+        "interventions": [],
+        "base_designs": [],
+        "max_rounds": max_rounds,
+    }
+    return scenario_import(study=study, document=document, user=user)
+
+
+def _strip_note(defaults: dict) -> dict:
+    return {"criterion_weights": defaults["criterion_weights"], "baseline": defaults["baseline"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaults from the survey
+
+
+def _latest_wave_with(model, *, study: Study, **filters) -> Wave | None:
+    wave_ids = model.objects.filter(wave__study=study, **filters).values("wave_id")
+    return Wave.objects.filter(pk__in=wave_ids).order_by("-order", "-id").first()
+
+
+def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sites) -> dict:
+    """A group's default weights and baseline from the survey.
+
+    Weights: the mean of the members' priority tokens per criterion (latest wave with priorities),
+    normalised to sum to 1; equal weights when no member gave tokens. Baseline: the group's mean
+    rating per criterion over ``sites`` (latest wave with ratings on them); a criterion the group
+    did not rate falls back to everyone's mean, then to the middle of the scale.
+
+    Returns {"criterion_weights", "baseline", "note"}."""
+    notes: list[str] = []
+    weights: dict[str, float] = {}
+    wave = _latest_wave_with(Priority, study=study, criterion__name__in=criteria)
+    if wave is not None:
+        means = dict(
+            Priority.objects.filter(
+                wave=wave, participant__groups=group, criterion__name__in=criteria
+            )
+            .values_list("criterion__name")
+            .annotate(m=Avg("tokens"))
+            .values_list("criterion__name", "m")
+        )
+        total = sum(float(means.get(c) or 0.0) for c in criteria)
+        if total > 0:
+            weights = {c: round(float(means.get(c) or 0.0) / total, 6) for c in criteria}
+            notes.append(f"weights: mean priority tokens in wave {wave.name!r}")
+    if not weights:
+        weights = {c: round(1.0 / len(criteria), 6) for c in criteria} if criteria else {}
+        notes.append("weights: equal (no priority tokens)")
+    if weights:
+        # Rounding must not break the sum-to-one rule, so the last weight takes the remainder.
+        last = criteria[-1]
+        weights[last] = round(1.0 - sum(v for c, v in weights.items() if c != last), 6)
+    site_ids = [s.pk for s in sites]
+    wave = _latest_wave_with(
+        Rating, study=study, site_id__in=site_ids, criterion__name__in=criteria
+    )
+    midpoint = (study.scale_min + study.scale_max) / 2
+    baseline = {c: midpoint for c in criteria}
+    if wave is not None:
+        base = Rating.objects.filter(wave=wave, site_id__in=site_ids, criterion__name__in=criteria)
+        rows = base.values("criterion__name").annotate(
+            everyone=Avg("value"), mine=Avg("value", filter=Q(participant__groups=group))
+        )
+        # The filtered Avg above joins participant groups for every row, which would weight a
+        # rating by the rater's number of groups; the group-free mean is computed on its own.
+        everyone = dict(
+            base.values_list("criterion__name")
+            .annotate(m=Avg("value"))
+            .values_list("criterion__name", "m")
+        )
+        mine = {r["criterion__name"]: r["mine"] for r in rows}
+        for c in criteria:
+            value = mine.get(c) if mine.get(c) is not None else everyone.get(c)
+            if value is not None:
+                baseline[c] = round(float(value), 4)
+        notes.append(f"baseline: mean rating over {len(site_ids)} sites in wave {wave.name!r}")
+    else:
+        notes.append("baseline: scale midpoint (no ratings)")
+    return {"criterion_weights": weights, "baseline": baseline, "note": "; ".join(notes)}
+
+
+def effects_suggest(*, scenario: Scenario) -> int:
+    """Suggest each intervention's effects from the audited site attributes and the ratings
+    (ridge regression, see ``bargaining.suggest``); stores the suggestion and its source.
+
+    Effects themselves are not changed: the planner decides. Returns how many interventions
+    received a suggestion."""
+    study = scenario.study
+    sites = list(Site.objects.filter(study=study).exclude(attributes={}))
+    if not sites:
+        return 0
+    criteria = list(scenario.criteria)
+    wave = _latest_wave_with(Rating, study=study, site__in=sites, criterion__name__in=criteria)
+    if wave is None:
+        return 0
+    by_pk = {s.pk: s.code for s in sites}
+    ratings = [
+        (by_pk[site_id], name, value)
+        for site_id, name, value in Rating.objects.filter(
+            wave=wave, site_id__in=by_pk, criterion__name__in=criteria
+        ).values_list("site_id", "criterion__name", "value")
+    ]
+    interventions = list(scenario.interventions.all())
+    mapping = {i.code: attributes_for(i.code, i.name) for i in interventions}
+    suggestions = suggest_effects(
+        site_attributes={s.code: s.attributes for s in sites},
+        ratings=ratings,
+        criteria=criteria,
+        interventions={code: attrs for code, attrs in mapping.items() if attrs},
+    )
+    with transaction.atomic():
+        for i in interventions:
+            found = suggestions.get(i.code)
+            i.suggested_effects = found.effects if found else {}
+            i.suggestion_source = (
+                f"wave {wave.name!r}; " + found.describe()
+                if found
+                else "no audited attribute matches this intervention"
+            )
+            i.save(update_fields=["suggested_effects", "suggestion_source"])
+    return len(suggestions)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions
+
+
+def session_start(*, scenario: Scenario, user=None, pinned=(), forbidden=()) -> NegotiationSession:
+    """Snapshot the scenario, create a pending session and publish its task after commit.
+
+    Pins and forbids are checked here, so a planner sees a bad request at once."""
+    document = scenario_to_document(scenario)
+    parsed = parse_scenario(document)
+    from .bargaining.scenario import check_pins
+
+    check_pins(parsed, tuple(pinned), tuple(forbidden))
+    session = NegotiationSession.objects.create(
+        scenario=scenario,
+        snapshot=document,
+        pinned=list(pinned),
+        forbidden=list(forbidden),
+        started_by=user if user is not None and user.is_authenticated else None,
+    )
+    transaction.on_commit(lambda: _enqueue(session.pk))
+    return session
+
+
+def _enqueue(session_id: int) -> bool:
+    """Publish the task; mark the row queued only if no worker has touched it yet."""
+    from .tasks import session_run_task
+
+    try:
+        session_run_task.apply_async(kwargs={"session_id": session_id})
+    except Exception:
+        # The broker is unreachable. The row stays pending and the sweep retries it.
+        logger.warning(
+            "Could not publish negotiation session %s; the sweep will retry.",
+            session_id,
+            exc_info=True,
+        )
+        return False
+    NegotiationSession.objects.filter(
+        pk=session_id, status=NegotiationSession.Status.PENDING
+    ).update(status=NegotiationSession.Status.QUEUED, enqueued_at=timezone.now())
+    return True
+
+
+def session_pending_sweep(*, now=None) -> int:
+    """Publish again the sessions the broker never received and those whose worker died.
+    Publishing twice is harmless: ``session_run`` claims a session only once."""
+    now = now or timezone.now()
+    S = NegotiationSession.Status
+    ids = list(
+        NegotiationSession.objects.filter(
+            Q(status=S.PENDING, created_at__lt=now - SWEEP_GRACE)
+            | Q(status=S.RUNNING, started_at__lt=now - STALE_RUNNING)
+        ).values_list("pk", flat=True)
+    )
+    return sum(_enqueue(pk) for pk in ids)
+
+
+def _claim(session_id: int) -> bool:
+    S = NegotiationSession.Status
+    now = timezone.now()
+    claimable = Q(status__in=[S.PENDING, S.QUEUED]) | Q(
+        status=S.RUNNING, started_at__lt=now - STALE_RUNNING
+    )
+    claimed = NegotiationSession.objects.filter(claimable, pk=session_id).update(
+        status=S.RUNNING, started_at=now, progress=1, error="", attempts=F("attempts") + 1
+    )
+    return bool(claimed)
+
+
+def session_run(*, session_id: int) -> NegotiationSession:
+    """Run a session's negotiation, saving each round as it happens and then the outcome.
+
+    Does nothing to a session that is already done or being run by a live worker. A session
+    whose worker died is re-run from the start, replacing the rounds it had saved. A failure is
+    recorded on the row rather than raised, so an eager task never breaks a web request."""
+    if not _claim(session_id):
+        return NegotiationSession.objects.get(pk=session_id)
+    session = NegotiationSession.objects.get(pk=session_id)
+    Round.objects.filter(session=session).delete()
+    Outcome.objects.filter(session=session).delete()
+    try:
+        parsed = parse_scenario(session.snapshot)
+        max_rounds = max(parsed.max_rounds, 1)
+
+        def on_round(record: dict) -> None:
+            # Each round is written at once, so the polling page shows it live.
+            Round.objects.update_or_create(
+                session=session,
+                number=record["round"],
+                defaults={
+                    "proposal": record["proposal"],
+                    "cost": record["cost"],
+                    "utilities": record["utilities"],
+                    "aspirations": record["aspirations"],
+                    "responses": record["responses"],
+                    "mediator": record.get("mediator", ""),
+                },
+            )
+            percent = 10 + int(85 * min(record["round"] / max_rounds, 1.0))
+            NegotiationSession.objects.filter(pk=session.pk).update(progress=percent)
+
+        NegotiationSession.objects.filter(pk=session.pk).update(progress=5)
+        outcome = run_negotiation(
+            parsed, pinned=session.pinned, forbidden=session.forbidden, on_round=on_round
+        )
+        with transaction.atomic():
+            Outcome.objects.update_or_create(session=session, defaults={"data": outcome})
+            NegotiationSession.objects.filter(pk=session.pk).update(
+                status=NegotiationSession.Status.DONE, progress=100, finished_at=timezone.now()
+            )
+    except Exception as exc:
+        logger.exception("Negotiation session %s failed.", session_id)
+        message = (
+            "; ".join(exc.errors)
+            if isinstance(exc, ScenarioError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        NegotiationSession.objects.filter(pk=session.pk).update(
+            status=NegotiationSession.Status.FAILED,
+            error=message[:2000],
+            finished_at=timezone.now(),
+        )
+    session.refresh_from_db()
+    return session
+
+
+def session_save_outcome(
+    *, scenario: Scenario, outcome: dict, user=None, pinned=(), forbidden=()
+) -> NegotiationSession:
+    """Record a session computed outside a worker (``negotiate --save``), with its rounds."""
+    with transaction.atomic():
+        session = NegotiationSession.objects.create(
+            scenario=scenario,
+            snapshot=scenario_to_document(scenario),
+            pinned=list(pinned),
+            forbidden=list(forbidden),
+            status=NegotiationSession.Status.DONE,
+            progress=100,
+            started_by=user,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+        )
+        Round.objects.bulk_create(
+            Round(
+                session=session,
+                number=r["round"],
+                proposal=r["proposal"],
+                cost=r["cost"],
+                utilities=r["utilities"],
+                aspirations=r["aspirations"],
+                responses=r["responses"],
+                mediator=r.get("mediator", ""),
+            )
+            for r in outcome["rounds"]
+        )
+        Outcome.objects.create(session=session, data=outcome)
+    return session
