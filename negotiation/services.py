@@ -306,17 +306,19 @@ def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sit
     baseline = {c: midpoint for c in criteria}
     if wave is not None:
         base = Rating.objects.filter(wave=wave, site_id__in=site_ids, criterion__name__in=criteria)
-        rows = base.values("criterion__name").annotate(
-            everyone=Avg("value"), mine=Avg("value", filter=Q(participant__groups=group))
-        )
-        # The filtered Avg above joins participant groups for every row, which would weight a
-        # rating by the rater's number of groups; the group-free mean is computed on its own.
         everyone = dict(
             base.values_list("criterion__name")
             .annotate(m=Avg("value"))
             .values_list("criterion__name", "m")
         )
-        mine = {r["criterion__name"]: r["mine"] for r in rows}
+        # Filtering on the group joins each rating to that one membership, so no rating counts
+        # twice for a member of several groups.
+        mine = dict(
+            base.filter(participant__groups=group)
+            .values_list("criterion__name")
+            .annotate(m=Avg("value"))
+            .values_list("criterion__name", "m")
+        )
         for c in criteria:
             value = mine.get(c) if mine.get(c) is not None else everyone.get(c)
             if value is not None:

@@ -1,8 +1,8 @@
 """Suggested intervention effects from audited street attributes and residents' ratings.
 
-Pure numpy, no Django. For each rating criterion we fit a ridge regression of individual ratings on
-indicators of the audited attributes of the rated site (binary attributes 0/1, ordinal ones scaled
-to 0..1), with the intercept unpenalised and the penalty chosen by generalised cross-validation.
+Pure numpy, no Django. For each rating criterion we fit a ridge regression of each site's mean
+rating on indicators of its audited attributes (binary attributes 0/1, ordinal ones scaled to
+0..1), with the intercept unpenalised and the penalty chosen by generalised cross-validation.
 An intervention that brings an attribute to its best level on every site is then expected to move
 the mean rating by ``coefficient × shortfall``, where the shortfall is how far the scenario's sites
 are, on average, from that best level. Negative coefficients are not turned into negative effects
@@ -11,6 +11,7 @@ are, on average, from that best level. Negative coefficients are not turned into
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -40,14 +41,15 @@ INTERVENTION_ATTRIBUTES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 #: Penalties tried; generalised cross-validation picks one.
-LAMBDAS = (0.1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+LAMBDAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
 def attributes_for(code: str, name: str = "") -> tuple[str, ...]:
     """The audited attributes an intervention changes, from keywords in its code and name."""
-    text = f"{code} {name}".lower().replace("_", " ").replace("-", " ")
+    # Whole words matched by their beginning: "trees" matches "tree", "street" does not.
+    words = re.findall(r"[a-z]+", f"{code} {name}".lower().replace("_", " "))
     for keywords, attributes in INTERVENTION_ATTRIBUTES:
-        if any(k in text for k in keywords):
+        if any(w.startswith(k) for w in words for k in keywords):
             return attributes
     return ()
 
@@ -107,7 +109,8 @@ class Suggestion:
                 for a in src["attributes"]
             )
             lines.append(
-                f"{c}: {self.effects.get(c, 0.0):+.2f} from ridge regression of {src['n']} ratings "
+                f"{c}: {self.effects.get(c, 0.0):+.2f} from ridge regression of the mean of "
+                f"{src['n_ratings']} ratings over {src['n']} sites "
                 f"on {src['n_attributes']} audited attributes "
                 f"(λ = {src['lambda']:g}, chosen by GCV): "
                 f"{parts}"
@@ -138,30 +141,33 @@ def suggest_effects(
     cols = [attrs[k] for k in usable]
     site_x = {s: np.array([table[s][k] for k in usable], dtype=float) for s in sites}
     shortfall = 1.0 - np.mean([site_x[s] for s in sites], axis=0)
-    by_criterion: dict[str, list[tuple[str, float]]] = {}
+    by_criterion: dict[str, dict[str, list[float]]] = {}
     for site, criterion, value in ratings:
         if site in site_x:
-            by_criterion.setdefault(criterion, []).append((site, float(value)))
-    fits: dict[str, tuple[np.ndarray, float, int]] = {}
+            by_criterion.setdefault(criterion, {}).setdefault(site, []).append(float(value))
+    fits: dict[str, tuple[np.ndarray, float, int, int]] = {}
     for c in criteria:
-        rows = by_criterion.get(c, [])
-        # Fewer rows than columns gives a fit that says more about the penalty than the data.
-        if len(rows) <= len(cols) + 1:
+        per_site = by_criterion.get(c, {})
+        # Raters see a site as a whole, so the site is the unit: individual ratings of one site
+        # share its attributes and would overstate the evidence (and let GCV pick no penalty).
+        rated = sorted(per_site)
+        if len(rated) < 3:
             continue
-        X = np.array([site_x[s] for s, _ in rows])
-        y = np.array([v for _, v in rows])
+        X = np.array([site_x[s] for s in rated])
+        y = np.array([np.mean(per_site[s]) for s in rated])
         beta, lam = ridge(X, y)
-        fits[c] = (beta, lam, len(rows))
+        fits[c] = (beta, lam, len(rated), sum(len(v) for v in per_site.values()))
     out: dict[str, Suggestion] = {}
     for code, changed in interventions.items():
         idx = [cols.index(a) for a in changed if a in cols]
         if not idx or not fits:
             continue
         effects, sources = {}, {}
-        for c, (beta, lam, n) in fits.items():
+        for c, (beta, lam, n, n_ratings) in fits.items():
             effects[c] = round(float(sum(max(beta[k], 0.0) * shortfall[k] for k in idx)), 2)
             sources[c] = {
                 "n": n,
+                "n_ratings": n_ratings,
                 "lambda": lam,
                 "n_attributes": len(cols),
                 "attributes": [

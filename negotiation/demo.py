@@ -1,0 +1,139 @@
+"""The demo negotiation scenario on the Montreal demo study (called by ``seed_demo``).
+
+Interventions are tied to the audited street attributes of the 20 demo streets. Their effects are
+the ones suggested from the survey (ridge regression of ratings on audited attributes, see
+``bargaining.suggest``) wherever a suggestion exists for a criterion; elsewhere they are the
+planner estimates below, which stay modest (a few tenths of a rating point). Costs are rough
+orders of magnitude for a 20-street programme, in thousands of dollars.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from surveys.models import Study
+
+from .models import Scenario
+from .services import (
+    effects_suggest,
+    scenario_create,
+    scenario_to_document,
+    scenario_update_from_document,
+)
+
+TITLE = "Montreal demo package"
+BUDGET = 600.0
+MAX_ROUNDS = 12
+
+# code, name, cost (k$), planner estimates {criterion: rating points}, excludes
+INTERVENTIONS = [
+    (
+        "curb_ramps",
+        "Curb ramps at every corner",
+        120,
+        {"accessibility": 0.30, "inclusivity": 0.10, "practicality": 0.10},
+        [],
+    ),
+    (
+        "sidewalk_repair",
+        "Sidewalk repair and levelling",
+        260,
+        {"accessibility": 0.35, "practicality": 0.20, "aesthetics": 0.10},
+        [],
+    ),
+    (
+        "benches",
+        "Benches every 100 m",
+        60,
+        {"inclusivity": 0.15, "practicality": 0.10, "accessibility": 0.10},
+        [],
+    ),
+    (
+        "shade_trees",
+        "Shade trees and planting beds",
+        220,
+        {"aesthetics": 0.35, "inclusivity": 0.10},
+        [],
+    ),
+    (
+        "lighting",
+        "Pedestrian-scale street lighting",
+        150,
+        {"inclusivity": 0.25, "practicality": 0.10},
+        [],
+    ),
+    (
+        "crossing_signals",
+        "Accessible crossing signals",
+        140,
+        {"accessibility": 0.25, "practicality": 0.15},
+        [],
+    ),
+    ("waste_bins", "Waste bins", 30, {"aesthetics": 0.10, "practicality": 0.05}, []),
+    (
+        "bike_lane",
+        "Protected bike lane",
+        300,
+        {"practicality": 0.30, "aesthetics": 0.05},
+        ["parking_kept"],
+    ),
+    ("parking_kept", "Keep on-street parking", 0, {"practicality": 0.05}, ["bike_lane"]),
+    ("public_art", "Murals and public art", 80, {"aesthetics": 0.20, "inclusivity": 0.10}, []),
+]
+
+BASE_DESIGNS = [
+    ("Green streets", ["shade_trees", "benches", "waste_bins", "public_art", "parking_kept"]),
+    ("Mobility first", ["bike_lane", "crossing_signals", "waste_bins"]),
+    ("Sidewalks and crossings", ["sidewalk_repair", "crossing_signals", "waste_bins"]),
+]
+
+
+def _interventions_document(scenario: Scenario) -> list[dict]:
+    """Each intervention's effects: the survey's suggestion where there is one, else the
+    planner estimate."""
+    stored = {i.code: i for i in scenario.interventions.all()}
+    out = []
+    for code, name, cost, estimate, excludes in INTERVENTIONS:
+        suggested = stored[code].suggested_effects if code in stored else {}
+        effects = {c: suggested.get(c, estimate.get(c, 0.0)) for c in scenario.criteria}
+        effects = {c: v for c, v in effects.items() if v}
+        out.append(
+            {"code": code, "name": name, "cost": cost, "effects": effects, "excludes": excludes}
+        )
+    return out
+
+
+def demo_scenario_seed(*, study: Study) -> list[str]:
+    """Create or refresh the demo scenario; returns lines for ``seed_demo`` to print."""
+    with transaction.atomic():
+        scenario = Scenario.objects.filter(study=study, title=TITLE).first()
+        if scenario is None:
+            scenario = scenario_create(
+                study=study, title=TITLE, budget=BUDGET, max_rounds=MAX_ROUNDS
+            )
+        # First the interventions with estimates, so suggestions can be computed for them...
+        document = scenario_to_document(scenario)
+        document.update(budget=BUDGET, max_rounds=MAX_ROUNDS)
+        document["interventions"] = [
+            {"code": c, "name": n, "cost": k, "effects": e, "excludes": x}
+            for c, n, k, e, x in INTERVENTIONS
+        ]
+        document["base_designs"] = []
+        scenario = scenario_update_from_document(
+            scenario=scenario, document=document, version=scenario.version
+        )
+        n_suggested = effects_suggest(scenario=scenario)
+        # ...then the effects replaced by the suggestions, and the base designs.
+        document["interventions"] = _interventions_document(scenario)
+        document["base_designs"] = [
+            {"name": name, "interventions": codes} for name, codes in BASE_DESIGNS
+        ]
+        scenario = scenario_update_from_document(
+            scenario=scenario, document=document, version=scenario.version
+        )
+    return [
+        f"Negotiation scenario '{TITLE}': {len(INTERVENTIONS)} interventions "
+        f"({n_suggested} with effects suggested from the survey), "
+        f"{len(BASE_DESIGNS)} base designs, "
+        f"budget {BUDGET:g} k$ — /studies/{study.slug}/negotiation/{scenario.pk}/"
+    ]
