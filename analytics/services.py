@@ -53,15 +53,22 @@ def analysis_request(
     n_bootstrap: int | None = None,
     seed: int | None = None,
     enqueue: bool = True,
+    reuse_active: bool = False,
 ) -> AnalysisRun:
     """Creates a pending run and publishes its task once the surrounding transaction commits.
 
     `enqueue=False` is for callers that run it in-process at once (the analyze command).
+    `reuse_active=True` returns the study's unfinished run of the same scope instead of
+    adding another, so a double click on "Analyse now" queues one computation.
 
     A rolled-back transaction publishes nothing. When publishing fails the run stays pending
     for the sweep, and the caller still gets the run back: the request is never lost."""
     if requested_by is not None and not requested_by.is_authenticated:
         requested_by = None
+    if reuse_active:
+        active = AnalysisRun.objects.active().filter(study=study, scope=scope).first()
+        if active is not None:
+            return active
     run = AnalysisRun.objects.create(
         study=study,
         scope=scope,

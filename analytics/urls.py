@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "analytics"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("analyse/", views.analyse, name="analyse"),
+    path("progress/", views.progress, name="progress"),
+    path("csv/<slug:key>.csv", views.chart_csv, name="csv"),
+]
