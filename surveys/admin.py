@@ -154,6 +154,18 @@ class ImageAdmin(admin.ModelAdmin):
 class WaveAdmin(admin.ModelAdmin):
     list_display = ("name", "study", "order", "status")
     list_filter = ("study", "status")
+    actions = ["close_and_analyse"]
+
+    @admin.action(description="Close wave and analyse")
+    def close_and_analyse(self, request, queryset):
+        # Imported here so the survey admin does not load the analytics stack at import time.
+        from analytics.services import wave_close
+
+        waves = list(queryset.select_related("study"))
+        for wave in waves:
+            wave_close(wave=wave, requested_by=request.user)
+        message = f"Closed {len(waves)} wave(s); the analysis was requested."
+        self.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(Group)
