@@ -165,30 +165,50 @@ def _client_seq(value) -> int:
     return seq
 
 
-def _answer_upsert(model, *, keys: Mapping[str, object], values: Mapping[str, object], seq: int) -> bool:
-    """INSERT … ON CONFLICT (keys) DO UPDATE … WHERE the stored client_seq is not newer.
+def _answer_upsert(
+    model,
+    *,
+    keys: Mapping[str, object],
+    values: Mapping[str, object],
+    seq: int,
+    lookups: Mapping[str, tuple[type, Mapping[str, object]]] | None = None,
+) -> bool:
+    """INSERT … SELECT … ON CONFLICT (keys) DO UPDATE … WHERE the stored client_seq is not newer.
 
     Both PostgreSQL and SQLite run this as one atomic statement, so concurrent identical saves
-    collapse into one row and the highest client_seq wins. Returns False for a stale save."""
+    collapse into one row and the highest client_seq wins. `lookups` resolves key columns inside the
+    same statement (e.g. a site by study and code), which saves a query per answer on the hot path.
+    Returns False when nothing was written: a stale save, or a lookup that matched nothing."""
     meta = model._meta
     qn = connection.ops.quote_name
     row = {**keys, **values, "client_seq": seq, "updated_at": timezone.now()}
-    columns, params = [], []
+    columns, selects, params = [], [], []
     for name, value in row.items():
         field = meta.get_field(name)
         columns.append(qn(field.column))
+        selects.append("%s")
         params.append(field.get_db_prep_save(value, connection))
-    key_columns = [qn(meta.get_field(k).column) for k in keys]
+    tables, where, where_params = [], [], []
+    for i, (name, (target, filters)) in enumerate((lookups or {}).items()):
+        alias = f"l{i}"
+        columns.append(qn(meta.get_field(name).column))
+        selects.append(f"{alias}.{qn('id')}")
+        tables.append(f"{qn(target._meta.db_table)} {alias}")
+        for column, value in filters.items():
+            where.append(f"{alias}.{qn(column)} = %s")
+            where_params.append(value)
+    key_columns = [qn(meta.get_field(k).column) for k in [*keys, *(lookups or {})]]
     updates = [c for c in columns if c not in key_columns]
     table = qn(meta.db_table)
+    source = f" FROM {', '.join(tables)} WHERE {' AND '.join(where)}" if tables else ""
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)}{source} "
         f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
         + ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
         + f" WHERE {table}.{qn('client_seq')} <= EXCLUDED.{qn('client_seq')} RETURNING 1"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params + where_params)
         return cursor.fetchone() is not None
 
 
@@ -209,10 +229,6 @@ def rating_save(
 ) -> SaveResult:
     study = participant.study
     consent_check(participant=participant)
-    site = Site.objects.filter(study=study, code=site_code or "").first()
-    if site is None:
-        raise SurveyError(errors.UNKNOWN_SITE, field="site", code=site_code or "")
-    criterion = _criterion_get(study=study, name=criterion_name, kind=Criterion.Kind.RATING)
     scale = {"min": study.scale_min, "max": study.scale_max}
     try:
         number = int(str(value).strip())
@@ -220,12 +236,23 @@ def rating_save(
         raise SurveyError(errors.RATING_NOT_A_NUMBER, field="value", **scale) from None
     if not study.scale_min <= number <= study.scale_max:
         raise SurveyError(errors.RATING_OUT_OF_SCALE, field="value", **scale)
+    site_code, criterion_name = str(site_code or ""), str(criterion_name or "")
+    # The site and criterion are resolved inside the upsert; only when nothing was written do we
+    # look them up one by one, to say which was unknown or that the save was stale.
     saved = _answer_upsert(
         Rating,
-        keys={"participant": participant.pk, "wave": wave.pk, "site": site.pk, "criterion": criterion.pk},
+        keys={"participant": participant.pk, "wave": wave.pk},
         values={"value": number},
         seq=_client_seq(client_seq),
+        lookups={
+            "site": (Site, {"study_id": study.pk, "code": site_code}),
+            "criterion": (Criterion, {"study_id": study.pk, "name": criterion_name, "kind": Criterion.Kind.RATING}),
+        },
     )
+    if not saved:
+        if not Site.objects.filter(study=study, code=site_code).exists():
+            raise SurveyError(errors.UNKNOWN_SITE, field="site", code=site_code)
+        _criterion_get(study=study, name=criterion_name, kind=Criterion.Kind.RATING)
     return SaveResult(saved=saved)
 
 
