@@ -1,0 +1,17 @@
+FROM python:3.12-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 STATIC_MANIFEST=true
+RUN apt-get update && apt-get install -y --no-install-recommends gettext && rm -rf /var/lib/apt/lists/*
+RUN useradd --create-home civic
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY civic civic
+COPY surveys surveys
+COPY analytics analytics
+COPY negotiation negotiation
+RUN pip install --no-cache-dir .
+COPY . .
+RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
+    && mkdir -p /app/media && chown -R civic /app/media
+USER civic
+EXPOSE 8000
+CMD ["gunicorn", "civic.wsgi", "-b", "0.0.0.0:8000", "-k", "gthread", "-w", "3", "--threads", "8", "--access-logfile", "-"]
