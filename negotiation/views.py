@@ -1,0 +1,254 @@
+"""Planner pages for negotiation. Every view fetches the study through
+``study_get_for_user(..., PLANNER)`` (staff pass; researchers and outsiders get 404), makes one
+service call and responds."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from surveys.permissions import PLANNER, study_get_for_user
+
+from . import forms, presenters
+from .bargaining import ScenarioError
+from .models import NegotiationSession, Scenario
+from .services import (
+    ScenarioConflict,
+    effects_suggest,
+    scenario_create,
+    scenario_import,
+    scenario_to_document,
+    scenario_update_from_document,
+    session_start,
+)
+
+ERROR_BAD_BUDGET = "budget: must be a number ≥ 0"
+ERROR_NO_TITLE = "title: give the scenario a title"
+ERROR_NO_FILE = "(document): upload a .json file or paste the scenario JSON"
+ERROR_COMPARE = "Choose two different sessions to compare."
+
+
+def _scenario(request, slug: str, pk: int):
+    study = study_get_for_user(request.user, slug, PLANNER)
+    return study, get_object_or_404(Scenario.objects.select_related("study"), pk=pk, study=study)
+
+
+def _session(request, slug: str, session_id: int):
+    study = study_get_for_user(request.user, slug, PLANNER)
+    session = get_object_or_404(
+        NegotiationSession.objects.select_related("scenario", "scenario__study"),
+        pk=session_id,
+        scenario__study=study,
+    )
+    return study, session
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scenario_list(request, slug: str):
+    study = study_get_for_user(request.user, slug, PLANNER)
+    errors: list[str] = []
+    if request.method == "POST":
+        title = (request.POST.get("title") or "").strip()
+        budget = forms._number(request.POST.get("budget"))
+        if not title:
+            errors.append(ERROR_NO_TITLE)
+        if not isinstance(budget, int | float) or budget < 0:
+            errors.append(ERROR_BAD_BUDGET)
+        if not errors:
+            try:
+                scenario = scenario_create(
+                    study=study, title=title, budget=budget, user=request.user
+                )
+            except ScenarioError as exc:
+                errors = exc.errors
+            else:
+                messages.success(request, "Scenario created with defaults from the survey.")
+                return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
+    scenarios = study.scenarios.all()
+    return render(
+        request,
+        "negotiation/scenario_list.html",
+        {"study": study, "scenarios": scenarios, "errors": errors, "post": request.POST},
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scenario_import_view(request, slug: str):
+    study = study_get_for_user(request.user, slug, PLANNER)
+    errors: list[str] = []
+    text = request.POST.get("document", "") if request.method == "POST" else ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is not None:
+            text = upload.read().decode("utf-8", errors="replace")
+        if not text.strip():
+            errors = [ERROR_NO_FILE]
+        else:
+            try:
+                document = _decode(text)
+                scenario = scenario_import(study=study, document=document, user=request.user)
+            except ScenarioError as exc:
+                errors = exc.errors
+            else:
+                messages.success(request, f"Imported “{scenario.title}”.")
+                return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
+    return render(
+        request,
+        "negotiation/import.html",
+        {"study": study, "errors": errors, "text": text},
+        status=400 if errors else 200,
+    )
+
+
+def _decode(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(
+            f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scenario_edit(request, slug: str, pk: int):
+    study, scenario = _scenario(request, slug, pk)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        document = forms.document_from_post(request.POST, scenario=scenario)
+        version = forms._number(request.POST.get("version"), blank=0)
+        try:
+            scenario_update_from_document(scenario=scenario, document=document, version=version)
+        except ScenarioError as exc:
+            errors, status = exc.errors, 400
+        except ScenarioConflict as exc:
+            errors, status = [str(exc)], 409
+        else:
+            messages.success(request, "Scenario saved.")
+            return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
+    else:
+        document = scenario_to_document(scenario)
+    context = forms.edit_rows(scenario=scenario, document=document, errors=errors)
+    context.update(study=study, scenario=scenario, sessions=scenario.sessions.all()[:5])
+    return render(request, "negotiation/scenario_edit.html", context, status=status)
+
+
+@login_required
+@require_GET
+def scenario_export(request, slug: str, pk: int):
+    _, scenario = _scenario(request, slug, pk)
+    response = JsonResponse(scenario_to_document(scenario), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="scenario-{scenario.pk}.json"'
+    return response
+
+
+@login_required
+@require_POST
+def scenario_suggest(request, slug: str, pk: int):
+    _, scenario = _scenario(request, slug, pk)
+    n = effects_suggest(scenario=scenario)
+    messages.info(request, f"Suggested effects from the survey for {n} interventions.")
+    return redirect(reverse("negotiation:edit", args=[slug, scenario.pk]) + "#interventions")
+
+
+@login_required
+@require_POST
+def session_start_view(request, slug: str, pk: int):
+    _, scenario = _scenario(request, slug, pk)
+    codes = list(scenario.interventions.values_list("code", flat=True))
+    choice = {code: request.POST.get(f"x-{code}", "free") for code in codes}
+    pinned = [c for c in codes if choice[c] == "pin"]
+    forbidden = [c for c in codes if choice[c] == "forbid"]
+    try:
+        session = session_start(
+            scenario=scenario, user=request.user, pinned=pinned, forbidden=forbidden
+        )
+    except ScenarioError as exc:
+        for e in exc.errors:
+            messages.error(request, e)
+        return redirect(reverse("negotiation:edit", args=[slug, scenario.pk]) + "#run")
+    return redirect("negotiation:session", slug=slug, session_id=session.pk)
+
+
+@login_required
+@require_GET
+def session_detail(request, slug: str, session_id: int):
+    study, session = _session(request, slug, session_id)
+    if request.htmx and session.is_finished:
+        # The live panel is done: reload the whole page to show the result.
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    rounds = presenters.transcript(session.rounds.all())
+    context = {"study": study, "session": session, "scenario": session.scenario, "rounds": rounds}
+    outcome = getattr(session, "outcome", None) if session.status == "done" else None
+    if outcome is not None:
+        context.update(
+            outcome=outcome.data,
+            comparison=presenters.comparison_rows(outcome.data),
+            group_rows=presenters.group_rows(outcome.data),
+            figure=presenters.utility_figure(outcome.data, scale_max=study.scale_max),
+        )
+    template = "negotiation/session.html#live" if request.htmx else "negotiation/session.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def session_list(request, slug: str, pk: int):
+    study, scenario = _scenario(request, slug, pk)
+    sessions = scenario.sessions.select_related("outcome", "started_by")
+    summaries = [presenters.session_summary(s) for s in sessions]
+    return render(
+        request,
+        "negotiation/session_list.html",
+        {"study": study, "scenario": scenario, "summaries": summaries},
+    )
+
+
+@login_required
+@require_GET
+def session_compare(request, slug: str):
+    study = study_get_for_user(request.user, slug, PLANNER)
+    ids = [forms._number(request.GET.get(k)) for k in ("a", "b")]
+    if not all(isinstance(i, int) for i in ids) or ids[0] == ids[1]:
+        return render(
+            request,
+            "negotiation/compare.html",
+            {"study": study, "error": ERROR_COMPARE},
+            status=400,
+        )
+    found = {
+        s.pk: s
+        for s in NegotiationSession.objects.filter(
+            pk__in=ids, scenario__study=study, status=NegotiationSession.Status.DONE
+        ).select_related("outcome", "scenario")
+    }
+    if len(found) != 2:
+        return render(
+            request,
+            "negotiation/compare.html",
+            {"study": study, "error": ERROR_COMPARE},
+            status=404,
+        )
+    a, b = (presenters.session_summary(found[i]) for i in ids)
+    groups = list(a["package"]["utilities"])
+    group_rows = [
+        {"group": g, "a": a["package"]["utilities"].get(g), "b": b["package"]["utilities"].get(g)}
+        for g in groups
+    ]
+    return render(
+        request,
+        "negotiation/compare.html",
+        {"study": study, "a": a, "b": b, "group_rows": group_rows},
+    )
