@@ -60,6 +60,21 @@
     dragged = null;
   });
 
+  // A double-clicked "Finish and send" would post twice; the server records one completion either
+  // way, but on SQLite the racing second request can fail on a locked database and show an error
+  // page. Send the form once; a page restored from the back/forward cache can send it again.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form.classList || !form.classList.contains("finish-form")) { return; }
+    if (form.dataset.submitted) { evt.preventDefault(); return; }
+    form.dataset.submitted = "true";
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form.finish-form[data-submitted]").forEach(function (form) {
+      delete form.dataset.submitted;
+    });
+  });
+
   // Live count of priority tokens.
   document.addEventListener("input", function (evt) {
     var form = evt.target.closest && evt.target.closest("form.tokens");

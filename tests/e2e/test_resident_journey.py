@@ -32,8 +32,23 @@ def _wait_for_db(page: Page, read, expected, *, tries: int = 50):
     assert read() == expected
 
 
+def _priorities(participant) -> dict[str, int]:
+    return {
+        p.criterion.name: p.tokens
+        for p in Priority.objects.filter(participant=participant).select_related("criterion")
+    }
+
+
 def _rank_order(page: Page) -> list[str]:
-    return page.locator("#ranking-list .rank-item").evaluate_all("items => items.map(i => i.dataset.code)")
+    return page.locator(".rank-item").evaluate_all("items => items.map(i => i.dataset.code)")
+
+
+def _wait_for_rank_order(page: Page, codes: list[str]) -> None:
+    page.wait_for_function(
+        "codes => [...document.querySelectorAll('.rank-item')].map(i => i.dataset.code).join()"
+        " === codes",
+        arg=",".join(codes),
+    )
 
 
 def _submit(page: Page, name: str, url_glob: str) -> None:
@@ -44,7 +59,9 @@ def _submit(page: Page, name: str, url_glob: str) -> None:
 
 
 def _images_loaded(page: Page) -> None:
-    widths = page.locator("main img").evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)")
+    widths = page.locator("main img").evaluate_all(
+        "imgs => imgs.map(i => i.complete && i.naturalWidth)"
+    )
     assert widths and all(widths), f"images did not load on {page.url}: {widths}"
 
 
@@ -98,10 +115,12 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     page.keyboard.press("Space")  # 1
     for _ in range(3):
         page.keyboard.press("ArrowRight")  # … → 4; each press autosaves, the last one must win
-    expect(page.locator("#q-aesthetics").get_by_role("radio", name=re.compile("Excellent"))).to_be_checked()
+    excellent = page.locator("#q-aesthetics").get_by_role("radio", name=re.compile("Excellent"))
+    expect(excellent).to_be_checked()
     expect(page.locator("#s-aesthetics")).to_have_text("Enregistré")
-    _wait_for_db(page, lambda: _ratings(participant),
-                 {("s1", "accessibility"): 2, ("s1", "aesthetics"): 4})
+    _wait_for_db(
+        page, lambda: _ratings(participant), {("s1", "accessibility"): 2, ("s1", "aesthetics"): 4}
+    )
 
     # The resident closes the tab and opens the link again on another device: no cookies.
     page.context.close()
@@ -134,15 +153,11 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     assert _rank_order(page) == ["s1", "s2", "s3"]
     tab_to(page, page.locator("[data-focus-key='up:s3']"))
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.rank-item')].map(i => i.dataset.code).join() == 's1,s3,s2'"
-    )
+    _wait_for_rank_order(page, ["s1", "s3", "s2"])
     # Focus follows the moved image, so the resident can keep moving it.
     assert focused_attribute(page, "data-focus-key") == "up:s3"
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.rank-item')].map(i => i.dataset.code).join() == 's3,s1,s2'"
-    )
+    _wait_for_rank_order(page, ["s3", "s1", "s2"])
     # At the top "Monter" is disabled, so focus moves to the same image's "Descendre".
     assert focused_attribute(page, "data-focus-key") == "down:s3"
     expect(page.locator("#rank-status")).to_contain_text("Position 1")
@@ -151,9 +166,7 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
 
     tab_to(page, page.locator("[data-focus-key='down:s1']"))
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.rank-item')].map(i => i.dataset.code).join() == 's3,s2,s1'"
-    )
+    _wait_for_rank_order(page, ["s3", "s2", "s1"])
     assert focused_attribute(page, "data-focus-key") == "up:s1"
     ranking.refresh_from_db()
     assert ranking.order == ["s3", "s2", "s1"]
@@ -170,9 +183,7 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     expect(page.locator("#tokens-left")).to_have_text(re.compile(r"Jetons placés\s*:\s*10 sur 10"))
     page.keyboard.press("Tab")  # leaving the field fires `change`: the whole allocation autosaves
     expect(page.locator("#tokens-status")).to_have_text("Enregistré")
-    assert {p.criterion.name: p.tokens for p in Priority.objects.filter(participant=participant)} == {
-        "accessibility": 7, "aesthetics": 3,
-    }
+    assert _priorities(participant) == {"accessibility": 7, "aesthetics": 3}
     _submit(page, "Enregistrer et continuer", "**/survey/comment/")
 
     # Comment.
@@ -196,15 +207,15 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     assert participant.consented_at is not None
     assert set(participant.groups.values_list("code", flat=True)) == {"senior", "lgbtqia2"}
     assert _ratings(participant) == {
-        ("s1", "accessibility"): 2, ("s1", "aesthetics"): 4,
-        ("s2", "accessibility"): 1, ("s2", "aesthetics"): 3,
+        ("s1", "accessibility"): 2,
+        ("s1", "aesthetics"): 4,
+        ("s2", "accessibility"): 1,
+        ("s2", "aesthetics"): 3,
     }
-    assert list(Ranking.objects.filter(participant=participant).values_list("order", flat=True)) == [
-        ["s3", "s2", "s1"]
-    ]
-    assert {p.criterion.name: p.tokens for p in Priority.objects.filter(participant=participant)} == {
-        "accessibility": 7, "aesthetics": 3,
-    }
-    assert list(Comment.objects.filter(participant=participant).values_list("text", flat=True)) == [COMMENT]
+    rankings = Ranking.objects.filter(participant=participant)
+    assert list(rankings.values_list("order", flat=True)) == [["s3", "s2", "s1"]]
+    assert _priorities(participant) == {"accessibility": 7, "aesthetics": 3}
+    comments = Comment.objects.filter(participant=participant)
+    assert list(comments.values_list("text", flat=True)) == [COMMENT]
     assert Completion.objects.filter(participant=participant).count() == 1
     assert Invitation.objects.get(participant=participant).used_at is not None
