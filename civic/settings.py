@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "surveys",
     "analytics",
     "negotiation",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +190,8 @@ STATICFILES_FINDERS = [
 ]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Private files (anonymised exports) live outside MEDIA_ROOT so no URL can reach them.
+PRIVATE_ROOT = Path(envstr("PRIVATE_ROOT", str(BASE_DIR / "var" / "exports")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("studies/<slug:slug>/analytics/", include("analytics.urls")),
     path("studies/<slug:slug>/negotiation/", include("negotiation.urls")),
+    path("studies/<slug:slug>/exports/", include("exports.urls")),
     path("", include("surveys.urls")),
     # Survey images are public by design (residents see them without an account), so Django serves
     # the media folder itself; a deployment may put a web server in front of it instead.

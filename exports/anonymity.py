@@ -1,0 +1,150 @@
+"""Pseudonyms and small-cell protection of group memberships: plain functions, no Django.
+
+Group memberships are the export's quasi-identifiers: someone who knows that a neighbour is a
+senior wheelchair user could find them if only two participants share that combination. The
+export therefore guarantees that every combination of memberships it contains (including "no
+group") is shared by at least k participants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+PSEUDONYM_PREFIX = "R"
+PSEUDONYM_HEX_CHARS = 16
+
+
+def pseudonym_key() -> bytes:
+    """A fresh 256-bit key for one export. It is never stored, so two exports cannot be joined."""
+    return secrets.token_bytes(32)
+
+
+def pseudonymise(code: str, key: bytes) -> str:
+    """HMAC-SHA256 of the participant code under the export's key, as "R" + 16 hex digits.
+
+    The result starts with a letter, so it is a valid import code and never looks like a
+    spreadsheet formula."""
+    digest = hmac.new(key, code.encode("utf-8"), hashlib.sha256).hexdigest()
+    return PSEUDONYM_PREFIX + digest[:PSEUDONYM_HEX_CHARS]
+
+
+def pseudonyms_make(codes: Iterable[str]) -> dict[str, str]:
+    """Pseudonyms of all codes under one new key, drawing a new key in the (2^-64-unlikely)
+    event that two codes collide after truncation."""
+    codes = list(codes)
+    while True:
+        key = pseudonym_key()
+        mapping = {code: pseudonymise(code, key) for code in codes}
+        if len(set(mapping.values())) == len(mapping):
+            return mapping
+
+
+@dataclass
+class Generalisation:
+    """What `memberships_generalise` did, in figures that are safe to publish.
+
+    `removed` counts, per group, the memberships taken away; `generalised` is how many
+    participants lost some but not all of their memberships, `suppressed` how many lost all
+    of them. The small combinations themselves are not reported, since publishing "two
+    participants were seniors, disabled and LGBTQIA2+" would disclose the very cell the
+    protection hides."""
+
+    k: int
+    memberships: dict[Hashable, frozenset[str]]
+    removed: dict[str, int] = field(default_factory=dict)
+    generalised: int = 0
+    suppressed: int = 0
+    k_reachable: bool = True
+
+    @property
+    def affected(self) -> int:
+        return self.generalised + self.suppressed
+
+    def combinations(self) -> dict[tuple[str, ...], int]:
+        counts = Counter(tuple(sorted(groups)) for groups in self.memberships.values())
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def memberships_generalise(memberships: Mapping[Hashable, Iterable[str]], k: int) -> Generalisation:
+    """Makes every combination of group memberships shared by at least `k` participants.
+
+    1. Generalise: while some non-empty combination has fewer than k participants, drop from
+       each such combination its rarest group (fewest participants overall, then code), which
+       merges it into a larger combination. Each pass removes memberships, so this ends.
+    2. Suppress complementary cells: if fewer than k participants are then left with no
+       group at all, clear the memberships of more participants — from combinations that can
+       spare them and stay at k or more, else one whole combination — so that the "no group"
+       cell reaches k as well.
+
+    Participants are taken in key order, so the same data always gives the same result.
+    With fewer than k participants in all, every membership is cleared and `k_reachable` is
+    False: no grouping of so few people can be safe.
+    """
+    k = max(int(k), 1)
+    original = {p: frozenset(groups) for p, groups in memberships.items()}
+    current = dict(original)
+    while True:
+        counts = Counter(current.values())
+        small = [combo for combo, n in counts.items() if combo and n < k]
+        if not small:
+            break
+        support = Counter(g for groups in current.values() for g in groups)
+        drop = {combo: min(combo, key=lambda g: (support[g], g)) for combo in small}
+        for p, groups in current.items():
+            if groups in drop:
+                current[p] = groups - {drop[groups]}
+
+    result = Generalisation(k=k, memberships=current)
+    _suppress_complement(result, k)
+    for p, before in original.items():
+        after = result.memberships[p]
+        for g in before - after:
+            result.removed[g] = result.removed.get(g, 0) + 1
+        if before and not after:
+            result.suppressed += 1
+        elif before != after:
+            result.generalised += 1
+    result.removed = dict(sorted(result.removed.items()))
+    return result
+
+
+def _suppress_complement(result: Generalisation, k: int) -> None:
+    current = result.memberships
+    empty = frozenset()
+    n_empty = sum(1 for groups in current.values() if not groups)
+    if n_empty == 0 or n_empty >= k:
+        return
+    need = k - n_empty
+    by_combo: dict[frozenset, list] = {}
+    for p in sorted(current, key=_sort_key):
+        if current[p]:
+            by_combo.setdefault(current[p], []).append(p)
+    if not by_combo:
+        result.k_reachable = False
+        return
+    spare = sum(len(members) - k for members in by_combo.values())
+    if spare >= need:
+        # Take from the combinations with most to spare, so they all stay at k or more.
+        ranked = sorted(
+            by_combo.values(), key=lambda members: (-len(members), sorted(current[members[0]]))
+        )
+        for members in ranked:
+            take = min(len(members) - k, need)
+            for p in members[len(members) - take :]:
+                current[p] = empty
+            need -= take
+            if need == 0:
+                return
+    # Nothing to spare: empty the smallest combination entirely (it has at least k people).
+    combo, members = min(by_combo.items(), key=lambda item: (len(item[1]), sorted(item[0])))
+    for p in members:
+        current[p] = empty
+
+
+def _sort_key(value) -> tuple:
+    return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
