@@ -87,23 +87,38 @@ def scenario_to_document(scenario: Scenario) -> dict:
 
 
 def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None):
-    """Parse the document, then check it against the study; raises ScenarioError."""
-    parsed = parse_scenario(document)
+    """Parse the document and check it against the study; raises ScenarioError listing both
+    kinds of problem together, so the planner sees every one at once."""
     errors: list[str] = []
-    if (parsed.scale_min, parsed.scale_max) != (study.scale_min, study.scale_max):
+    parsed = None
+    try:
+        parsed = parse_scenario(document)
+    except ScenarioError as exc:
+        errors.extend(exc.errors)
+    if not isinstance(document, dict):
+        raise ScenarioError(errors)
+    scale = document.get("scale")
+    if parsed is not None and (parsed.scale_min, parsed.scale_max) != (
+        study.scale_min,
+        study.scale_max,
+    ):
         errors.append(
             f"scale: must be the study's rating scale {study.scale_min}..{study.scale_max} "
-            f"(got {parsed.scale_min:g}..{parsed.scale_max:g})"
+            f"(got {scale.get('min')}..{scale.get('max')})"
         )
     rating = set(study.criteria.filter(kind=Criterion.Kind.RATING).values_list("name", flat=True))
-    for k, name in enumerate(parsed.criteria):
-        if name not in rating:
+    criteria = document.get("criteria")
+    for k, name in enumerate(criteria if isinstance(criteria, list) else []):
+        if isinstance(name, str) and name not in rating:
             errors.append(f"criteria[{k}]: {name!r} is not a rating criterion of the study")
     codes = set(study.groups.values_list("code", flat=True))
-    for k, g in enumerate(parsed.groups):
-        if g.name not in codes:
-            errors.append(f"groups[{k}].name: {g.name!r} is not a group of the study")
-    taken = Scenario.objects.filter(study=study, title=parsed.title)
+    groups = document.get("groups")
+    for k, g in enumerate(groups if isinstance(groups, list) else []):
+        name = g.get("name") if isinstance(g, dict) else None
+        if isinstance(name, str) and name not in codes:
+            errors.append(f"groups[{k}].name: {name!r} is not a group of the study")
+    title = document.get("title")
+    taken = Scenario.objects.filter(study=study, title=title if isinstance(title, str) else "")
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
