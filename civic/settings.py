@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "civic.middleware.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "civic.urls"
@@ -257,3 +258,10 @@ LOGGING = {
 
 # Invitations and resident sessions.
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 90)
+
+# Throttling of guesses: (failures allowed, window in seconds) per client address.
+NUM_PROXIES = envint("NUM_PROXIES", 0)
+THROTTLES = {
+    "invitation": (envint("THROTTLE_INVITATION_FAILURES", 20), 600),
+    "login": (envint("THROTTLE_LOGIN_FAILURES", 10), 900),
+}

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 
 from . import services
 from .exports import invitation_links_csv
+from .images import image_sanitize
 from .models import (
     Completion,
     Criterion,
@@ -129,8 +130,23 @@ class CriterionAdmin(admin.ModelAdmin):
     inlines = [RankingSetItemInline]
 
 
+class ImageForm(forms.ModelForm):
+    """Uploads are validated and re-encoded (surveys/images.py) before they are stored."""
+
+    class Meta:
+        model = Image
+        fields = ("study", "code", "site", "file", "alt_text_en", "alt_text_fr")
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload and upload is not getattr(self.instance, "file", None) and hasattr(upload, "content_type"):
+            return image_sanitize(upload)
+        return upload
+
+
 class ImageInline(admin.TabularInline):
     model = Image
+    form = ImageForm
     extra = 0
     fields = ("code", "file", "alt_text_en", "alt_text_fr")
 
@@ -145,6 +161,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
+    form = ImageForm
     list_display = ("code", "study", "site", "alt_text_en")
     list_filter = ("study",)
     search_fields = ("code", "alt_text_en")

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 INVITATION_UNKNOWN = _("This invitation link is not valid. Please check the link you received.")
 INVITATION_EXPIRED = _("This invitation link has expired. Please ask the study team for a new one.")
 INVITATION_USED = _("This invitation has already been used to complete the survey. Thank you!")
+TOO_MANY_ATTEMPTS = _("Too many invalid links were tried from your connection. Please wait a few minutes.")
 NOT_INVITED = _("Please open the survey from your invitation link.")
 STUDY_CLOSED = _("This study is not open for answers at the moment.")
 NO_OPEN_WAVE = _("No survey round is open right now.")

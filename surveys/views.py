@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_http_methods, require_POST
 
+from civic import throttle
+
 from . import errors, selectors, services
 from .errors import SurveyError
 from .models import Criterion, Participant, Site
@@ -99,9 +101,15 @@ def _go_next(participant, wave, step_key: str) -> HttpResponse:
 
 
 def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
+    if throttle.is_throttled(request, throttle.INVITATION_SCOPE):
+        response = _error_response(request, SurveyError(errors.TOO_MANY_ATTEMPTS, status=429))
+        response["Retry-After"] = str(throttle.retry_after(throttle.INVITATION_SCOPE))
+        return response
     try:
         invitation = services.invitation_resolve(token=token)
     except SurveyError as error:
+        if error.message is errors.INVITATION_UNKNOWN:
+            throttle.record_failure(request, throttle.INVITATION_SCOPE)
         return _error_response(request, error)
     request.session.cycle_key()
     request.session[SESSION_KEY] = invitation.participant_id
