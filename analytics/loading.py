@@ -1,8 +1,8 @@
 """Loads a study's answers from the database into the dataclasses of `analytics.measures`.
 
-Speed matters: a large study holds close to a million ratings. Rows are read as plain tuples
-(on PostgreSQL as one binary COPY parsed by numpy), never as model instances, and scattered
-into dense matrices with numpy fancy indexing.
+Speed matters: a large study holds close to a million ratings. Rows are read as plain values
+(on PostgreSQL packed by the server into one bytea that numpy reads), never as model
+instances, and scattered into dense matrices with numpy fancy indexing.
 """
 
 from __future__ import annotations
@@ -36,50 +36,25 @@ def ratings_read(*, wave_ids: list[int]) -> np.ndarray:
     """All ratings of the given waves as an int64 array of shape (n, 5), columns
     participant, wave, site, criterion, value.
 
-    On PostgreSQL the rows travel as one binary COPY whose fixed-width records numpy reads
-    directly; elsewhere a plain cursor fetch is fast enough for the sizes SQLite serves.
+    On PostgreSQL the server packs the rows into one bytea of big-endian int4 quintuples that
+    numpy reads in place: about half the time of fetching 800k row tuples, and no Python
+    object per value. Elsewhere a plain cursor fetch is fast enough for the sizes SQLite serves.
     """
     if not wave_ids:
         return np.empty((0, 5), dtype=np.int64)
-    if connection.vendor == "postgresql":
-        return _ratings_copy(wave_ids)
     placeholders = ", ".join(["%s"] * len(wave_ids))
-    sql = (
-        f"SELECT {', '.join(_RATING_COLUMNS)} FROM surveys_rating WHERE wave_id IN ({placeholders})"
-    )
+    where = f"FROM surveys_rating WHERE wave_id IN ({placeholders})"
     with connection.cursor() as cursor:
-        cursor.execute(sql, wave_ids)
+        if connection.vendor == "postgresql":
+            packed = " || ".join(f"int4send({c}::int4)" for c in _RATING_COLUMNS)
+            cursor.execute(f"SELECT string_agg({packed}, ''::bytea) {where}", wave_ids)
+            blob = cursor.fetchone()[0]
+            if blob is None:
+                return np.empty((0, 5), dtype=np.int64)
+            return np.frombuffer(blob, dtype=">i4").reshape(-1, 5).astype(np.int64)
+        cursor.execute(f"SELECT {', '.join(_RATING_COLUMNS)} {where}", wave_ids)
         rows = cursor.fetchall()
     return np.array(rows, dtype=np.int64).reshape(-1, 5)
-
-
-# One binary COPY record: a field count, then (length, value) per column, big-endian.
-_COPY_RECORD = np.dtype(
-    [("n", ">i2")]
-    + [item for name in ("p", "w", "s", "c") for item in ((f"{name}_len", ">i4"), (name, ">i4"))]
-    + [("v_len", ">i4"), ("v", ">i4")]
-)
-_COPY_HEADER = 19  # 11-byte signature, 4-byte flags, 4-byte header extension length
-
-
-def _ratings_copy(wave_ids: list[int]) -> np.ndarray:
-    ids = ",".join(str(int(w)) for w in wave_ids)
-    sql = (
-        "COPY (SELECT participant_id::int4, wave_id::int4, site_id::int4, criterion_id::int4, "
-        f"value::int4 FROM surveys_rating WHERE wave_id IN ({ids})) TO STDOUT (FORMAT BINARY)"
-    )
-    connection.ensure_connection()
-    buffer = bytearray()
-    with connection.connection.cursor() as cursor:
-        with cursor.copy(sql) as copy:
-            for block in copy:
-                buffer += block
-    body = memoryview(buffer)[_COPY_HEADER:-2]  # the trailer is a field count of -1
-    records = np.frombuffer(body, dtype=_COPY_RECORD)
-    out = np.empty((len(records), 5), dtype=np.int64)
-    for column, name in enumerate(("p", "w", "s", "c", "v")):
-        out[:, column] = records[name]
-    return out
 
 
 def _index(ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -185,7 +160,9 @@ def _rating_cube(rows, participant_ids, waves, sites, criteria) -> np.ndarray:
 
 
 def _ranking_matrices(study, participant_ids, waves, sites, criteria) -> list[list[RankingMatrix]]:
-    """One RankingMatrix per (wave, ranking criterion) that has at least one ranking."""
+    """One RankingMatrix per (wave, ranking criterion) that has at least one ranking.
+
+    The JSON orders are decoded in one call and scattered with numpy, not looped over."""
     result: list[list[RankingMatrix]] = [[] for _ in waves]
     if not criteria or not waves:
         return result
@@ -197,13 +174,6 @@ def _ranking_matrices(study, participant_ids, waves, sites, criteria) -> list[li
         .values_list("criterion_id", "image__code", "image__site_id")
     ):
         items[criterion_id].append((code, site_index.get(site_id)))
-    wave_pos = {wid: i for i, (wid, _) in enumerate(waves)}
-    criterion_pos = {c[0]: i for i, c in enumerate(criteria)}
-    matrices = [
-        [np.full((len(participant_ids), len(items[c[0]])), np.nan) for c in criteria] for _ in waves
-    ]
-    answered = np.zeros((len(waves), len(criteria)), dtype=bool)
-    lookups = {c[0]: {code: i for i, (code, _) in enumerate(items[c[0]])} for c in criteria}
     placeholders = ", ".join(["%s"] * len(waves))
     sql = (
         'SELECT participant_id, wave_id, criterion_id, "order" FROM surveys_ranking '
@@ -211,31 +181,51 @@ def _ranking_matrices(study, participant_ids, waves, sites, criteria) -> list[li
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [w[0] for w in waves])
-        ranking_rows = cursor.fetchall()
-    if not ranking_rows:
+        rows = cursor.fetchall()
+    if not rows:
         return result
-    p_index = _index(participant_ids, np.array([r[0] for r in ranking_rows], dtype=np.int64))
-    for (_, wave_id, criterion_id, order), p in zip(ranking_rows, p_index, strict=True):
-        k = criterion_pos.get(criterion_id)
-        if k is None:
-            continue
-        if isinstance(order, str):
-            order = json.loads(order)
-        lookup = lookups[criterion_id]
-        w = wave_pos[wave_id]
-        row = matrices[w][k][p]
-        for position, code in enumerate(order, start=1):
-            item = lookup.get(code)
-            if item is not None:
-                row[item] = position
-        answered[w, k] = True
-    for w in range(len(waves)):
-        for k, c in enumerate(criteria):
-            if answered[w, k]:
-                result[w].append(
+    orders = json.loads(
+        "[" + ",".join(o if isinstance(o, str) else json.dumps(o) for *_, o in rows) + "]"
+    )
+    # Every image code of the study gets a number; item_of[k, code] is its place in the set
+    # of criterion k, or -1 when the image is not in that set.
+    codes = {code: i for i, code in enumerate({code for c in items.values() for code, _ in c})}
+    item_of = np.full((len(criteria), len(codes) + 1), -1, dtype=np.int64)
+    for k, c in enumerate(criteria):
+        for i, (code, _) in enumerate(items[c[0]]):
+            item_of[k, codes[code]] = i
+    unknown = len(codes)
+    lengths = np.fromiter(map(len, orders), dtype=np.int64, count=len(orders))
+    flat = np.fromiter(
+        (codes.get(code, unknown) for order in orders for code in order),
+        dtype=np.int64,
+        count=int(lengths.sum()),
+    )
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    position = np.arange(len(flat)) - starts + 1
+    wave_pos = {wid: i for i, (wid, _) in enumerate(waves)}
+    criterion_pos = {c[0]: i for i, c in enumerate(criteria)}
+    n = len(rows)
+    row_w = np.fromiter((wave_pos[r[1]] for r in rows), dtype=np.int64, count=n)
+    row_k = np.fromiter((criterion_pos.get(r[2], -1) for r in rows), dtype=np.int64, count=n)
+    row_p = _index(participant_ids, np.fromiter((r[0] for r in rows), np.int64, count=n))
+    w, k, p = (np.repeat(a, lengths) for a in (row_w, row_k, row_p))
+    keep = k >= 0
+    item = np.where(keep, item_of[np.maximum(k, 0), flat], -1)
+    keep &= item >= 0
+    width = max((len(v) for v in items.values()), default=0)
+    ranks = np.full((len(waves), len(criteria), len(participant_ids), width), np.nan)
+    ranks[w[keep], k[keep], p[keep], item[keep]] = position[keep]
+    answered = np.zeros((len(waves), len(criteria)), dtype=bool)
+    answered[row_w[row_k >= 0], row_k[row_k >= 0]] = True
+    for wi in range(len(waves)):
+        for ki, c in enumerate(criteria):
+            if answered[wi, ki]:
+                n_items = len(items[c[0]])
+                result[wi].append(
                     RankingMatrix(
                         criterion=c[1],
-                        ranks=matrices[w][k],
+                        ranks=np.ascontiguousarray(ranks[wi, ki, :, :n_items]),
                         item_sites=tuple(site for _, site in items[c[0]]),
                         item_codes=tuple(code for code, _ in items[c[0]]),
                     )

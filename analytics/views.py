@@ -79,6 +79,14 @@ def chart_csv(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{study.slug}-{panel.key}.csv"'
     response["Cache-Control"] = "no-store"
     writer = csv.writer(response)
-    writer.writerow([csv_safe(c) for c in panel.table.columns])
-    writer.writerows([csv_safe(cell) for cell in row] for row in panel.table.rows)
+    writer.writerow([_cell(c) for c in panel.table.columns])
+    writer.writerows([_cell(cell) for cell in row] for row in panel.table.rows)
     return response
+
+
+def _cell(value):
+    # Text goes through csv_safe against formula injection; numbers stay numbers, since a
+    # negative divergence such as -0.4 is data, not a formula, and must not gain an apostrophe.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return csv_safe(value)

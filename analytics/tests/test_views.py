@@ -1,0 +1,198 @@
+"""Dashboard pages: who may see them, the analyse button, the progress partial, CSV files."""
+
+from __future__ import annotations
+
+import csv
+import io
+from unittest import mock
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from django.urls import reverse
+
+from analytics.models import AnalysisRun
+from analytics.services import analysis_request, analysis_run
+from analytics.tests.helpers import FAST, study_fill
+from surveys.models import Group
+
+APPLY_ASYNC = "analytics.tasks.analysis_run_task.apply_async"
+
+
+@pytest.fixture(autouse=True)
+def plain_static(settings):
+    # The manifest storage needs collectstatic; tests render with the plain storage.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def analysed(study):
+    study_fill(study)
+    run = analysis_request(study=study, enqueue=False, **FAST)
+    analysis_run(run_id=run.pk)
+    return study
+
+
+def _urls(slug):
+    return {
+        "dashboard": reverse("analytics:dashboard", args=[slug]),
+        "progress": reverse("analytics:progress", args=[slug]),
+        "csv": reverse("analytics:csv", args=[slug, "representation"]),
+    }
+
+
+@pytest.mark.parametrize("who", ["planner", "researcher", "admin"])
+@pytest.mark.parametrize("page", ["dashboard", "progress", "csv"])
+def test_the_study_team_and_staff_see_the_dashboard(analysed, personas, client, who, page):
+    client.force_login(personas[who])
+    assert client.get(_urls(analysed.slug)[page]).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["other_planner", "outsider"])
+@pytest.mark.parametrize("page", ["dashboard", "progress", "csv"])
+def test_people_outside_the_study_get_404(analysed, personas, client, who, page):
+    client.force_login(personas[who])
+    assert client.get(_urls(analysed.slug)[page]).status_code == 404
+    response = client.post(reverse("analytics:analyse", args=[analysed.slug]))
+    assert response.status_code == 404
+    assert not AnalysisRun.objects.exclude(status="done").exists()
+
+
+@pytest.mark.parametrize("page", ["dashboard", "progress", "csv"])
+def test_anonymous_visitors_are_sent_to_the_login_page(analysed, client, page):
+    response = client.get(_urls(analysed.slug)[page])
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_dashboard_shows_every_panel_with_a_table_and_a_csv_link(analysed, personas, client):
+    client.force_login(personas["planner"])
+    response = client.get(_urls(analysed.slug)["dashboard"])
+    html = response.content.decode()
+    for key in ["representation", "divergence-1", "sites-1", "agreement", "rankings",
+                "consistency", "variance", "longitudinal", "changes"]:
+        assert reverse("analytics:csv", args=[analysed.slug, key]) in html
+    assert 'id="chart-divergence-1-data" type="application/json"' in html
+    assert '<th scope="col">divergence</th>' in html and "<caption>" in html
+    assert "vendor/plotly.min.js" in html and "Analyse now" in html
+    assert "<script>" not in html and " style=" not in html  # the CSP forbids inline code
+
+
+def test_the_dashboard_keeps_the_strict_csp(analysed, personas, client):
+    client.force_login(personas["planner"])
+    policy = client.get(_urls(analysed.slug)["dashboard"])["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe" not in policy
+
+
+def test_small_groups_are_shown_with_a_caution_not_hidden(analysed, personas, client):
+    analysed.min_group_size = 50
+    analysed.save()
+    client.force_login(personas["planner"])
+    html = client.get(_urls(analysed.slug)["dashboard"]).content.decode()
+    assert "Caution: small groups." in html and "Seniors ⚠" in html
+
+
+def test_analyse_now_creates_one_run_and_returns_to_the_dashboard(
+    study, personas, client, django_capture_on_commit_callbacks
+):
+    client.force_login(personas["planner"])
+    url = reverse("analytics:analyse", args=[study.slug])
+    with mock.patch(APPLY_ASYNC), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url)
+        client.post(url)  # a double click joins the run already waiting
+    assert response.status_code == 302
+    assert response["Location"] == _urls(study.slug)["dashboard"]
+    run = AnalysisRun.objects.get()
+    assert run.requested_by == personas["planner"] and run.status == "queued"
+
+
+def test_analyse_now_with_htmx_returns_the_polling_progress_bar(study, personas, client):
+    client.force_login(personas["planner"])
+    with mock.patch(APPLY_ASYNC):
+        response = client.post(reverse("analytics:analyse", args=[study.slug]),
+                               headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert 'id="analysis-progress"' in html and 'hx-trigger="every 1s"' in html
+    assert "<html" not in html
+
+
+def test_the_progress_partial_polls_while_running_and_stops_when_done(study, personas, client):
+    client.force_login(personas["planner"])
+    run = analysis_request(study=study, enqueue=False)
+    AnalysisRun.objects.filter(pk=run.pk).update(status="running", progress=42)
+    url = _urls(study.slug)["progress"]
+    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 1s"' in html and 'value="42"' in html
+    AnalysisRun.objects.filter(pk=run.pk).update(status="done", progress=100)
+    response = client.get(url, headers={"HX-Request": "true"})
+    assert "hx-trigger" not in response.content.decode()
+    assert response["HX-Refresh"] == "true"
+
+
+def test_a_failed_run_shows_its_error(study, personas, client):
+    client.force_login(personas["planner"])
+    run = analysis_request(study=study, enqueue=False)
+    AnalysisRun.objects.filter(pk=run.pk).update(status="failed", error="ValueError: boom")
+    html = client.get(_urls(study.slug)["progress"]).content.decode()
+    assert "ValueError: boom" in html and "hx-trigger" not in html
+
+
+def _csv(client, slug, key):
+    response = client.get(reverse("analytics:csv", args=[slug, key]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert f'filename="{slug}-{key}.csv"' in response["Content-Disposition"]
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_the_divergence_csv_holds_every_group_and_criterion(analysed, personas, client):
+    client.force_login(personas["researcher"])
+    rows = _csv(client, analysed.slug, "divergence-1")
+    assert rows[0] == ["group", "criterion", "n", "group mean", "divergence", "p-value",
+                       "q-value", "significant"]
+    assert len(rows) == 1 + 3 * 2
+    report = AnalysisRun.objects.done().get().result
+    cell = report["waves"][0]["criteria"][0]["groups"][0]
+    assert rows[1][4] == str(round(cell["divergence"], 3))
+    assert any(r[4].startswith("-") for r in rows[1:])  # negative numbers stay numbers
+
+
+def test_csv_cells_are_neutralised_against_formula_injection(analysed, personas, client):
+    Group.objects.filter(study=analysed, code="senior").update(label_en="=HYPERLINK(\"x\")")
+    client.force_login(personas["planner"])
+    rows = _csv(client, analysed.slug, "representation")
+    assert rows[1][0].startswith("'=HYPERLINK")
+
+
+def test_the_representation_panel_counts_live_participants_against_targets(
+    analysed, personas, client
+):
+    Group.objects.filter(study=analysed, code="senior").update(target_count=8)
+    client.force_login(personas["planner"])
+    rows = _csv(client, analysed.slug, "representation")
+    seniors = next(r for r in rows if r[0].startswith("Seniors"))
+    assert seniors[1:5] == ["8", "4", "50%", "4"]
+
+
+def test_an_unknown_chart_csv_is_404(analysed, personas, client):
+    client.force_login(personas["planner"])
+    assert client.get(reverse("analytics:csv", args=[analysed.slug, "nope"])).status_code == 404
+
+
+def test_plotly_js_is_served_from_the_installed_plotly_package():
+    path = finders.find("vendor/plotly.min.js")
+    assert path and path.endswith("plotly/package_data/plotly.min.js")
+
+
+def test_the_static_plotly_stylesheet_matches_the_installed_plotly():
+    from analytics.plotly_css import OUTPUT, plotly_css
+
+    assert OUTPUT.read_text(encoding="utf-8") == plotly_css()
+
+
+def test_no_migration_is_missing(db):
+    out = io.StringIO()
+    call_command("makemigrations", "analytics", "--check", "--dry-run", stdout=out)
