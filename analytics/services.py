@@ -116,14 +116,17 @@ def analysis_pending_sweep(*, now=None) -> int:
     return published
 
 
-def _claim(run_id: int) -> bool:
+def _claim(run_id: int, *, take_over: bool = False) -> bool:
     """Moves the run to running with one conditional UPDATE; False if someone else has it,
     or it is finished. A running row past the time limit belongs to a dead worker and may
-    be claimed again."""
+    be claimed again; with `take_over` (the broker redelivered the message because the worker
+    running it died) a running row is claimed again at once."""
     now = timezone.now()
     claimable = Q(status__in=[AnalysisRun.Status.PENDING, AnalysisRun.Status.QUEUED]) | Q(
         status=AnalysisRun.Status.RUNNING, started_at__lte=now - STALE_RUNNING
     )
+    if take_over:
+        claimable |= Q(status=AnalysisRun.Status.RUNNING)
     claimed = AnalysisRun.objects.filter(claimable, pk=run_id).update(
         status=AnalysisRun.Status.RUNNING, started_at=now, progress=0, error=""
     )
@@ -162,8 +165,14 @@ def _wave_ids_for_scope(run: AnalysisRun) -> list[int] | None:
     raise ValueError(ERROR_UNKNOWN_SCOPE)
 
 
-def analysis_run(*, run_id: int) -> AnalysisRun:
+def analysis_run(*, run_id: int, take_over: bool = False) -> AnalysisRun:
     """Computes the run's report, unless another call already claimed or finished it.
+
+    `take_over=True` is for a redelivered task: the worker that claimed the run died (the
+    broker only redelivers an unacknowledged message when its worker was lost), so the run's
+    "running" status is stale and this call claims it again instead of waiting for
+    STALE_RUNNING. If the first worker were somehow still alive, both would save the same
+    seeded result into the same row.
 
     Safe to call twice. A failure is recorded on the row (status failed, error) rather than
     raised, so an eager task inside a web request never turns into a server error.
@@ -171,7 +180,7 @@ def analysis_run(*, run_id: int) -> AnalysisRun:
     When the same study, scope and inputs were analysed before, that result is reused (the
     math is seeded, so it would be identical) and the older row is replaced by this one,
     leaving one done run per set of inputs."""
-    if not _claim(run_id):
+    if not _claim(run_id, take_over=take_over):
         return AnalysisRun.objects.get(pk=run_id)
     run = AnalysisRun.objects.select_related("study").get(pk=run_id)
     try:

@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseError,),
@@ -21,10 +22,16 @@ logger = logging.getLogger(__name__)
     retry_backoff=5,
     retry_backoff_max=60,
 )
-def analysis_run_task(*, run_id: int) -> str:
+def analysis_run_task(self, *, run_id: int) -> str:
     """Computes one analysis run. Acknowledged only when done, so a lost worker hands the run
-    to another; the claim inside `analysis_run` keeps a redelivered task from computing twice."""
-    return analysis_run(run_id=run_id).status
+    to another; the claim inside `analysis_run` keeps a duplicate task from computing twice.
+
+    A redelivered message (its worker died mid-run; Redis marks it `redelivered`) or a retry
+    takes over the run its earlier attempt left "running"; otherwise the run would wait for
+    the sweep's STALE_RUNNING (12 minutes) before anyone computed it again."""
+    delivery_info = self.request.delivery_info or {}
+    take_over = bool(delivery_info.get("redelivered")) or bool(self.request.retries)
+    return analysis_run(run_id=run_id, take_over=take_over).status
 
 
 @shared_task(acks_late=True, autoretry_for=(DatabaseError,), max_retries=3, retry_backoff=5)
