@@ -244,6 +244,8 @@ def start_worker(broker, transactional_db, tmp_path) -> Iterator[Callable[..., W
     yield start
     for worker in workers:
         worker.stop()
+        # Shown by pytest only when the test fails.
+        print(f"--- worker {worker.name} log (tail) ---\n{worker.log()[-4000:]}")
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
