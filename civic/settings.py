@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "surveys",
     "analytics",
     "negotiation",
+    "api",
     "exports",
 ]
 
@@ -239,15 +240,31 @@ SECURE_CSP = {
 }
 
 REST_FRAMEWORK = {
+    # The API token comes first so an unauthenticated request gets 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    # No filter or ordering backends: query parameters other than `page` are ignored, so
+    # `?ordering=password` or `?user__email__startswith=` cannot probe anything.
+    "DEFAULT_FILTER_BACKENDS": [],
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Civic API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Civic API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "Studies, resident answers, analysis runs, negotiation sessions and anonymised exports.",
+    # Strangers get nothing from the API, not even its shape.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "surveys.models.Study.Status",
+        "JobStatusEnum": "analytics.models.AnalysisRun.Status",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
     path("studies/<slug:slug>/analytics/", include("analytics.urls")),
     path("studies/<slug:slug>/negotiation/", include("negotiation.urls")),
     path("studies/<slug:slug>/exports/", include("exports.urls")),

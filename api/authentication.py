@@ -1,0 +1,81 @@
+"""API authentication: staff by session or hashed API token; residents by invitation token."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from civic import throttle
+from surveys import services as survey_services
+from surveys.errors import SurveyError
+
+from .services import api_token_user
+
+
+def _credential(request, keyword: str) -> str | None:
+    parts = authentication.get_authorization_header(request).split()
+    if not parts or parts[0].lower() != keyword.lower().encode():
+        return None
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed(f"Give the {keyword} as: Authorization: {keyword} <value>.")
+    return parts[1].decode("ascii", errors="replace")
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        token = _credential(request, self.keyword)
+        if token is None:
+            return None
+        user = api_token_user(token=token)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid API token.")
+        return user, None
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class InvitationAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Invitation <token>`: the resident behind an invitation link. The user stays
+    anonymous; `request.auth` is the invitation. Unknown tokens count toward the same per-address
+    throttle as the invitation page."""
+
+    keyword = "Invitation"
+
+    def authenticate(self, request):
+        token = _credential(request, self.keyword)
+        if token is None:
+            return None
+        if throttle.is_throttled(request._request, throttle.INVITATION_SCOPE):
+            raise exceptions.Throttled(wait=throttle.retry_after(throttle.INVITATION_SCOPE))
+        try:
+            invitation = survey_services.invitation_resolve(token=token)
+        except SurveyError as error:
+            if error.status == 404:
+                throttle.record_failure(request._request, throttle.INVITATION_SCOPE)
+            raise exceptions.AuthenticationFailed(str(error)) from None
+        return AnonymousUser(), invitation
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token <key>` — create one with `manage.py create_api_token USER`."}
+
+
+class InvitationScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.InvitationAuthentication"
+    name = "invitation"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Invitation <token>` — the token of a resident's invitation link."}

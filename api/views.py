@@ -1,0 +1,328 @@
+"""REST API v1. Each view fetches and authorises through `study_get_for_user`, makes one
+service call and serialises. Residents use the same answer service as the survey pages."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import services as analytics_services
+from analytics.models import AnalysisRun
+from exports import services as export_services
+from exports.models import ExportJob
+from negotiation import services as negotiation_services
+from negotiation.bargaining import ScenarioError
+from negotiation.models import NegotiationSession, Scenario
+from surveys import selectors as survey_selectors
+from surveys import services as survey_services
+from surveys.models import Criterion, Invitation, Site, Study, Wave
+from surveys.permissions import PLANNER, RESEARCHER, studies_for_user, study_get_for_user
+
+from .authentication import ApiTokenAuthentication, InvitationAuthentication
+
+# Token first so anonymous requests get 401 with WWW-Authenticate; sessions keep the browsable API
+# working, with CSRF enforced for session-authenticated writes.
+STAFF_AUTH = [ApiTokenAuthentication, SessionAuthentication]
+
+
+class StaffView:
+    authentication_classes = STAFF_AUTH
+    permission_classes = [permissions.IsAuthenticated]
+    roles: tuple[str, ...] = (PLANNER, RESEARCHER)
+
+    def study(self) -> Study:
+        return study_get_for_user(self.request.user, self.kwargs["slug"], *self.roles)
+
+
+# --- studies and their structure -------------------------------------------------------------
+
+
+class StudySerializer(serializers.ModelSerializer):
+    scale = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Study
+        fields = ["slug", "title_en", "title_fr", "status", "scale", "priority_tokens", "min_group_size"]
+
+    def get_scale(self, obj) -> dict:
+        return {"min": obj.scale_min, "max": obj.scale_max, "labels_en": obj.scale_labels_en,
+                "labels_fr": obj.scale_labels_fr}
+
+
+class StudyList(StaffView, generics.ListAPIView):
+    serializer_class = StudySerializer
+
+    def get_queryset(self):
+        return studies_for_user(self.request.user).order_by("slug")
+
+
+class StudyDetail(StaffView, generics.RetrieveAPIView):
+    serializer_class = StudySerializer
+
+    def get_object(self):
+        return self.study()
+
+
+class WaveSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Wave
+        fields = ["id", "name", "order", "status"]
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["code", "name", "latitude", "longitude", "attributes"]
+
+
+class CriterionSerializer(serializers.ModelSerializer):
+    images = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Criterion
+        fields = ["name", "kind", "label_en", "label_fr", "description_en", "description_fr", "images"]
+
+    def get_images(self, obj) -> list[str]:
+        return [item.image.code for item in obj.set_items.all()] if obj.kind == Criterion.Kind.RANKING else []
+
+
+class _StudyChildList(StaffView, generics.ListAPIView):
+    model = None
+    ordering: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        return self.model.objects.filter(study=self.study()).order_by(*self.ordering)
+
+
+class WaveList(_StudyChildList):
+    serializer_class, model, ordering = WaveSerializer, Wave, ("order", "id")
+
+
+class SiteList(_StudyChildList):
+    serializer_class, model, ordering = SiteSerializer, Site, ("order", "code")
+
+
+class CriterionList(_StudyChildList):
+    serializer_class, model, ordering = CriterionSerializer, Criterion, ("kind", "order", "name")
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related("set_items__image")
+
+
+# --- resident answers ------------------------------------------------------------------------
+
+
+class IsResident(permissions.BasePermission):
+    message = "Give the invitation token as: Authorization: Invitation <token>."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Invitation)
+
+
+class Answers(APIView):
+    """Read your own answers (GET) or save one (POST), exactly as the survey pages autosave."""
+
+    authentication_classes = [InvitationAuthentication]
+    permission_classes = [IsResident]
+
+    class AnswerInputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=["rating", "ranking", "priority", "comment"])
+        site = serializers.CharField(required=False, max_length=60)
+        criterion = serializers.CharField(required=False, max_length=60)
+        value = serializers.IntegerField(required=False)
+        order = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=200)
+        tokens = serializers.DictField(child=serializers.IntegerField(), required=False)
+        text = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+        client_seq = serializers.IntegerField(required=False, min_value=0, max_value=2**62)
+
+    class AnswerOutputSerializer(serializers.Serializer):
+        saved = serializers.BooleanField()
+        stale = serializers.BooleanField()
+
+    def _resident(self):
+        participant = self.request.auth.participant
+        wave = survey_services.open_wave_get(study=participant.study)
+        return participant, wave
+
+    @extend_schema(responses=inline_serializer("ResidentAnswers", {
+        "wave": serializers.CharField(), "ratings": serializers.ListField(child=serializers.DictField()),
+        "rankings": serializers.DictField(), "priorities": serializers.DictField(),
+        "comment": serializers.CharField()}))
+    def get(self, request):
+        participant, wave = self._resident()
+        answers = survey_selectors.participant_answers(participant=participant, wave=wave)
+        sites = dict(Site.objects.filter(study=participant.study).values_list("id", "code"))
+        criteria = dict(Criterion.objects.filter(study=participant.study).values_list("id", "name"))
+        return Response({
+            "wave": wave.name,
+            "ratings": [{"site": sites[s], "criterion": criteria[c], "value": v}
+                        for (s, c), v in sorted(answers["ratings"].items())],
+            "rankings": {criteria[c]: order for c, order in answers["rankings"].items()},
+            "priorities": {criteria[c]: t for c, t in answers["priorities"].items()},
+            "comment": answers["comment"],
+        })
+
+    @extend_schema(request=AnswerInputSerializer, responses=AnswerOutputSerializer)
+    def post(self, request):
+        data = self.AnswerInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant, wave = self._resident()
+        result = survey_services.answer_save(participant=participant, wave=wave, data=data.validated_data)
+        return Response(self.AnswerOutputSerializer({"saved": result.saved, "stale": result.stale}).data)
+
+
+# --- analysis runs -----------------------------------------------------------------------------
+
+
+class AnalysisRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AnalysisRun
+        fields = ["id", "scope", "status", "progress", "parameters", "error", "created_at", "started_at",
+                  "finished_at"]
+
+
+class AnalysisRunResultSerializer(AnalysisRunSerializer):
+    class Meta(AnalysisRunSerializer.Meta):
+        fields = [*AnalysisRunSerializer.Meta.fields, "result"]
+
+
+class AnalysisRunList(StaffView, generics.ListCreateAPIView):
+    serializer_class = AnalysisRunSerializer
+
+    def get_queryset(self):
+        return AnalysisRun.objects.filter(study=self.study()).order_by("-created_at", "-id")
+
+    @extend_schema(request=None, responses={202: AnalysisRunSerializer})
+    def post(self, request, slug):
+        study = self.study()
+        with transaction.atomic():
+            run = analytics_services.analysis_request(study=study, requested_by=request.user, reason="api")
+        run.refresh_from_db()
+        return Response(AnalysisRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AnalysisRunDetail(StaffView, generics.RetrieveAPIView):
+    serializer_class = AnalysisRunResultSerializer
+
+    def get_object(self):
+        return generics.get_object_or_404(AnalysisRun, study=self.study(), pk=self.kwargs["pk"])
+
+
+# --- negotiation -------------------------------------------------------------------------------
+
+
+class ScenarioSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Scenario
+        fields = ["id", "title", "budget", "max_rounds", "version"]
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    outcome = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NegotiationSession
+        fields = ["id", "scenario", "status", "progress", "pinned", "forbidden", "error", "created_at",
+                  "finished_at", "outcome"]
+
+    def get_outcome(self, obj) -> dict | None:
+        outcome = getattr(obj, "outcome", None)
+        return outcome.data if outcome else None
+
+
+class ScenarioList(StaffView, generics.ListAPIView):
+    roles = (PLANNER,)
+    serializer_class = ScenarioSerializer
+
+    def get_queryset(self):
+        return Scenario.objects.filter(study=self.study()).order_by("id")
+
+
+class SessionStart(StaffView, APIView):
+    roles = (PLANNER,)
+
+    class SessionInputSerializer(serializers.Serializer):
+        pinned = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=500)
+        forbidden = serializers.ListField(child=serializers.CharField(max_length=60), required=False,
+                                          max_length=500)
+
+    @extend_schema(request=SessionInputSerializer, responses={202: SessionSerializer})
+    def post(self, request, slug, pk):
+        scenario = generics.get_object_or_404(Scenario, study=self.study(), pk=pk)
+        data = self.SessionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                session = negotiation_services.session_start(
+                    scenario=scenario, user=request.user, pinned=data.validated_data.get("pinned", []),
+                    forbidden=data.validated_data.get("forbidden", []))
+        except ScenarioError as error:
+            raise serializers.ValidationError({"scenario": error.errors}) from None
+        session.refresh_from_db()
+        return Response(SessionSerializer(session).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SessionDetail(StaffView, generics.RetrieveAPIView):
+    roles = (PLANNER,)
+    serializer_class = SessionSerializer
+
+    def get_object(self):
+        return generics.get_object_or_404(
+            NegotiationSession.objects.select_related("outcome"), scenario__study=self.study(), pk=self.kwargs["pk"])
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExportJob
+        fields = ["id", "status", "progress", "size", "created_at", "finished_at", "expires_at", "error"]
+
+
+class ExportList(StaffView, generics.ListCreateAPIView):
+    """A researcher's own exports of the study; POST requests a new one."""
+
+    roles = (RESEARCHER,)
+    serializer_class = ExportSerializer
+
+    def get_queryset(self):
+        return ExportJob.objects.filter(study=self.study(), requested_by=self.request.user).order_by("-id")
+
+    @extend_schema(request=None, responses={202: ExportSerializer})
+    def post(self, request, slug):
+        study = self.study()
+        with transaction.atomic():
+            job = export_services.export_request(study=study, user=request.user, via="api")
+        job.refresh_from_db()
+        return Response(ExportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetail(StaffView, generics.RetrieveAPIView):
+    roles = (RESEARCHER,)
+    serializer_class = ExportSerializer
+
+    def get_object(self):
+        return generics.get_object_or_404(ExportJob, study=self.study(), requested_by=self.request.user,
+                                          pk=self.kwargs["pk"])
+
+
+class ExportDownload(StaffView, APIView):
+    roles = (RESEARCHER,)
+
+    @extend_schema(responses={(200, "application/zip"): bytes})
+    def get(self, request, slug, pk):
+        try:
+            job = export_services.export_download_authorise(user=request.user, slug=slug, job_id=pk)
+        except export_services.DownloadDenied as denied:
+            if denied.status == 410:
+                return Response({"error": {"code": 410, "field": "", "message": "This export has expired or "
+                                           "was deleted."}}, status=410)
+            raise Http404 from None
+        return FileResponse(job.path.open("rb"), as_attachment=True,
+                            filename=export_services.export_download_name(job), content_type="application/zip")
