@@ -86,12 +86,13 @@ def _enqueue(run_id: int) -> bool:
     from .tasks import analysis_run_task
 
     try:
-        analysis_run_task.apply_async(kwargs={"run_id": run_id})
+        # ignore_result must be given here: otherwise the Redis result backend subscribes
+        # before publishing and, with Redis down, retries for about 20 s while a web request
+        # waits. The outcome lives on the AnalysisRun row anyway.
+        analysis_run_task.apply_async(kwargs={"run_id": run_id}, retry=False, ignore_result=True)
     except Exception:
         # The broker is unreachable. The row stays pending and the sweep retries it.
-        logger.warning(
-            "Could not publish analysis run %s; the sweep will retry.", run_id, exc_info=True
-        )
+        logger.warning("Could not publish analysis run %s; the sweep will retry.", run_id, exc_info=True)
         return False
     AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.PENDING).update(
         status=AnalysisRun.Status.QUEUED, enqueued_at=timezone.now()
@@ -148,9 +149,7 @@ def _progress_writer(run_id: int, *, low: int, high: int) -> Callable[[float], N
         if percent == state["percent"] or (now - state["at"] < PROGRESS_INTERVAL and fraction < 1):
             return
         state.update(at=now, percent=percent)
-        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
-            progress=percent
-        )
+        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(progress=percent)
 
     return write
 
@@ -253,6 +252,4 @@ def wave_close(*, wave: Wave, requested_by=None) -> AnalysisRun:
     with transaction.atomic():
         Wave.objects.filter(pk=wave.pk).update(status=Wave.Status.CLOSED)
         wave.status = Wave.Status.CLOSED
-        return analysis_request(
-            study=wave.study, requested_by=requested_by, reason=f"wave {wave.name} closed"
-        )
+        return analysis_request(study=wave.study, requested_by=requested_by, reason=f"wave {wave.name} closed")

@@ -34,7 +34,13 @@ def analysis_run_task(self, *, run_id: int) -> str:
     return analysis_run(run_id=run_id, take_over=take_over).status
 
 
-@shared_task(acks_late=True, autoretry_for=(DatabaseError,), max_retries=3, retry_backoff=5)
+@shared_task(
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(DatabaseError,),
+    max_retries=3,
+    retry_backoff=5,
+)
 def pending_jobs_sweep_task() -> int:
     """Run by Celery beat ("sweep-pending-jobs"): publishes the runs the broker never got."""
     return analysis_pending_sweep()

@@ -25,6 +25,10 @@ from surveys.models import Wave
 APPLY_ASYNC = "analytics.tasks.analysis_run_task.apply_async"
 
 
+def PUBLISHED(run):  # noqa: N802 - reads as a constant in the assertions
+    return {"kwargs": {"run_id": run.pk}, "retry": False, "ignore_result": True}
+
+
 @pytest.fixture
 def filled(study):
     study_fill(study)
@@ -153,7 +157,7 @@ def test_a_committed_transaction_enqueues_once(filled, django_capture_on_commit_
         with django_capture_on_commit_callbacks(execute=True):
             run = analysis_request(study=filled)
             assert apply_async.call_count == 0
-    apply_async.assert_called_once_with(kwargs={"run_id": run.pk})
+    apply_async.assert_called_once_with(**PUBLISHED(run))
     run.refresh_from_db()
     assert run.status == AnalysisRun.Status.QUEUED and run.enqueued_at is not None
 
@@ -170,7 +174,7 @@ def test_a_broker_failure_leaves_the_run_pending_and_the_sweep_sends_it_again(
         assert analysis_pending_sweep() == 0  # still inside the grace period
         later = timezone.now() + services.SWEEP_GRACE + timedelta(seconds=1)
         assert analysis_pending_sweep(now=later) == 1
-    apply_async.assert_called_once_with(kwargs={"run_id": run.pk})
+    apply_async.assert_called_once_with(**PUBLISHED(run))
     run.refresh_from_db()
     assert run.status == AnalysisRun.Status.QUEUED
 
@@ -195,9 +199,7 @@ def eager():
     app.conf.task_always_eager = before
 
 
-def test_in_eager_mode_the_task_runs_inline_after_commit(
-    filled, eager, django_capture_on_commit_callbacks
-):
+def test_in_eager_mode_the_task_runs_inline_after_commit(filled, eager, django_capture_on_commit_callbacks):
     with mock.patch.object(services, "DEFAULT_PARAMETERS", FAST):
         with django_capture_on_commit_callbacks(execute=True):
             run = analysis_request(study=filled)
@@ -226,22 +228,18 @@ def test_the_task_is_acknowledged_late_and_retries_a_bounded_number_of_times():
     assert analysis_run_task.max_retries == 3
 
 
-def test_closing_a_wave_closes_it_and_requests_an_analysis(
-    filled, django_capture_on_commit_callbacks
-):
+def test_closing_a_wave_closes_it_and_requests_an_analysis(filled, django_capture_on_commit_callbacks):
     wave = Wave.objects.get(study=filled)
     with mock.patch(APPLY_ASYNC) as apply_async:
         with django_capture_on_commit_callbacks(execute=True):
             run = wave_close(wave=wave)
     wave.refresh_from_db()
     assert wave.status == Wave.Status.CLOSED
-    apply_async.assert_called_once_with(kwargs={"run_id": run.pk})
+    apply_async.assert_called_once_with(**PUBLISHED(run))
     assert "w1" in run.reason
 
 
-def test_the_admin_action_closes_the_wave_and_analyses(
-    filled, personas, client, django_capture_on_commit_callbacks
-):
+def test_the_admin_action_closes_the_wave_and_analyses(filled, personas, client, django_capture_on_commit_callbacks):
     wave = Wave.objects.get(study=filled)
     client.force_login(personas["admin"])
     with mock.patch(APPLY_ASYNC) as apply_async:
