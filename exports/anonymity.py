@@ -81,7 +81,8 @@ def memberships_generalise(memberships: Mapping[Hashable, Iterable[str]], k: int
        spare them and stay at k or more, else one whole combination — so that the "no group"
        cell reaches k as well.
 
-    Participants are taken in key order, so the same data always gives the same result.
+    Suppression prefers participants already generalised, then takes them in key order, so
+    the same data always gives the same result.
     With fewer than k participants in all, every membership is cleared and `k_reachable` is
     False: no grouping of so few people can be safe.
     """
@@ -100,7 +101,7 @@ def memberships_generalise(memberships: Mapping[Hashable, Iterable[str]], k: int
                 current[p] = groups - {drop[groups]}
 
     result = Generalisation(k=k, memberships=current)
-    _suppress_complement(result, k)
+    _suppress_complement(result, original, k)
     for p, before in original.items():
         after = result.memberships[p]
         for g in before - after:
@@ -113,7 +114,7 @@ def memberships_generalise(memberships: Mapping[Hashable, Iterable[str]], k: int
     return result
 
 
-def _suppress_complement(result: Generalisation, k: int) -> None:
+def _suppress_complement(result: Generalisation, original: dict, k: int) -> None:
     current = result.memberships
     empty = frozenset()
     n_empty = sum(1 for groups in current.values() if not groups)
@@ -121,7 +122,9 @@ def _suppress_complement(result: Generalisation, k: int) -> None:
         return
     need = k - n_empty
     by_combo: dict[frozenset, list] = {}
-    for p in sorted(current, key=_sort_key):
+    # Participants already generalised come last, where suppression takes from, so that as
+    # few people as possible are touched.
+    for p in sorted(current, key=lambda p: (current[p] != original[p], _sort_key(p))):
         if current[p]:
             by_combo.setdefault(current[p], []).append(p)
     if not by_combo:

@@ -522,13 +522,12 @@ def _ratings_write(raw, text, writer, wave_id, wave_name, people, lookups, repor
 
 _RATINGS_COPY = """
 COPY (
-    SELECT m.code, m.groups, %s::text, 'rating', s.code, c.name, r.value
+    SELECT m.code, m.groups, %s::text, 'rating', s.code, %s::text, r.value
     FROM surveys_rating r
     JOIN unnest(%s::bigint[], %s::text[], %s::text[]) AS m(id, code, groups)
         ON m.id = r.participant_id
     JOIN unnest(%s::bigint[], %s::text[]) AS s(id, code) ON s.id = r.site_id
-    JOIN unnest(%s::bigint[], %s::text[]) AS c(id, name) ON c.id = r.criterion_id
-    WHERE r.wave_id = %s
+    WHERE r.wave_id = %s AND r.criterion_id = %s
 ) TO STDOUT (FORMAT csv)
 """
 
@@ -536,27 +535,35 @@ COPY (
 def _ratings_copy(raw, wave_id, wave_name, people, lookups, report) -> int:
     """PostgreSQL does the joins and the CSV quoting; its blocks go straight into the zip.
 
-    The pseudonyms travel as query parameters and exist only in this statement."""
-    params = (
-        wave_name,
-        list(people),
-        [p[0] for p in people.values()],
-        [p[1] for p in people.values()],
-        list(lookups.sites),
-        list(lookups.sites.values()),
-        list(lookups.rating_criteria),
-        list(lookups.rating_criteria.values()),
-        wave_id,
-    )
+    One COPY per criterion (each served by the (wave, criterion) index) gives the progress
+    bar steps: nothing else may run on the connection while a COPY is open, so progress is
+    written between statements. The pseudonyms travel as query parameters and exist only in
+    these statements."""
+    people_ids = list(people)
+    pseudonyms = [p[0] for p in people.values()]
+    groups = [p[1] for p in people.values()]
+    site_ids, site_codes = list(lookups.sites), list(lookups.sites.values())
     written = 0
     connection.ensure_connection()
-    with connection.connection.cursor() as cursor, cursor.copy(_RATINGS_COPY, params) as copy:
-        for block in copy:
-            raw.write(block)
-            # No cell can hold a line break (codes are validated, names are one-line
-            # fields), so each newline ends one row.
-            written += bytes(block).count(b"\n")
-            report(written)
+    for criterion_id, criterion_name in lookups.rating_criteria.items():
+        params = (
+            wave_name,
+            criterion_name,
+            people_ids,
+            pseudonyms,
+            groups,
+            site_ids,
+            site_codes,
+            wave_id,
+            criterion_id,
+        )
+        with connection.connection.cursor() as cursor, cursor.copy(_RATINGS_COPY, params) as copy:
+            for block in copy:
+                raw.write(block)
+                # No cell can hold a line break (codes are validated, names are one-line
+                # fields), so each newline ends one row.
+                written += bytes(block).count(b"\n")
+        report(written)
     return written
 
 

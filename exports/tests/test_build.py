@@ -1,0 +1,272 @@
+"""The anonymised zip: re-import, identifiers, pseudonyms, k, injection, comments, consent."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
+from numpy.testing import assert_allclose
+
+from analytics.loading import study_data_load
+from analytics.measures import ordinal_alpha, pairwise_disagreement
+from exports.models import AuditLog, ExportJob
+from exports.services import export_build, export_request
+from surveys.importing import responses_import
+from surveys.models import Criterion, Group, Participant, Rating, Study, Wave
+
+from .conftest import populate, unzip
+
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _build(study, user=None):
+    job = export_request(study=study, user=user, enqueue=False)
+    job = export_build(job_id=job.pk)
+    assert job.status == ExportJob.Status.DONE, job.error
+    return job
+
+
+def _agreement(study: Study) -> dict:
+    data = study_data_load(study=study).data
+    out = {}
+    for wave in data.waves:
+        for matrix in wave.ratings:
+            # Participants and sites may come in another order; both measures ignore order,
+            # but rows of people who rated nothing in this matrix are dropped to compare shapes.
+            values = matrix.values[~np.all(np.isnan(matrix.values), axis=1)]
+            out[(wave.name, matrix.criterion)] = (
+                ordinal_alpha(values, study.scale_min, study.scale_max),
+                pairwise_disagreement(values, study.scale_max - study.scale_min),
+            )
+    return out
+
+
+def test_export_reimports_with_the_same_agreement_numbers(populated):
+    study = populated.study
+    files = unzip(_build(study).path)
+    report = responses_import(
+        text=files.text("responses.csv"),
+        study_slug="reimported",
+        create=True,
+        scale_min=study.scale_min,
+        scale_max=study.scale_max,
+    )
+    copy = Study.objects.get(slug="reimported")
+    assert report.answers["ratings"] == Rating.objects.filter(participant__study=study).count()
+    assert report.answers["rankings"] == 15 * 2 and report.answers["priorities"] == 15 * 2 * 2
+    assert list(copy.waves.order_by("order").values_list("name", flat=True)) == ["w1", "w2"]
+    original, reimported = _agreement(study), _agreement(copy)
+    assert original.keys() == reimported.keys() and len(original) == 4
+    for key, (alpha, disagreement) in original.items():
+        assert_allclose(reimported[key], (alpha, disagreement), rtol=1e-12)
+    # The rating matrices themselves agree up to the order of participants and sites.
+    for key in original:
+        wave, criterion = key
+        a = sorted(
+            Rating.objects.filter(
+                wave__study=study, wave__name=wave, criterion__name=criterion
+            ).values_list("site__code", "value")
+        )
+        b = sorted(
+            Rating.objects.filter(
+                wave__study=copy, wave__name=wave, criterion__name=criterion
+            ).values_list("site__code", "value")
+        )
+        assert a == b
+
+
+def test_no_identifier_survives_anywhere_in_the_zip(populated, personas):
+    study = populated.study
+    user = personas["researcher"]
+    user.email = "researcher1@example.org"
+    user.save()
+    get_user_model().objects.filter(username="planner1").update(email="planner@example.org")
+    job = _build(study, user)
+    files = unzip(job.path)
+    assert set(files.files) == {
+        "responses.csv",
+        "codebook.csv",
+        "codebook.md",
+        "README.md",
+        "analysis_report.json",
+    }
+    secrets_ = [p.code for p in populated.participants] + populated.tokens
+    for u in get_user_model().objects.all():
+        secrets_ += [u.username, u.email] if u.email else [u.username]
+    for p in Participant.objects.filter(study=study):
+        secrets_ += [p.created_at.isoformat(), p.consented_at.isoformat()]
+    for name, raw in files.files.items():
+        text = raw.decode("utf-8")
+        for secret in secrets_:
+            assert secret not in text, (name, secret)
+        assert not TIMESTAMP.search(text), (name, TIMESTAMP.search(text).group())
+    assert not any(p.code in job.summary.__repr__() for p in populated.participants)
+
+
+def test_two_exports_use_unrelated_pseudonyms(populated):
+    first = {
+        row["participant"] for row in unzip(_build(populated.study).path).dicts("responses.csv")
+    }
+    second = {
+        row["participant"] for row in unzip(_build(populated.study).path).dicts("responses.csv")
+    }
+    assert len(first) == len(second) == 15
+    assert not first & second
+
+
+def test_every_membership_combination_is_shared_by_k_participants(populated):
+    job = _build(populated.study)
+    files = unzip(job.path)
+    groups_of = {row["participant"]: row["groups"] for row in files.dicts("responses.csv")}
+    cells = Counter(groups_of.values())
+    assert min(cells.values()) >= populated.study.k_anonymity == 5
+    assert cells == {"senior": 5, "disabled": 5, "": 5}
+    protection = job.summary["protection"]
+    assert (protection["affected"], protection["suppressed"], protection["generalised"]) == (
+        4,
+        4,
+        0,
+    )
+    assert protection["removed"] == {"disabled": 2, "lgbtqia2": 1, "senior": 3}
+    readme = files.text("README.md")
+    assert "In all 4 of 15 participants were affected" in readme
+    assert "`disabled`: 2, `lgbtqia2`: 1, `senior`: 3" in readme
+
+
+def test_a_larger_k_from_the_study_setting_is_honoured(populated):
+    Study.objects.filter(pk=populated.study.pk).update(k_anonymity=8)
+    populated.study.refresh_from_db()
+    files = unzip(_build(populated.study).path)
+    cells = Counter({r["participant"]: r["groups"] for r in files.dicts("responses.csv")}.values())
+    assert min(cells.values()) >= 8
+
+
+def test_formula_injection_is_neutralised_in_cells_and_headers(study):
+    Group.objects.filter(study=study, code="senior").update(
+        label_en="=cmd|' /C calc'!A0", label_fr="@SUM(1+1)"
+    )
+    Criterion.objects.filter(study=study, name="accessibility").update(
+        label_en="+HYPERLINK(1)", description_fr="-2+3"
+    )
+    Wave.objects.filter(study=study, name="w1").update(name="=w1")
+    Study.objects.filter(pk=study.pk).update(comments_reviewed=True)
+    study.refresh_from_db()
+    populate(study, comment='=HYPERLINK("http://evil")')
+    files = unzip(_build(study).path)
+    csvs = [name for name in files.files if name.endswith(".csv")]
+    assert set(csvs) == {"responses.csv", "comments.csv", "codebook.csv"}
+    for name in csvs:
+        for line, row in enumerate(files.rows(name)):
+            for cell in row:
+                if cell.startswith(DANGEROUS):
+                    assert re.fullmatch(r"-?\d+", cell), (name, line, cell)
+    codebook = files.text("codebook.csv")
+    for payload in ("'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'+HYPERLINK(1)", "'-2+3"):
+        assert payload in codebook
+    assert {r["wave"] for r in files.dicts("responses.csv")} == {"'=w1", "w2"}
+    assert all(r["text"].startswith("'=HYPERLINK") for r in files.dicts("comments.csv"))
+
+
+def test_comments_are_left_out_unless_the_study_marks_them_reviewed(populated):
+    files = unzip(_build(populated.study).path)
+    assert "comments.csv" not in files.files
+    assert not any(b"needs a ramp" in raw for raw in files.files.values())
+    assert "not been reviewed" in files.text("README.md")
+    Study.objects.filter(pk=populated.study.pk).update(comments_reviewed=True)
+    populated.study.refresh_from_db()
+    files = unzip(_build(populated.study).path)
+    comments = files.dicts("comments.csv")
+    assert len(comments) == 30 and all("needs a ramp" in c["text"] for c in comments)
+    pseudonyms = {r["participant"] for r in files.dicts("responses.csv")}
+    assert {c["participant"] for c in comments} == pseudonyms
+
+
+def test_participants_without_consent_are_left_out(study):
+    populated = populate(study, non_consented=True)
+    populated.non_consented.consented_at = None
+    populated.non_consented.save()
+    job = _build(study)
+    rows = unzip(job.path).dicts("responses.csv")
+    assert len({r["participant"] for r in rows}) == 15 == job.summary["participants"]
+    ratings = [r for r in rows if r["task"] == "rating"]
+    assert len(ratings) == Rating.objects.filter(participant__consented_at__isnull=False).count()
+    assert len(ratings) < Rating.objects.count()
+
+
+def test_the_latest_analysis_report_is_included_with_small_groups_blanked(populated):
+    call_command(
+        "analyze",
+        populated.study.slug,
+        "--permutations",
+        "19",
+        "--bootstrap",
+        "19",
+        stdout=open("/dev/null", "w"),
+        stderr=open("/dev/null", "w"),
+    )
+    import json
+
+    report = json.loads(unzip(_build(populated.study).path).text("analysis_report.json"))
+    assert report["study"] == populated.study.slug
+    groups = [g for w in report["waves"] for c in w["criteria"] for g in c["groups"]]
+    # lgbtqia2 has one member: its figures must not travel.
+    assert {"group": "lgbtqia2", "suppressed": "fewer than 5 members"} in groups
+    assert any(g.get("n", 0) >= 5 for g in groups)
+
+
+def test_the_command_writes_the_same_zip_and_leaves_no_private_copy(populated, tmp_path):
+    out = tmp_path / "out.zip"
+    call_command(
+        "export_anonymised",
+        populated.study.slug,
+        "--out",
+        str(out),
+        stdout=open("/dev/null", "w"),
+        stderr=open("/dev/null", "w"),
+    )
+    files = unzip(out)
+    assert len({r["participant"] for r in files.dicts("responses.csv")}) == 15
+    job = ExportJob.objects.get()
+    assert job.deleted_at is not None and not job.path.exists()
+    actions = list(AuditLog.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["export.requested", "export.built", "export.deleted"]
+
+
+def test_progress_reaches_100_and_the_file_is_private_and_randomly_named(populated, settings):
+    job = _build(populated.study)
+    assert job.progress == 100 and job.size == job.path.stat().st_size
+    assert job.path.parent == settings.PRIVATE_ROOT
+    assert re.fullmatch(r"[0-9a-f]{32}\.zip", job.file_name)
+    assert not str(job.path).startswith(str(settings.MEDIA_ROOT))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL")
+def test_the_database_refuses_to_rewrite_the_audit_log(populated):
+    from django.db import DatabaseError, transaction
+
+    _build(populated.study)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE exports_auditlog SET action = 'x'")
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM exports_auditlog")
+    assert AuditLog.objects.count() == 2
+
+
+def test_the_orm_refuses_to_rewrite_the_audit_log(populated):
+    _build(populated.study)
+    entry = AuditLog.objects.first()
+    entry.action = "x"
+    with pytest.raises(PermissionError):
+        entry.save()
+    with pytest.raises(PermissionError):
+        entry.delete()
+    with pytest.raises(PermissionError):
+        AuditLog.objects.all().update(action="x")
+    with pytest.raises(PermissionError):
+        AuditLog.objects.all().delete()
