@@ -7,7 +7,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from surveys.permissions import studies_for_user
+from surveys.permissions import PLANNER, RESEARCHER, studies_for_user, user_roles
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -16,7 +16,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def staff_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "staff_home.html", {"studies": studies_for_user(request.user)})
+    rows = []
+    for study in studies_for_user(request.user):
+        roles = user_roles(request.user, study)
+        rows.append({"study": study, "planner": PLANNER in roles, "researcher": RESEARCHER in roles})
+    return render(request, "staff_home.html", {"rows": rows})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
