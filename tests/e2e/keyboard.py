@@ -20,9 +20,3 @@ def tab_to(page: Page, locator: Locator, *, backwards: bool = False) -> None:
             return
         page.keyboard.press(key)
     assert is_focused(locator), f"{locator} is not reachable with {key} on {page.url}"
-
-
-def focused_attribute(page: Page, name: str) -> str | None:
-    return page.evaluate(
-        "name => document.activeElement && document.activeElement.getAttribute(name)", name
-    )

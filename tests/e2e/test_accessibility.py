@@ -30,8 +30,7 @@ def _assert_accessible(page: Page, problems, name: str) -> None:
     results = AXE.run(page, options=AXE_OPTIONS)
     blocking = [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
     report = "\n".join(
-        f"  {v['id']} ({v['impact']}): {v['help']} — "
-        + "; ".join(" ".join(node["target"]) for node in v["nodes"])
+        f"  {v['id']} ({v['impact']}): {v['help']} — " + "; ".join(" ".join(node["target"]) for node in v["nodes"])
         for v in blocking
     )
     assert not blocking, f"axe found serious/critical violations on the {name} page:\n{report}"

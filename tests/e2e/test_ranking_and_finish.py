@@ -53,16 +53,12 @@ def test_dragging_an_image_reorders_the_ranking_and_saves_it(open_page, invitati
     assert not problems.all(), problems.all()
 
 
-def test_a_double_clicked_finish_records_one_completion_and_no_error(
-    open_page, invitation_url, study
-):
+def test_a_double_clicked_finish_records_one_completion_and_no_error(open_page, invitation_url, study):
     page, problems, participant = _consented_resident(open_page, invitation_url)
     finish_posts = []
     page.on(
         "request",
-        lambda r: (
-            r.method == "POST" and r.url.endswith("/survey/finish/") and finish_posts.append(r)
-        ),
+        lambda r: r.method == "POST" and r.url.endswith("/survey/finish/") and finish_posts.append(r),
     )
     page.goto(page.url.replace("/survey/about-you/", "/survey/review/"))
 

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from surveys.models import Comment, Completion, Invitation, Participant, Priority, Ranking, Rating
 
-from .keyboard import focused_attribute, is_focused, tab_to
+from .keyboard import is_focused, tab_to
 
 pytestmark = pytest.mark.browser
 
@@ -34,8 +34,7 @@ def _wait_for_db(page: Page, read, expected, *, tries: int = 50):
 
 def _priorities(participant) -> dict[str, int]:
     return {
-        p.criterion.name: p.tokens
-        for p in Priority.objects.filter(participant=participant).select_related("criterion")
+        p.criterion.name: p.tokens for p in Priority.objects.filter(participant=participant).select_related("criterion")
     }
 
 
@@ -45,8 +44,7 @@ def _rank_order(page: Page) -> list[str]:
 
 def _wait_for_rank_order(page: Page, codes: list[str]) -> None:
     page.wait_for_function(
-        "codes => [...document.querySelectorAll('.rank-item')].map(i => i.dataset.code).join()"
-        " === codes",
+        "codes => [...document.querySelectorAll('.rank-item')].map(i => i.dataset.code).join() === codes",
         arg=",".join(codes),
     )
 
@@ -59,15 +57,11 @@ def _submit(page: Page, name: str, url_glob: str) -> None:
 
 
 def _images_loaded(page: Page) -> None:
-    widths = page.locator("main img").evaluate_all(
-        "imgs => imgs.map(i => i.complete && i.naturalWidth)"
-    )
+    widths = page.locator("main img").evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)")
     assert widths and all(widths), f"images did not load on {page.url}: {widths}"
 
 
-def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midway(
-    open_page, invitation_url, study
-):
+def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midway(open_page, invitation_url, study):
     link = invitation_url()
     participant = Participant.objects.get(invitation__isnull=False)
     # An English browser: the French comes from the resident's choice, not from the browser.
@@ -118,9 +112,7 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     excellent = page.locator("#q-aesthetics").get_by_role("radio", name=re.compile("Excellent"))
     expect(excellent).to_be_checked()
     expect(page.locator("#s-aesthetics")).to_have_text("Enregistré")
-    _wait_for_db(
-        page, lambda: _ratings(participant), {("s1", "accessibility"): 2, ("s1", "aesthetics"): 4}
-    )
+    _wait_for_db(page, lambda: _ratings(participant), {("s1", "accessibility"): 2, ("s1", "aesthetics"): 4})
 
     # The resident closes the tab and opens the link again on another device: no cookies.
     page.context.close()
@@ -155,11 +147,11 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     page.keyboard.press("Enter")
     _wait_for_rank_order(page, ["s1", "s3", "s2"])
     # Focus follows the moved image, so the resident can keep moving it.
-    assert focused_attribute(page, "data-focus-key") == "up:s3"
+    expect(page.locator("[data-focus-key='up:s3']")).to_be_focused()
     page.keyboard.press("Enter")
     _wait_for_rank_order(page, ["s3", "s1", "s2"])
     # At the top "Monter" is disabled, so focus moves to the same image's "Descendre".
-    assert focused_attribute(page, "data-focus-key") == "down:s3"
+    expect(page.locator("[data-focus-key='down:s3']")).to_be_focused()
     expect(page.locator("#rank-status")).to_contain_text("Position 1")
     ranking = Ranking.objects.get(participant=participant)
     assert ranking.order == ["s3", "s1", "s2"]
@@ -167,7 +159,7 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     tab_to(page, page.locator("[data-focus-key='down:s1']"))
     page.keyboard.press("Enter")
     _wait_for_rank_order(page, ["s3", "s2", "s1"])
-    assert focused_attribute(page, "data-focus-key") == "up:s1"
+    expect(page.locator("[data-focus-key='up:s1']")).to_be_focused()
     ranking.refresh_from_db()
     assert ranking.order == ["s3", "s2", "s1"]
     _submit(page, "Enregistrer et continuer", "**/survey/priorities/")
