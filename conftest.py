@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
@@ -9,6 +11,11 @@ from django.core.files.base import ContentFile
 from surveys.demo_images import street_png
 from surveys.models import Criterion, Group, Image, RankingSetItem, Site, Study, StudyMembership, Wave
 from surveys.services import invitations_create
+
+
+@functools.cache
+def _test_png() -> bytes:
+    return street_png({"sidewalk_width": "Wide", "greenery_presence": "High"})
 
 
 def build_study(slug: str = "small", *, n_sites: int = 2, n_images: int = 3) -> Study:
@@ -28,7 +35,7 @@ def build_study(slug: str = "small", *, n_sites: int = 2, n_images: int = 3) -> 
     for i, (name, en, fr) in enumerate([("accessibility", "Accessibility", "Accessibilité"),
                                         ("aesthetics", "Aesthetics", "Esthétique")]):
         Criterion.objects.create(study=study, name=name, kind="rating", label_en=en, label_fr=fr, order=i)
-    png = street_png({"sidewalk_width": "Wide", "greenery_presence": "High"})
+    png = _test_png()
     for i in range(1, max(n_sites, n_images) + 1):
         code = f"s{i}"
         site = Site.objects.create(study=study, code=code, name=f"Site {i}", order=i) if i <= n_sites else None
@@ -69,6 +76,12 @@ def personas(db, study):
     StudyMembership.objects.create(study=study, user=people["researcher"], role="researcher")
     StudyMembership.objects.create(study=other, user=people["other_planner"], role="planner")
     return people
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Production hashing is deliberately slow; tests create many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
