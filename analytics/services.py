@@ -66,7 +66,10 @@ def analysis_request(
     if requested_by is not None and not requested_by.is_authenticated:
         requested_by = None
     if reuse_active:
-        active = AnalysisRun.objects.active().filter(study=study, scope=scope).first()
+        # A pending row past the grace period missed the broker; joining it would leave the
+        # click waiting for the sweep, so only fresh or already queued runs are joined.
+        fresh = ~Q(status=AnalysisRun.Status.PENDING) | Q(created_at__gt=timezone.now() - SWEEP_GRACE)
+        active = AnalysisRun.objects.active().filter(fresh, study=study, scope=scope).first()
         if active is not None:
             return active
     run = AnalysisRun.objects.create(

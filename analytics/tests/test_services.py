@@ -266,3 +266,11 @@ def test_an_unknown_scope_fails_the_run(filled):
     run = _run(filled, scope="wave:999999")
     assert run.status == AnalysisRun.Status.FAILED
     assert services.ERROR_UNKNOWN_SCOPE in run.error
+
+
+def test_analyse_now_joins_a_waiting_run_but_not_one_that_missed_the_broker(filled):
+    waiting = analysis_request(study=filled, enqueue=False)
+    assert analysis_request(study=filled, enqueue=False, reuse_active=True) == waiting
+    long_ago = timezone.now() - services.SWEEP_GRACE - timedelta(seconds=1)
+    AnalysisRun.objects.filter(pk=waiting.pk).update(created_at=long_ago)
+    assert analysis_request(study=filled, enqueue=False, reuse_active=True) != waiting
