@@ -281,13 +281,19 @@ class PrivatePostgres:
     def init(self) -> None:
         self._run(self.bindir / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync",
                   "-E", "UTF8")
-        self._ctl("start")
+        self.start()
 
     def url(self, name: str = "postgres") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
     def restart(self) -> None:
         self._ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def start(self) -> None:
+        self._ctl("start")
 
     def destroy(self) -> None:
         with contextlib.suppress(Exception):
