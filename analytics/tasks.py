@@ -13,8 +13,10 @@ from .services import analysis_pending_sweep, analysis_run
 logger = logging.getLogger(__name__)
 
 
+# ignore_result: the outcome lives on the AnalysisRun row, not in the result backend.
 @shared_task(
     bind=True,
+    ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseError,),
