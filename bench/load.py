@@ -49,6 +49,7 @@ from bench._common import (  # noqa: E402
 N_SITES = 20
 CRITERIA = ("accessibility", "aesthetics")
 PLANNER_PASSWORD = "bench-planner-pw-9x"
+WORKER_LOG = "/tmp/civic-bench-load-worker.log"
 
 
 def _residents(port: int, tokens: list[str], args, start_at: float, queue) -> None:
@@ -172,6 +173,7 @@ def main() -> int:
         [sys.executable, "-m", "celery", "-A", "civic", "worker", "--pool=prefork", "--concurrency=1",
          "-Q", "celery", "-n", "bench-load@%h", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env(args.database_url, args.redis_url), start_new_session=True,
+        stdout=open(WORKER_LOG, "w"), stderr=subprocess.STDOUT,
     )
     server, port = start_gunicorn(args.database_url, workers=args.workers, threads=args.threads,
                                   redis_url=args.redis_url)
