@@ -44,8 +44,13 @@ def analysis_run_task(self, *, run_id: int) -> str:
     retry_backoff=5,
 )
 def pending_jobs_sweep_task() -> int:
-    """Run by Celery beat ("sweep-pending-jobs"): publishes the runs the broker never got."""
-    return analysis_pending_sweep()
+    """Run by Celery beat ("sweep-pending-jobs"): publishes every kind of job the broker never
+    got — analysis runs, negotiation sessions and exports — purges expired exports, and returns
+    how many jobs it published."""
+    from exports.services import export_sweep
+    from negotiation.services import session_pending_sweep
+
+    return analysis_pending_sweep() + session_pending_sweep() + export_sweep()["published"]
 
 
 @worker_ready.connect
