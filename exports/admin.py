@@ -60,11 +60,7 @@ class AuditLogAdmin(admin.ModelAdmin):
     fields = readonly_fields
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return (
-            request.user.is_active
-            and request.user.is_staff
-            and super().has_view_permission(request, obj)
-        )
+        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
 
     def has_add_permission(self, request) -> bool:
         return False

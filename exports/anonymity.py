@@ -133,9 +133,7 @@ def _suppress_complement(result: Generalisation, original: dict, k: int) -> None
     spare = sum(len(members) - k for members in by_combo.values())
     if spare >= need:
         # Take from the combinations with most to spare, so they all stay at k or more.
-        ranked = sorted(
-            by_combo.values(), key=lambda members: (-len(members), sorted(current[members[0]]))
-        )
+        ranked = sorted(by_combo.values(), key=lambda members: (-len(members), sorted(current[members[0]])))
         for members in ranked:
             take = min(len(members) - k, need)
             for p in members[len(members) - take :]:

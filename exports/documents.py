@@ -29,8 +29,7 @@ RESPONSES_COLUMNS = [
     ("criterion", "Criterion name (wording in the criteria section)."),
     (
         "value",
-        "rating: scale value; ranking: position, 1 = best; priority: tokens given to "
-        "the criterion.",
+        "rating: scale value; ranking: position, 1 = best; priority: tokens given to the criterion.",
     ),
 ]
 COMMENTS_COLUMNS = [
@@ -162,10 +161,7 @@ def codebook_md(study: StudyDescription) -> str:
         "|---|---|---|",
     ]
     for i, value in enumerate(range(study.scale_min, study.scale_max + 1)):
-        lines.append(
-            f"| {value} | {_md(_at(study.scale_labels_en, i))} | "
-            f"{_md(_at(study.scale_labels_fr, i))} |"
-        )
+        lines.append(f"| {value} | {_md(_at(study.scale_labels_en, i))} | {_md(_at(study.scale_labels_fr, i))} |")
     lines += ["", "## Criteria", "", "| name | kind | English | French |", "|---|---|---|---|"]
     for c in study.criteria:
         en = _md(c["label_en"]) + (f" — {_md(c['description_en'])}" if c["description_en"] else "")
@@ -173,8 +169,7 @@ def codebook_md(study: StudyDescription) -> str:
         lines.append(f"| `{_md(c['name'])}` | {c['kind']} | {en} | {fr} |")
     lines += [
         "",
-        "Priority rows spread "
-        f"{study.priority_tokens} tokens over the rating criteria per participant and wave.",
+        f"Priority rows spread {study.priority_tokens} tokens over the rating criteria per participant and wave.",
         "",
         "## Groups (self-identified; a participant may belong to several)",
         "",
@@ -197,8 +192,7 @@ def codebook_md(study: StudyDescription) -> str:
         "|---|---|---|---|",
     ]
     lines += [
-        f"| `{_md(i['code'])}` | {_md(i['site'] or '')} | {_md(i['alt_text_en'])} | "
-        f"{_md(i['alt_text_fr'])} |"
+        f"| `{_md(i['code'])}` | {_md(i['site'] or '')} | {_md(i['alt_text_en'])} | {_md(i['alt_text_fr'])} |"
         for i in study.images
     ]
     return "\n".join(lines) + "\n"
@@ -231,11 +225,7 @@ def readme_md(study: StudyDescription, summary: dict) -> str:
         "- `codebook.csv`, `codebook.md` — every column, the scale labels, the criteria wording "
         "in English and French, the groups, waves, sites and images.",
         "- `analysis_report.json` — the study's latest disagreement report"
-        + (
-            "."
-            if summary.get("analysis_report")
-            else " (none had been computed: the file holds null)."
-        ),
+        + ("." if summary.get("analysis_report") else " (none had been computed: the file holds null)."),
         "",
         "All files are UTF-8. Text cells beginning with `=`, `+`, `-`, `@`, a tab or a carriage "
         "return are prefixed with `'` so that spreadsheets do not run them as formulas.",
@@ -244,8 +234,7 @@ def readme_md(study: StudyDescription, summary: dict) -> str:
         "",
         f"- Participants: {summary['participants']} (only those who consented to research use).",
         f"- Rows: {rows['rating']} ratings, {rows['ranking']} ranking positions, "
-        f"{rows['priority']} priority allocations rows"
-        + (f", {rows['comment']} comments." if study.comments_included else "."),
+        f"{rows['priority']} priority rows" + (f", {rows['comment']} comments." if study.comments_included else "."),
         f"- Rating scale {study.scale_min}–{study.scale_max}.",
         "- Waves, in order: "
         + ", ".join(f"{_md(w['name'])} ({w['participants']} participants)" for w in study.waves)
@@ -278,8 +267,7 @@ def readme_md(study: StudyDescription, summary: dict) -> str:
             f"  - Generalised: {protection['generalised']} participants lost one or more of "
             "their rarest group memberships, so that they share a combination with at least "
             f"{protection['k']} others.",
-            f"  - Suppressed: {protection['suppressed']} participants have all their "
-            "memberships cleared.",
+            f"  - Suppressed: {protection['suppressed']} participants have all their memberships cleared.",
             f"  - In all {protection['affected']} of {summary['participants']} participants "
             f"were affected; memberships removed per group: {removed}.",
         ]

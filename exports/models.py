@@ -67,9 +67,7 @@ class ExportJob(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["study", "requested_by", "-created_at"])]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(progress__lte=100), name="export_job_progress_max_100"
-            )
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="export_job_progress_max_100")
         ]
 
     def __str__(self) -> str:
@@ -86,10 +84,7 @@ class ExportJob(models.Model):
     @property
     def is_downloadable(self) -> bool:
         return (
-            self.status == self.Status.DONE
-            and bool(self.file_name)
-            and self.deleted_at is None
-            and not self.is_expired
+            self.status == self.Status.DONE and bool(self.file_name) and self.deleted_at is None and not self.is_expired
         )
 
     @property

@@ -107,9 +107,7 @@ def populate(
 
 
 def researcher(study: Study, username: str):
-    user = get_user_model().objects.create_user(
-        username, email=f"{username}@example.org", password=f"pw-{username}-1"
-    )
+    user = get_user_model().objects.create_user(username, email=f"{username}@example.org", password=f"pw-{username}-1")
     StudyMembership.objects.create(study=study, user=user, role="researcher")
     return user
 

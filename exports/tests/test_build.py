@@ -69,14 +69,14 @@ def test_export_reimports_with_the_same_agreement_numbers(populated):
     for key in original:
         wave, criterion = key
         a = sorted(
-            Rating.objects.filter(
-                wave__study=study, wave__name=wave, criterion__name=criterion
-            ).values_list("site__code", "value")
+            Rating.objects.filter(wave__study=study, wave__name=wave, criterion__name=criterion).values_list(
+                "site__code", "value"
+            )
         )
         b = sorted(
-            Rating.objects.filter(
-                wave__study=copy, wave__name=wave, criterion__name=criterion
-            ).values_list("site__code", "value")
+            Rating.objects.filter(wave__study=copy, wave__name=wave, criterion__name=criterion).values_list(
+                "site__code", "value"
+            )
         )
         assert a == b
 
@@ -110,12 +110,8 @@ def test_no_identifier_survives_anywhere_in_the_zip(populated, personas):
 
 
 def test_two_exports_use_unrelated_pseudonyms(populated):
-    first = {
-        row["participant"] for row in unzip(_build(populated.study).path).dicts("responses.csv")
-    }
-    second = {
-        row["participant"] for row in unzip(_build(populated.study).path).dicts("responses.csv")
-    }
+    first = {row["participant"] for row in unzip(_build(populated.study).path).dicts("responses.csv")}
+    second = {row["participant"] for row in unzip(_build(populated.study).path).dicts("responses.csv")}
     assert len(first) == len(second) == 15
     assert not first & second
 
@@ -148,12 +144,8 @@ def test_a_larger_k_from_the_study_setting_is_honoured(populated):
 
 
 def test_formula_injection_is_neutralised_in_cells_and_headers(study):
-    Group.objects.filter(study=study, code="senior").update(
-        label_en="=cmd|' /C calc'!A0", label_fr="@SUM(1+1)"
-    )
-    Criterion.objects.filter(study=study, name="accessibility").update(
-        label_en="+HYPERLINK(1)", description_fr="-2+3"
-    )
+    Group.objects.filter(study=study, code="senior").update(label_en="=cmd|' /C calc'!A0", label_fr="@SUM(1+1)")
+    Criterion.objects.filter(study=study, name="accessibility").update(label_en="+HYPERLINK(1)", description_fr="-2+3")
     Wave.objects.filter(study=study, name="w1").update(name="=w1")
     Study.objects.filter(pk=study.pk).update(comments_reviewed=True)
     study.refresh_from_db()

@@ -61,9 +61,7 @@ def test_without_a_session_the_download_redirects_to_login_and_is_audited(built,
     assert _denials("no session") == 1
 
 
-@pytest.mark.parametrize(
-    "who", ["other_researcher", "planner", "admin", "outsider", "other_planner"]
-)
+@pytest.mark.parametrize("who", ["other_researcher", "planner", "admin", "outsider", "other_planner"])
 def test_anyone_but_the_requester_gets_404_and_is_audited(built, personas, client, who):
     user = researcher(built.study, "researcher2") if who == "other_researcher" else personas[who]
     client.force_login(user)
@@ -81,9 +79,7 @@ def test_after_expiry_the_download_is_gone_and_audited(built, personas, client):
     assert _denials("expired") == 1
 
 
-def test_after_deletion_the_download_is_gone_the_file_removed_and_both_audited(
-    built, personas, client
-):
+def test_after_deletion_the_download_is_gone_the_file_removed_and_both_audited(built, personas, client):
     client.force_login(personas["researcher"])
     response = client.post(reverse("exports:delete", args=[built.study.slug, built.pk]))
     assert response.status_code == 302
@@ -91,9 +87,7 @@ def test_after_deletion_the_download_is_gone_the_file_removed_and_both_audited(
     assert built.deleted_at is not None and not built.path.exists()
     assert client.get(_download_url(built)).status_code == 410
     assert _denials("deleted") == 1
-    assert (
-        AuditLog.objects.filter(action="export.deleted", actor=personas["researcher"]).count() == 1
-    )
+    assert AuditLog.objects.filter(action="export.deleted", actor=personas["researcher"]).count() == 1
 
 
 def test_another_researcher_cannot_delete_someone_elses_export(built, client):
@@ -119,9 +113,7 @@ def test_the_htmx_poll_returns_the_partial_with_the_progress_bar(populated, pers
     job = export_request(study=populated.study, user=personas["researcher"], enqueue=False)
     ExportJob.objects.filter(pk=job.pk).update(status="running", progress=42)
     client.force_login(personas["researcher"])
-    response = client.get(
-        reverse("exports:list", args=[populated.study.slug]), HTTP_HX_REQUEST="true"
-    )
+    response = client.get(reverse("exports:list", args=[populated.study.slug]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert b'id="export-jobs"' in response.content and b"<html" not in response.content
     assert b'value="42"' in response.content and b'hx-trigger="every 1s"' in response.content
@@ -151,21 +143,14 @@ def test_a_rolled_back_request_enqueues_nothing_and_a_committed_one_enqueues_onc
     assert len(callbacks) == 1
 
 
-def test_non_staff_cannot_read_the_audit_log_in_the_admin_and_staff_cannot_change_it(
-    built, personas, client
-):
+def test_non_staff_cannot_read_the_audit_log_in_the_admin_and_staff_cannot_change_it(built, personas, client):
     url = reverse("admin:exports_auditlog_changelist")
     client.force_login(personas["researcher"])
     assert client.get(url).status_code == 302
     client.force_login(personas["admin"])
     assert client.get(url).status_code == 200
     entry = AuditLog.objects.first()
-    assert (
-        client.post(
-            reverse("admin:exports_auditlog_delete", args=[entry.pk]), {"post": "yes"}
-        ).status_code
-        == 403
-    )
+    assert client.post(reverse("admin:exports_auditlog_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
     assert client.get(reverse("admin:exports_auditlog_add")).status_code == 403
     assert AuditLog.objects.filter(pk=entry.pk).exists()
 
