@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.test import Client
 
 from analytics.models import AnalysisRun
 from analytics.services import SWEEP_GRACE, analysis_request
 from analytics.tasks import pending_jobs_sweep_task
+from conftest import build_study
 from surveys.models import Criterion, Participant, Rating, Site
 from surveys.services import invitations_create
 
@@ -108,3 +111,35 @@ def test_answers_survive_a_redis_outage_and_work_requested_meanwhile_runs_once_a
     run.refresh_from_db()
     assert (run.status, run.error, run.attempts) == ("done", "", 1)
     assert AnalysisRun.objects.filter(study=study).count() == 1
+
+
+def test_a_hung_redis_does_not_hold_the_request_that_asks_for_an_analysis(broker, settings, tmp_path):
+    """Redis frozen (SIGSTOP: the TCP connection stays open, nothing answers), as on a failover
+    or a network partition: the request still returns and the run waits as a pending row."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    study = build_study("hung")
+    with transaction.atomic():
+        warm = analysis_request(study=study, reason="before the freeze", **FAST)
+    warm.refresh_from_db()
+    assert warm.status == AnalysisRun.Status.QUEUED  # the publisher now holds a pooled connection
+
+    outcome: dict = {}
+
+    def ask() -> None:
+        try:
+            with transaction.atomic():
+                outcome["run"] = analysis_request(study=study, reason="during the freeze", **FAST)
+        finally:
+            connection.close()
+
+    broker.proc.send_signal(signal.SIGSTOP)
+    try:
+        thread = threading.Thread(target=ask, daemon=True)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "publishing to a frozen Redis held the request for 30 s"
+    finally:
+        broker.proc.send_signal(signal.SIGCONT)
+        thread.join(timeout=30)
+    run = AnalysisRun.objects.get(pk=outcome["run"].pk)
+    assert run.status == AnalysisRun.Status.PENDING, "the sweep will publish it once Redis answers"
