@@ -32,6 +32,9 @@ DEFAULT_PARAMETERS = {"n_permutations": 999, "n_bootstrap": 999, "seed": 0}
 SWEEP_GRACE = timedelta(seconds=10)
 # A running row older than this lost its worker (the hard time limit has long passed).
 STALE_RUNNING = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660) + 60)
+# A queued row older than this may have lost its message (Redis restarted without persistence,
+# or the AOF's last second): publish it again. Sending a message twice is harmless (the claim).
+STALE_QUEUED = STALE_RUNNING
 # Progress is written at most this often, so a fast computation does not flood the database.
 PROGRESS_INTERVAL = 0.5
 
@@ -97,14 +100,16 @@ def _enqueue(run_id: int) -> bool:
         # The broker is unreachable. The row stays pending and the sweep retries it.
         logger.warning("Could not publish analysis run %s; the sweep will retry.", run_id, exc_info=True)
         return False
-    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.PENDING).update(
-        status=AnalysisRun.Status.QUEUED, enqueued_at=timezone.now()
-    )
+    # A re-sent queued row gets a new enqueued_at, so the sweep re-sends it once per STALE_QUEUED.
+    AnalysisRun.objects.filter(
+        pk=run_id, status__in=[AnalysisRun.Status.PENDING, AnalysisRun.Status.QUEUED]
+    ).update(status=AnalysisRun.Status.QUEUED, enqueued_at=timezone.now())
     return True
 
 
 def analysis_pending_sweep(*, now=None) -> int:
-    """Publishes again every run the broker never received (pending past a grace period) and
+    """Publishes again every run the broker never received (pending past a grace period),
+    every run whose message may have been lost with Redis (queued for STALE_QUEUED) and
     every run whose worker died mid-way (running far past the task time limit).
 
     Returns how many runs were published. Publishing twice is harmless: `analysis_run`
@@ -112,6 +117,7 @@ def analysis_pending_sweep(*, now=None) -> int:
     now = now or timezone.now()
     stale = AnalysisRun.objects.filter(
         Q(status=AnalysisRun.Status.PENDING, created_at__lte=now - SWEEP_GRACE)
+        | Q(status=AnalysisRun.Status.QUEUED, enqueued_at__lte=now - STALE_QUEUED)
         | Q(status=AnalysisRun.Status.RUNNING, started_at__lte=now - STALE_RUNNING)
     )
     published = 0

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.test import Client
 
 from analytics.models import AnalysisRun
-from analytics.services import SWEEP_GRACE, analysis_request
+from analytics.services import STALE_QUEUED, SWEEP_GRACE, analysis_request
 from analytics.tasks import pending_jobs_sweep_task
 from conftest import build_study
 from surveys.models import Criterion, Participant, Rating, Site
@@ -143,3 +143,25 @@ def test_a_hung_redis_does_not_hold_the_request_that_asks_for_an_analysis(broker
         thread.join(timeout=30)
     run = AnalysisRun.objects.get(pk=outcome["run"].pk)
     assert run.status == AnalysisRun.Status.PENDING, "the sweep will publish it once Redis answers"
+
+
+def test_a_run_whose_message_redis_lost_is_published_again_and_runs_once(start_worker, broker, settings, tmp_path):
+    """RELIABILITY.md 30: Redis restarts with a task queued and without its data (no persistence
+    here; the last second of an AOF in production). The run's row still says "queued"; once it
+    has been for STALE_QUEUED, a worker's startup sweep sends it again."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    study = study_with_answers("lost-message", n_participants=12)
+    with transaction.atomic():
+        run = analysis_request(study=study, reason="queued before the restart", **FAST)
+    redis = broker.client()
+    assert redis.llen("celery") == 1
+    broker.kill()
+    broker.start()
+    assert broker.client().llen("celery") == 0, "the message is gone with Redis's memory"
+
+    AnalysisRun.objects.filter(pk=run.pk).update(enqueued_at=F("enqueued_at") - STALE_QUEUED - timedelta(seconds=1))
+    start_worker("w1")
+    wait_for(lambda: AnalysisRun.objects.filter(pk=run.pk, status__in=["done", "failed"]).exists(),
+             timeout=60, what="the re-sent run to finish")
+    run.refresh_from_db()
+    assert (run.status, run.error, run.attempts) == ("done", "", 1)
