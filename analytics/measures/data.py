@@ -65,6 +65,23 @@ def active_rows(values: np.ndarray) -> np.ndarray:
     return ~np.all(np.isnan(values), axis=1)
 
 
+def classes_by_rows(masks: list[np.ndarray]) -> list[tuple[np.ndarray, list[int]]]:
+    """Indices of row masks grouped by identical masks, in order of first appearance.
+
+    Matrices of one wave usually share their raters; grouping them lets one random draw (a
+    permutation, a bootstrap resample) serve every matrix of a group.
+    """
+    classes: list[tuple[np.ndarray, list[int]]] = []
+    for i, mask in enumerate(masks):
+        for existing, members in classes:
+            if np.array_equal(existing, mask):
+                members.append(i)
+                break
+        else:
+            classes.append((mask, [i]))
+    return classes
+
+
 def complete_rows(ranks: np.ndarray) -> np.ndarray:
     """Boolean mask of participants whose ranking has no missing position."""
     return ~np.any(np.isnan(ranks), axis=1) if ranks.shape[1] else np.zeros(len(ranks), bool)

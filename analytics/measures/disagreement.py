@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data import active_rows, classes_by_rows
+
 
 @dataclass(frozen=True)
 class Histograms:
@@ -52,12 +54,18 @@ def histograms(values: np.ndarray, levels: np.ndarray | None = None) -> Histogra
 def disagreement_from_counts(counts: np.ndarray, levels: np.ndarray, k: float) -> np.ndarray:
     """Pairwise disagreement from counts shaped (..., n_sites, n_levels); nan if no site qualifies.
 
-    Sites with fewer than two ratings have no pairs and are skipped.
+    Sites with fewer than two ratings have no pairs and are skipped. With sorted levels and C_t
+    the number of ratings at or below level t, Σ_{i<j}|x_i − x_j| = Σ_t (l_{t+1} − l_t) C_t (N − C_t)
+    (each pair is split by every gap between its two values), which equals ½ cᵀ D c exactly but
+    needs no level × level product.
     """
-    counts = counts.astype(np.float64)
-    distance = np.abs(levels[:, None] - levels[None, :])
-    pair_sum = 0.5 * np.einsum("...l,lm,...m->...", counts, distance, counts)
+    counts = np.asarray(counts, dtype=np.float64)
     n = counts.sum(axis=-1)
+    if levels.size > 1:
+        below = np.cumsum(counts[..., :-1], axis=-1)
+        pair_sum = (below * (n[..., None] - below)) @ np.diff(levels).astype(np.float64)
+    else:
+        pair_sum = np.zeros_like(n)
     pairs = n * (n - 1) / 2.0
     ok = pairs > 0
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -70,36 +78,40 @@ def pairwise_disagreement(values: np.ndarray, k: float) -> float | None:
     """Pairwise disagreement of a participants × sites matrix (None when no site has two ratings).
 
     This point estimate uses the sorted-values identity Σ_{i<j}|x_i − x_j| = Σ_r x_(r)(2r − n − 1),
-    which is exact for any real values, not only scale levels.
+    which is exact for any real values, not only scale levels. All sites are sorted at once (nan
+    sorts last, so the observed values of a site are its first n_s entries).
     """
-    per_site = []
-    for column in values.T:
-        x = np.sort(column[~np.isnan(column)])
-        n = x.size
-        if n < 2:
-            continue
-        weights = 2.0 * np.arange(1, n + 1) - n - 1
-        per_site.append(float(x @ weights) / (n * (n - 1) / 2.0))
-    if not per_site or k <= 0:
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] < 2 or k <= 0:
         return None
-    return float(np.mean(per_site) / k)
+    n = (~np.isnan(values)).sum(axis=0)
+    ranks = np.arange(1, values.shape[0] + 1, dtype=np.float64)[:, None]
+    weights = np.where(ranks <= n, 2.0 * ranks - n - 1, 0.0)
+    sums = (np.nan_to_num(np.sort(values, axis=0)) * weights).sum(axis=0)
+    ok = n >= 2
+    if not ok.any():
+        return None
+    per_site = sums[ok] / (n[ok] * (n[ok] - 1) / 2.0)
+    return float(per_site.mean() / k)
 
 
 def weighted_disagreement(weights: np.ndarray, hist: Histograms, k: float) -> np.ndarray:
     """Disagreement for each row of participant weights (bootstrap counts, swap masks...)."""
-    counts = (weights.astype(np.float32) @ hist.onehot).reshape(
+    counts = (np.asarray(weights, dtype=np.float32) @ hist.onehot).reshape(
         weights.shape[0], hist.n_sites, hist.n_levels
     )
     return disagreement_from_counts(counts, hist.levels, k)
 
 
 def bootstrap_weights(n_people: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """How many times each participant is drawn in each bootstrap resample, shape (n_boot, n)."""
-    # int32 halves memory traffic; the flat index stays far below 2**31 for chunked replicates.
-    draws = rng.integers(0, n_people, size=(n_boot, n_people), dtype=np.int32)
-    offsets = (np.arange(n_boot, dtype=np.int32) * np.int32(n_people))[:, None]
-    flat = np.bincount((draws + offsets).ravel(), minlength=n_boot * n_people)
-    return flat.reshape(n_boot, n_people)
+    """How many times each participant is drawn in each bootstrap resample, shape (n_boot, n).
+
+    Counts are returned as float32 (exact for any count below 2**24), ready for the products.
+    """
+    draws = rng.integers(0, n_people, size=(n_boot, n_people))
+    draws += (np.arange(n_boot) * n_people)[:, None]
+    flat = np.bincount(draws.ravel(), minlength=n_boot * n_people)
+    return flat.reshape(n_boot, n_people).astype(np.float32)
 
 
 # Replicates are processed in chunks so memory stays bounded for 5,000+ participants.
@@ -114,15 +126,51 @@ def bootstrap_ci(
     level: float = 0.95,
 ) -> tuple[float | None, float | None]:
     """Percentile bootstrap interval over participants (rows resampled with replacement)."""
-    rows = values[~np.all(np.isnan(values), axis=1)]
-    if rows.shape[0] < 2 or n_boot <= 0:
-        return None, None
-    hist = histograms(rows)
-    stats = []
-    for start in range(0, n_boot, BOOTSTRAP_CHUNK):
-        size = min(BOOTSTRAP_CHUNK, n_boot - start)
-        stats.append(weighted_disagreement(bootstrap_weights(rows.shape[0], size, rng), hist, k))
-    replicates = np.concatenate(stats)
+    return bootstrap_cis([values], k, n_boot, rng, level)[0]
+
+
+def bootstrap_cis(
+    matrices: list[np.ndarray],
+    k: float,
+    n_boot: int,
+    rng: np.random.Generator,
+    level: float = 0.95,
+) -> list[tuple[float | None, float | None]]:
+    """Percentile bootstrap intervals of several matrices over the same participant rows.
+
+    Each matrix is resampled over its own raters (rows with any rating), exactly as on its own.
+    Matrices with the same raters (every criterion of a wave, usually) share one set of resamples:
+    the weights are drawn once and one product against their side-by-side one-hot histograms gives
+    the counts of all of them. Classes of matrices draw in order of first appearance.
+    """
+    results: list[tuple[float | None, float | None]] = [(None, None)] * len(matrices)
+    if n_boot <= 0:
+        return results
+    for mask, members in classes_by_rows([active_rows(m) for m in matrices]):
+        n_rows = int(mask.sum())
+        if n_rows < 2:
+            continue
+        rows = [matrices[i][mask] for i in members]
+        levels = rating_levels(*rows)
+        hists = [histograms(r, levels) for r in rows]
+        onehot = np.hstack([h.onehot for h in hists]) if len(hists) > 1 else hists[0].onehot
+        width = hists[0].onehot.shape[1]
+        replicates: list[list[np.ndarray]] = [[] for _ in members]
+        for start in range(0, n_boot, BOOTSTRAP_CHUNK):
+            size = min(BOOTSTRAP_CHUNK, n_boot - start)
+            counts = bootstrap_weights(n_rows, size, rng) @ onehot
+            for j, hist in enumerate(hists):
+                block = counts[:, j * width : (j + 1) * width]
+                block = block.reshape(size, hist.n_sites, hist.n_levels)
+                replicates[j].append(disagreement_from_counts(block, levels, k))
+        for j, i in enumerate(members):
+            results[i] = _percentile_interval(np.concatenate(replicates[j]), level)
+    return results
+
+
+def _percentile_interval(
+    replicates: np.ndarray, level: float
+) -> tuple[float | None, float | None]:
     replicates = replicates[~np.isnan(replicates)]
     if replicates.size == 0:
         return None, None

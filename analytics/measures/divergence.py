@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data import active_rows, classes_by_rows
+
 # Permuted membership matrices are built this many at a time; it bounds memory at roughly
 # batch × participants × groups floats while keeping the matrix products large enough to be fast.
 PERMUTATION_BATCH = 128
@@ -75,55 +77,134 @@ def divergence_test(
     ratings would dilute groups with empty rows. Whole membership rows are permuted, so each
     participant keeps all their ratings and the overlap structure of the groups is kept.
     """
-    active = ~np.all(np.isnan(values), axis=1)
-    x = values[active]
-    m = memberships[active].astype(float)
-    n = m.sum(axis=0).astype(int)
-    observed = (~np.isnan(x)).astype(float)
-    x0 = np.nan_to_num(x)
-    total_sum, total_cnt = x0.sum(axis=0), observed.sum(axis=0)
-
-    d_obs = divergence_from_sums(*_split_sums(m, x0, observed), total_sum, total_cnt)
-    d_obs = np.where(n >= min_members, d_obs, np.nan)
-    exceed = _count_exceedances(x0, observed, m, np.abs(d_obs), n_permutations, rng)
-    with np.errstate(invalid="ignore"):
-        p = np.where(np.isnan(d_obs), np.nan, (1.0 + exceed) / (1.0 + n_permutations))
-    return DivergenceResult(divergence=d_obs, p_value=p, n=n)
+    return divergence_tests([values], memberships, n_permutations, rng, min_members)[0]
 
 
-def _count_exceedances(
-    x0: np.ndarray,
-    observed: np.ndarray,
-    m: np.ndarray,
-    abs_obs: np.ndarray,
+def divergence_tests(
+    matrices: list[np.ndarray],
+    memberships: np.ndarray,
     n_permutations: int,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """How many permuted |d| reach the observed |d|, per group."""
-    n_people, n_groups = m.shape
-    exceed = np.zeros(n_groups)
-    if n_people == 0 or n_permutations <= 0 or np.all(np.isnan(abs_obs)):
-        return exceed
-    dtype = _exact_dtype(x0)
-    # Stacking values and counts side by side lets one product give both sums and counts.
-    stacked = np.hstack([x0, observed]).astype(dtype)
-    members_t = np.ascontiguousarray(m.T, dtype=dtype)
-    n_sites = x0.shape[1]
-    total_sum, total_cnt = x0.sum(axis=0), observed.sum(axis=0)
-    threshold = np.where(np.isnan(abs_obs), np.inf, abs_obs - TIE_TOLERANCE)
-    identity = np.arange(n_people, dtype=np.intp)
-    done = 0
+    min_members: int = 2,
+) -> list[DivergenceResult]:
+    """divergence_test for several matrices over the same participants (the criteria of a wave).
+
+    One set of random permutations serves every matrix. Each permutation is drawn over the
+    participants who rated any of the matrices; a matrix rated by fewer people uses the order in
+    which its own raters appear in that permutation, which is again a uniformly random
+    permutation of exactly its raters. Matrices with the same raters share one product per batch.
+    """
+    actives = [active_rows(v) for v in matrices]
+    results: list[DivergenceResult] = []
+    for values, active in zip(matrices, actives, strict=True):
+        m = memberships[active].astype(float)
+        x = values[active]
+        observed = (~np.isnan(x)).astype(float)
+        x0 = np.nan_to_num(x)
+        d_obs = divergence_from_sums(*_split_sums(m, x0, observed), x0.sum(0), observed.sum(0))
+        n = m.sum(axis=0).astype(int)
+        d_obs = np.where(n >= min_members, d_obs, np.nan)
+        results.append(DivergenceResult(divergence=d_obs, p_value=d_obs * np.nan, n=n))
+    tested = [i for i, r in enumerate(results) if not np.all(np.isnan(r.divergence))]
+    if n_permutations <= 0 or not tested:
+        return results
+    union = np.logical_or.reduce([actives[i] for i in tested])
+    classes = [
+        _PermutationClass([matrices[i] for i in members], memberships, mask, union, members)
+        for mask, members in classes_by_rows([actives[i] for i in tested])
+    ]
+    thresholds = {
+        i: np.where(np.isnan(results[i].divergence), np.inf, np.abs(results[i].divergence))
+        for i in tested
+    }
+    exceed = {i: np.zeros(memberships.shape[1]) for i in tested}
+    n_union, done = int(union.sum()), 0
     while done < n_permutations:
         batch = min(PERMUTATION_BATCH, n_permutations - done)
-        order = rng.permuted(np.broadcast_to(identity, (batch, n_people)), axis=1)
-        # take() gathers the permuted membership rows as (groups, batch, people) in one pass.
-        flat = np.take(members_t, order, axis=1).reshape(n_groups * batch, n_people)
-        sums = (flat @ stacked).astype(np.float64).reshape(n_groups, batch, 2 * n_sites)
-        d = divergence_from_sums(sums[..., :n_sites], sums[..., n_sites:], total_sum, total_cnt)
-        # A permuted group with no comparable site carries no evidence either way.
-        exceed += (np.nan_to_num(np.abs(d), nan=-1.0) >= threshold[:, None]).sum(axis=1)
+        order = random_permutations(n_union, batch, rng)
+        for cls in classes:
+            for j, d in zip(cls.indices, cls.permuted_divergence(order), strict=True):
+                # A permuted group with no comparable site carries no evidence either way.
+                reached = np.nan_to_num(np.abs(d), nan=-1.0) >= thresholds[j][:, None] - TIE_TOLERANCE
+                exceed[j] += reached.sum(axis=1)
         done += batch
-    return exceed
+    for i in tested:
+        d_obs = results[i].divergence
+        with np.errstate(invalid="ignore"):
+            p = np.where(np.isnan(d_obs), np.nan, (1.0 + exceed[i]) / (1.0 + n_permutations))
+        results[i] = DivergenceResult(divergence=d_obs, p_value=p, n=results[i].n)
+    return results
+
+
+def random_permutations(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """count independent uniform permutations of range(n), shape (count, n).
+
+    For realistic n one Generator.permutation call per row is the fastest draw numpy offers
+    (Fisher–Yates on a contiguous index vector); tiny n with many rows use one permuted() call.
+    """
+    if n < 256:
+        return rng.permuted(np.broadcast_to(np.arange(n, dtype=np.intp), (count, n)), axis=1)
+    out = np.empty((count, n), dtype=np.intp)
+    for row in out:
+        row[:] = rng.permutation(n)
+    return out
+
+
+class _PermutationClass:
+    """Matrices with the same raters: their stacked sums and counts, and the membership patterns.
+
+    Membership rows are encoded as ids of distinct patterns (6 groups give at most 64), so a
+    permuted membership matrix is one small-table lookup per group instead of a 2-D gather.
+    """
+
+    def __init__(
+        self,
+        matrices: list[np.ndarray],
+        memberships: np.ndarray,
+        mask: np.ndarray,
+        union: np.ndarray,
+        indices: list[int],
+    ) -> None:
+        self.indices = indices
+        self.n_sites = matrices[0].shape[1]
+        xs = [np.nan_to_num(v[mask]) for v in matrices]
+        obs = [(~np.isnan(v[mask])).astype(float) for v in matrices]
+        dtype = np.float32 if all(_exact_dtype(x) is np.float32 for x in xs) else np.float64
+        # Values and counts side by side: one product gives the sums and counts of every matrix.
+        self.stacked = np.hstack([a for pair in zip(xs, obs, strict=True) for a in pair]).astype(dtype)
+        self.totals = [(x.sum(axis=0), o.sum(axis=0)) for x, o in zip(xs, obs, strict=True)]
+        patterns, ids = np.unique(memberships[mask], axis=0, return_inverse=True)
+        self.ids = ids.reshape(-1).astype(np.intp)
+        self.table = np.ascontiguousarray(patterns.T, dtype=dtype)  # groups × patterns
+        # Position of each union participant among this class's raters (−1 if not a rater).
+        self.local = None
+        if not np.array_equal(mask, union):
+            self.local = np.full(int(union.sum()), -1, dtype=np.intp)
+            self.local[mask[union]] = np.arange(int(mask.sum()))
+
+    def permuted_divergence(self, order: np.ndarray) -> list[np.ndarray]:
+        """Divergence (groups × batch) of every matrix for each permutation row of ``order``."""
+        batch = order.shape[0]
+        if self.local is not None:
+            # Keep this class's raters in the order the permutation visits them.
+            mapped = self.local[order]
+            order = mapped[mapped >= 0].reshape(batch, -1)
+        pattern = self.ids[order]
+        n_groups, n_people = self.table.shape[0], order.shape[1]
+        members = np.empty((n_groups, batch, n_people), dtype=self.table.dtype)
+        for g in range(n_groups):
+            np.take(self.table[g], pattern, out=members[g])
+        sums = (members.reshape(n_groups * batch, n_people) @ self.stacked).astype(np.float64)
+        sums = sums.reshape(n_groups, batch, -1)
+        out = []
+        for j, (total_sum, total_cnt) in enumerate(self.totals):
+            block = sums[..., 2 * j * self.n_sites : 2 * (j + 1) * self.n_sites]
+            out.append(
+                divergence_from_sums(
+                    block[..., : self.n_sites], block[..., self.n_sites :], total_sum, total_cnt
+                )
+            )
+        return out
 
 
 def _exact_dtype(x0: np.ndarray) -> type:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data import active_rows
 from .disagreement import (
     BOOTSTRAP_CHUNK,
     bootstrap_ci,
@@ -51,29 +52,70 @@ def paired_change(
     can be swapped; everyone else stays in the wave they answered. A swap moves the person's
     one-hot histogram from one wave to the other, so all permutations are one matrix product.
     """
-    in_a = ~np.all(np.isnan(earlier), axis=1)
-    in_b = ~np.all(np.isnan(later), axis=1)
-    levels = rating_levels(earlier, later)
-    delta = _difference(pairwise_disagreement(later, k), pairwise_disagreement(earlier, k))
-    both = in_a & in_b
-    n_paired = int(both.sum())
-    if delta is None or n_paired == 0 or n_perm <= 0:
-        return Change(delta, None, n_paired)
-    hist_a, hist_b = histograms(earlier, levels), histograms(later, levels)
-    base_a = hist_a.onehot.sum(axis=0, dtype=np.float64)
-    base_b = hist_b.onehot.sum(axis=0, dtype=np.float64)
-    moved = hist_b.onehot[both] - hist_a.onehot[both]
-    shape = (hist_a.n_sites, hist_a.n_levels)
-    exceed = 0
+    return paired_changes([(earlier, later)], k, n_perm, rng)[0]
+
+
+def paired_changes(
+    pairs: list[tuple[np.ndarray, np.ndarray]], k: float, n_perm: int, rng: np.random.Generator
+) -> list[Change]:
+    """paired_change for several (earlier, later) matrix pairs over the same participant rows.
+
+    One random swap mask per permutation serves every pair: each participant gets one fair coin,
+    and a pair only looks at the coins of its own paired participants (the moved histograms of
+    everyone else are zero), so each pair sees exactly its own swap distribution while the coins
+    and the product are shared.
+    """
+    results: list[Change] = []
+    testable: list[int] = []
+    for i, (earlier, later) in enumerate(pairs):
+        both = active_rows(earlier) & active_rows(later)
+        delta = _difference(pairwise_disagreement(later, k), pairwise_disagreement(earlier, k))
+        results.append(Change(delta, None, int(both.sum())))
+        if delta is not None and both.any() and n_perm > 0:
+            testable.append(i)
+    if not testable:
+        return results
+    swappable = np.logical_or.reduce(
+        [active_rows(pairs[i][0]) & active_rows(pairs[i][1]) for i in testable]
+    )
+    n_swappable = int(swappable.sum())
+    blocks = []
+    for i in testable:
+        earlier, later = pairs[i]
+        levels = rating_levels(earlier, later)
+        hist_a, hist_b = histograms(earlier, levels), histograms(later, levels)
+        both = (active_rows(earlier) & active_rows(later))[swappable]
+        moved = (hist_b.onehot[swappable] - hist_a.onehot[swappable]) * both[:, None]
+        base_a = hist_a.onehot.sum(axis=0, dtype=np.float64)
+        base_b = hist_b.onehot.sum(axis=0, dtype=np.float64)
+        blocks.append((moved, base_a, base_b, levels, (hist_a.n_sites, hist_a.n_levels)))
+    moved_all = np.hstack([b[0] for b in blocks]) if len(blocks) > 1 else blocks[0][0]
+    exceed = [0] * len(testable)
     for start in range(0, n_perm, BOOTSTRAP_CHUNK):
         size = min(BOOTSTRAP_CHUNK, n_perm - start)
-        swaps = rng.integers(0, 2, size=(size, n_paired)).astype(np.float32)
-        shift = (swaps @ moved).astype(np.float64)
-        perm_a = disagreement_from_counts((base_a + shift).reshape(size, *shape), levels, k)
-        perm_b = disagreement_from_counts((base_b - shift).reshape(size, *shape), levels, k)
-        diffs = np.nan_to_num(np.abs(perm_b - perm_a), nan=-1.0)
-        exceed += int((diffs >= abs(delta) - TIE_TOLERANCE).sum())
-    return Change(delta, (1.0 + exceed) / (1.0 + n_perm), n_paired)
+        shift_all = (swap_masks(n_swappable, size, rng) @ moved_all).astype(np.float64)
+        offset = 0
+        for j, (i, (moved, base_a, base_b, levels, shape)) in enumerate(
+            zip(testable, blocks, strict=True)
+        ):
+            shift = shift_all[:, offset : offset + moved.shape[1]]
+            offset += moved.shape[1]
+            perm_a = disagreement_from_counts((base_a + shift).reshape(size, *shape), levels, k)
+            perm_b = disagreement_from_counts((base_b - shift).reshape(size, *shape), levels, k)
+            diffs = np.nan_to_num(np.abs(perm_b - perm_a), nan=-1.0)
+            exceed[j] += int((diffs >= abs(results[i].delta) - TIE_TOLERANCE).sum())
+    for j, i in enumerate(testable):
+        results[i] = Change(results[i].delta, (1.0 + exceed[j]) / (1.0 + n_perm), results[i].n_paired)
+    return results
+
+
+def swap_masks(n_people: int, n_perm: int, rng: np.random.Generator) -> np.ndarray:
+    """n_perm rows of independent fair coins (0/1 as float32), one per participant.
+
+    Random bytes unpacked to bits: eight coins per random byte instead of one integer each.
+    """
+    packed = rng.integers(0, 256, size=(n_perm, (n_people + 7) // 8), dtype=np.uint8)
+    return np.unpackbits(packed, axis=1, count=n_people).astype(np.float32)
 
 
 def _difference(later: float | None, earlier: float | None) -> float | None:
