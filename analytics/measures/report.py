@@ -11,11 +11,19 @@ import numpy as np
 
 from .agreement import group_alphas, ordinal_alpha
 from .consistency import names_match, rating_ranking_consistency
-from .data import RankingMatrix, RatingMatrix, StudyData, WaveData, complete_rows, rng_for
-from .disagreement import pairwise_disagreement
-from .divergence import DivergenceResult, benjamini_hochberg, divergence_test
+from .data import (
+    RankingMatrix,
+    RatingMatrix,
+    StudyData,
+    WaveData,
+    active_rows,
+    complete_rows,
+    rng_for,
+)
+from .disagreement import bootstrap_cis, pairwise_disagreement
+from .divergence import DivergenceResult, benjamini_hochberg, divergence_tests
 from .jsonify import to_json
-from .longitudinal import paired_change, wave_point
+from .longitudinal import Change, paired_changes
 from .rankings import group_ranking, kendall_w, most_distant
 from .sites import site_summaries
 from .variance import variance_split
@@ -56,11 +64,10 @@ def compute_report(
         _wave_report(data, w, wave, n_permutations, seed, tracker)
         for w, wave in enumerate(data.waves)
     ]
+    resampled = _Resampled(data, criteria, n_permutations, n_bootstrap, seed)
     longitudinal = []
     for c, name in enumerate(criteria):
-        longitudinal.append(
-            _longitudinal_entry(data, c, name, waves, n_permutations, n_bootstrap, seed)
-        )
+        longitudinal.append(_longitudinal_entry(data, c, name, waves, resampled))
         tracker.step()
     report = {
         "study": data.slug,
@@ -105,10 +112,9 @@ def _wave_report(
     seed: int,
     tracker: _Progress,
 ) -> dict:
-    tests = []
-    for c, rating in enumerate(wave.ratings):
-        rng = rng_for(seed, _DIVERGENCE, w, c)
-        tests.append(divergence_test(rating.values, data.memberships, n_permutations, rng))
+    # One stream per wave: the criteria of a wave share their permutations (see divergence_tests).
+    rng = rng_for(seed, _DIVERGENCE, w)
+    tests = divergence_tests([r.values for r in wave.ratings], data.memberships, n_permutations, rng)
     # Benjamini–Hochberg runs over all (group, criterion) cells of the wave together.
     q = benjamini_hochberg(np.concatenate([t.p_value for t in tests])) if tests else np.array([])
     q_values = np.split(q, len(tests)) if tests else []
@@ -239,44 +245,73 @@ def _consistency_entries(wave: WaveData) -> list[dict]:
 # --- longitudinal -------------------------------------------------------------------------------
 
 
+class _Resampled:
+    """Bootstrap intervals and paired change tests of every criterion, computed wave by wave.
+
+    For each participant set ("rows": everybody, or one group's members) the criteria of a wave
+    share their bootstrap resamples and the criteria of a pair of waves share their swap masks,
+    so the random draws and the matrix products happen once per (wave, rows), not per criterion.
+    Streams are keyed by purpose, wave(s) and participant set only.
+    """
+
+    def __init__(
+        self,
+        data: StudyData,
+        criteria: list[str],
+        n_permutations: int,
+        n_bootstrap: int,
+        seed: int,
+    ) -> None:
+        k = data.scale_range
+        rowsets = [np.ones(data.n_participants, bool)] + [
+            data.memberships[:, g] for g in range(len(data.group_names))
+        ]
+        self.ci: dict[tuple[int, int, str], tuple[float | None, float | None]] = {}
+        self.change: dict[tuple[int, int, str], Change] = {}
+        pairs: dict[tuple[int, int], list[str]] = {}
+        for name in criteria:
+            present = [w for w, wave in enumerate(data.waves) if _find_rating(wave, name)]
+            for w0, w1 in zip(present, present[1:], strict=False):
+                pairs.setdefault((w0, w1), []).append(name)
+        for r, rows in enumerate(rowsets):
+            for w, wave in enumerate(data.waves):
+                rng = rng_for(seed, _BOOTSTRAP, w, r)
+                matrices = [rating.values[rows] for rating in wave.ratings]
+                for rating, ci in zip(
+                    wave.ratings, bootstrap_cis(matrices, k, n_bootstrap, rng), strict=True
+                ):
+                    self.ci[(r, w, rating.criterion)] = ci
+            for (w0, w1), names in pairs.items():
+                rng = rng_for(seed, _CHANGE, w0, w1, r)
+                matrices = [
+                    (
+                        _find_rating(data.waves[w0], name).values[rows],
+                        _find_rating(data.waves[w1], name).values[rows],
+                    )
+                    for name in names
+                ]
+                for name, change in zip(
+                    names, paired_changes(matrices, k, n_permutations, rng), strict=True
+                ):
+                    self.change[(r, w0, name)] = change
+
+
 def _longitudinal_entry(
-    data: StudyData,
-    c: int,
-    name: str,
-    wave_reports: list[dict],
-    n_permutations: int,
-    n_bootstrap: int,
-    seed: int,
+    data: StudyData, c: int, name: str, wave_reports: list[dict], resampled: _Resampled
 ) -> dict:
     """Series and consecutive changes for one rating criterion, overall and per group."""
     present = [(w, wave, _find_rating(wave, name)) for w, wave in enumerate(data.waves)]
     present = [(w, wave, r) for w, wave, r in present if r is not None]
     shares = [_share_from_report(wave_reports[w], name) for w, _, _ in present]
     overall = _series_and_changes(
-        data,
-        present,
-        shares,
-        np.ones(data.n_participants, bool),
-        (c, 0),
-        n_permutations,
-        n_bootstrap,
-        seed,
+        data, present, shares, np.ones(data.n_participants, bool), 0, resampled
     )
     groups = []
     for g, group in enumerate(data.group_names):
         in_group = data.memberships[:, g]
         members = data.memberships[in_group]
         group_shares = [variance_split(r.values[in_group], members).share for _, _, r in present]
-        entry = _series_and_changes(
-            data,
-            present,
-            group_shares,
-            in_group,
-            (c, g + 1),
-            n_permutations,
-            n_bootstrap,
-            seed,
-        )
+        entry = _series_and_changes(data, present, group_shares, in_group, g + 1, resampled)
         groups.append({"group": group, **entry})
     return {"criterion": name, **overall, "groups": groups}
 
@@ -295,33 +330,32 @@ def _series_and_changes(
     present: list[tuple[int, WaveData, RatingMatrix]],
     shares: list[float | None],
     rows: np.ndarray,
-    key: tuple[int, int],
-    n_permutations: int,
-    n_bootstrap: int,
-    seed: int,
+    r: int,
+    resampled: _Resampled,
 ) -> dict:
     """Per-wave disagreement with bootstrap CI, and paired tests between consecutive waves.
 
-    ``rows`` restricts everything to a subset of participants (all, or one group's members).
+    ``rows`` restricts everything to a subset of participants (all, or one group's members);
+    ``r`` is its index in the resampled results (0 = everybody, g + 1 = group g).
     """
     k = data.scale_range
     series = []
     for (w, wave, rating), share in zip(present, shares, strict=True):
-        point = wave_point(rating.values[rows], k, n_bootstrap, rng_for(seed, _BOOTSTRAP, w, *key))
+        values = rating.values[rows]
+        ci_low, ci_high = resampled.ci[(r, w, rating.criterion)]
         series.append(
             {
                 "wave": wave.name,
-                "n": point.n,
-                "pairwise_disagreement": point.pairwise_disagreement,
-                "ci_low": point.ci_low,
-                "ci_high": point.ci_high,
+                "n": int(active_rows(values).sum()),
+                "pairwise_disagreement": pairwise_disagreement(values, k),
+                "ci_low": ci_low,
+                "ci_high": ci_high,
                 "between_group_share": share,
             }
         )
     changes = []
-    for (w0, wave0, r0), (_, wave1, r1) in zip(present, present[1:], strict=False):
-        rng = rng_for(seed, _CHANGE, w0, *key)
-        change = paired_change(r0.values[rows], r1.values[rows], k, n_permutations, rng)
+    for (w0, wave0, r0), (_, wave1, _) in zip(present, present[1:], strict=False):
+        change = resampled.change[(r, w0, r0.criterion)]
         changes.append(
             {
                 "from": wave0.name,
