@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
@@ -68,14 +69,20 @@ def test_a_killed_worker_child_hands_the_analysis_back_and_it_is_saved_once(
 def test_the_same_run_delivered_twice_at_once_is_computed_once(start_worker, broker, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     study = study_with_answers("twice", n_participants=40)
-    start_worker("w1")
-    start_worker("w2")
+    workers = [start_worker("w1"), start_worker("w2")]
     with transaction.atomic():
         run = analysis_request(study=study, enqueue=False, reason="twice", **SLOW)
     # Two messages for one run, taken at the same moment by two single-process workers.
-    first = analysis_run_task.apply_async(kwargs={"run_id": run.pk})
-    second = analysis_run_task.apply_async(kwargs={"run_id": run.pk})
-    returned = sorted([first.get(timeout=120), second.get(timeout=120)])
+    messages = [analysis_run_task.apply_async(kwargs={"run_id": run.pk}) for _ in range(2)]
+
+    def returned_values():
+        # The task keeps no result in the backend; each worker logs what it returned.
+        logs = "".join(w.log() for w in workers)
+        found = [re.search(rf"analysis_run_task\[{m.id}\] succeeded in [0-9.e-]+s: '(\w+)'", logs) for m in messages]
+        return all(found) and sorted(f.group(1) for f in found)
+
+    returned = wait_for(returned_values, timeout=120, what="both deliveries to return")
+    assert {w.log().count("analysis_run_task[") for w in workers} == {2}, "one delivery per worker"
 
     # One delivery computed ("done"); the other found the row claimed while the first was still
     # computing ("running") and did nothing.
