@@ -73,6 +73,24 @@ class StudyAdmin(admin.ModelAdmin):
     inlines = [WaveInline, GroupInline, CriterionInline, SiteInline, MembershipInline]
     actions = ["create_invitations", "open_studies", "close_studies"]
 
+    def save_formset(self, request, form, formset, change):
+        """Role grants and removals are written to the audit log."""
+        from exports.services import Action, audit_record
+
+        instances = formset.save(commit=False)
+        if formset.model is not StudyMembership:
+            formset.save()
+            return
+        for membership in formset.deleted_objects:
+            audit_record(action=Action.ROLE_CHANGED, actor=request.user, study=membership.study,
+                         target=f"user:{membership.user_id}", details={"removed": membership.role})
+            membership.delete()
+        for membership in instances:
+            membership.save()
+            audit_record(action=Action.ROLE_CHANGED, actor=request.user, study=membership.study,
+                         target=f"user:{membership.user_id}", details={"granted": membership.role})
+        formset.save_m2m()
+
     @admin.display(description="participants")
     def participant_count(self, obj: Study) -> int:
         return obj.participants.count()

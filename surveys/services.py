@@ -375,6 +375,12 @@ def wave_finish(*, participant: Participant, wave: Wave) -> Completion:
 def participant_withdraw(*, participant: Participant) -> None:
     """Deletes the participant and, by cascade, every answer and completion they gave. The
     invitation is kept, marked used, so the link cannot start a new participant."""
+    # The audit log lives with the exports; imported here to keep the survey models free of it.
+    from exports.services import Action, audit_record
+
     with transaction.atomic():
         Invitation.objects.filter(participant=participant).update(used_at=timezone.now())
+        study = participant.study
         participant.delete()
+        # No identifier is kept: the entry says that a participant withdrew, not who.
+        audit_record(action=Action.PARTICIPANT_WITHDRAWN, study=study, details={"answers_deleted": True})

@@ -176,3 +176,39 @@ def test_xss_payloads_in_every_text_field_render_escaped(client, study):
         for raw in ("<script>alert", "<img src=x onerror"):
             assert raw not in body, body[max(0, body.find(raw) - 300): body.find(raw) + 100]
         assert "&lt;script&gt;" in body
+
+
+@pytest.mark.django_db
+def test_role_changes_and_withdrawals_are_audited(client, study, personas):
+    from exports.models import AuditLog
+    from surveys.services import participant_withdraw
+
+    client.force_login(personas["admin"])
+    url = reverse("admin:surveys_study_change", args=[study.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if not isinstance(v, list | dict)}
+    data.update({"scale_labels_en": "[]", "scale_labels_fr": "[]"})
+    for formset in page.context["inline_admin_formsets"]:
+        fs = formset.formset
+        data.update({f"{fs.prefix}-TOTAL_FORMS": str(fs.total_form_count()),
+                     f"{fs.prefix}-INITIAL_FORMS": str(fs.initial_form_count()),
+                     f"{fs.prefix}-MIN_NUM_FORMS": "0", f"{fs.prefix}-MAX_NUM_FORMS": "1000"})
+        for i, f in enumerate(fs.initial_forms):
+            for name, field in f.fields.items():
+                value = f.initial.get(name, field.initial)
+                data[f"{fs.prefix}-{i}-{name}"] = "" if value is None else getattr(value, "pk", value)
+        if fs.model.__name__ == "StudyMembership":
+            n = fs.initial_form_count()
+            data[f"{fs.prefix}-TOTAL_FORMS"] = str(n + 1)
+            data.update({f"{fs.prefix}-{n}-user": personas["outsider"].pk, f"{fs.prefix}-{n}-role": "planner",
+                         f"{fs.prefix}-{n}-study": study.pk})
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context and response.context.get("errors")
+    entry = AuditLog.objects.get(action="role.changed")
+    assert entry.details == {"granted": "planner"} and entry.actor == personas["admin"]
+    participant = invitations_create(study=study, count=1)[0].invitation.participant
+    participant_withdraw(participant=participant)
+    withdrawn = AuditLog.objects.get(action="participant.withdrawn")
+    assert participant.code not in str(withdrawn.details) + withdrawn.target
