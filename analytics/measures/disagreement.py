@@ -42,13 +42,23 @@ def histograms(values: np.ndarray, levels: np.ndarray | None = None) -> Histogra
     if levels is None:
         levels = rating_levels(values)
     n_people, n_sites = values.shape
-    onehot = np.zeros((n_people, n_sites, max(levels.size, 1)), dtype=np.float32)
-    observed = ~np.isnan(values)
+    width = max(levels.size, 1)
+    onehot = np.zeros((n_people, n_sites * width), dtype=np.float32)
     if levels.size:
-        idx = np.searchsorted(levels, np.where(observed, values, levels[0]))
-        people, sites = np.nonzero(observed)
-        onehot[people, sites, idx[people, sites]] = 1.0
-    return Histograms(onehot.reshape(n_people, -1), levels, n_sites)
+        observed = ~np.isnan(values)
+        filled = np.where(observed, values, levels[0])
+        if _consecutive_integers(levels):
+            idx = (filled - levels[0]).astype(np.intp)
+        else:
+            idx = np.searchsorted(levels, filled)
+        # Column of (site, level) for every cell; unobserved cells write a 0 where a 0 already is.
+        idx += np.arange(n_sites) * width
+        np.put_along_axis(onehot, idx, observed.astype(np.float32), axis=1)
+    return Histograms(onehot, levels, n_sites)
+
+
+def _consecutive_integers(levels: np.ndarray) -> bool:
+    return bool(np.all(levels == np.rint(levels)) and np.all(np.diff(levels) == 1))
 
 
 def disagreement_from_counts(counts: np.ndarray, levels: np.ndarray, k: float) -> np.ndarray:
@@ -107,11 +117,16 @@ def bootstrap_weights(n_people: int, n_boot: int, rng: np.random.Generator) -> n
     """How many times each participant is drawn in each bootstrap resample, shape (n_boot, n).
 
     Counts are returned as float32 (exact for any count below 2**24), ready for the products.
+    Draws are 16-bit when the participants fit (cheaper than 64-bit draws), and each replicate
+    is counted on its own: a per-row bincount stays in cache, unlike one bincount over
+    n_boot × n offset bins.
     """
-    draws = rng.integers(0, n_people, size=(n_boot, n_people))
-    draws += (np.arange(n_boot) * n_people)[:, None]
-    flat = np.bincount(draws.ravel(), minlength=n_boot * n_people)
-    return flat.reshape(n_boot, n_people).astype(np.float32)
+    dtype = np.uint16 if n_people <= np.iinfo(np.uint16).max else np.int64
+    draws = rng.integers(0, n_people, size=(n_boot, n_people), dtype=dtype)
+    weights = np.empty((n_boot, n_people), dtype=np.float32)
+    for row, out in zip(draws, weights, strict=True):
+        out[:] = np.bincount(row, minlength=n_people)
+    return weights
 
 
 # Replicates are processed in chunks so memory stays bounded for 5,000+ participants.
@@ -150,21 +165,23 @@ def bootstrap_cis(
         n_rows = int(mask.sum())
         if n_rows < 2:
             continue
-        rows = [matrices[i][mask] for i in members]
-        levels = rating_levels(*rows)
-        hists = [histograms(r, levels) for r in rows]
-        onehot = np.hstack([h.onehot for h in hists]) if len(hists) > 1 else hists[0].onehot
-        width = hists[0].onehot.shape[1]
-        replicates: list[list[np.ndarray]] = [[] for _ in members]
-        for start in range(0, n_boot, BOOTSTRAP_CHUNK):
-            size = min(BOOTSTRAP_CHUNK, n_boot - start)
-            counts = bootstrap_weights(n_rows, size, rng) @ onehot
-            for j, hist in enumerate(hists):
-                block = counts[:, j * width : (j + 1) * width]
-                block = block.reshape(size, hist.n_sites, hist.n_levels)
-                replicates[j].append(disagreement_from_counts(block, levels, k))
-        for j, i in enumerate(members):
-            results[i] = _percentile_interval(np.concatenate(replicates[j]), level)
+        # Matrices of a class are laid side by side; a class needs one site count to reshape.
+        by_sites: dict[int, list[int]] = {}
+        for i in members:
+            by_sites.setdefault(matrices[i].shape[1], []).append(i)
+        for n_sites, indices in by_sites.items():
+            rows = [matrices[i][mask] for i in indices]
+            levels = rating_levels(*rows)
+            onehot = np.hstack([histograms(r, levels).onehot for r in rows])
+            shape = (len(rows), n_sites, max(levels.size, 1))
+            replicates = []
+            for start in range(0, n_boot, BOOTSTRAP_CHUNK):
+                size = min(BOOTSTRAP_CHUNK, n_boot - start)
+                counts = (bootstrap_weights(n_rows, size, rng) @ onehot).reshape(size, *shape)
+                replicates.append(disagreement_from_counts(counts, levels, k))
+            replicates_all = np.concatenate(replicates)  # n_boot × matrices
+            for j, i in enumerate(indices):
+                results[i] = _percentile_interval(replicates_all[:, j], level)
     return results
 
 

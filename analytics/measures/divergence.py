@@ -123,10 +123,10 @@ def divergence_tests(
         batch = min(PERMUTATION_BATCH, n_permutations - done)
         order = random_permutations(n_union, batch, rng)
         for cls in classes:
-            for j, d in zip(cls.indices, cls.permuted_divergence(order), strict=True):
-                # A permuted group with no comparable site carries no evidence either way.
-                reached = np.nan_to_num(np.abs(d), nan=-1.0) >= thresholds[j][:, None] - TIE_TOLERANCE
-                exceed[j] += reached.sum(axis=1)
+            # A permuted group with no comparable site carries no evidence either way.
+            d = np.nan_to_num(np.abs(cls.permuted_divergence(order)), nan=-1.0)
+            for k, j in enumerate(cls.indices):
+                exceed[j] += (d[:, :, k] >= thresholds[j] - TIE_TOLERANCE).sum(axis=0)
         done += batch
     for i in tested:
         d_obs = results[i].divergence
@@ -153,8 +153,8 @@ def random_permutations(n: int, count: int, rng: np.random.Generator) -> np.ndar
 class _PermutationClass:
     """Matrices with the same raters: their stacked sums and counts, and the membership patterns.
 
-    Membership rows are encoded as ids of distinct patterns (6 groups give at most 64), so a
-    permuted membership matrix is one small-table lookup per group instead of a 2-D gather.
+    Membership rows are encoded as ids of distinct patterns (6 groups give at most 64 patterns),
+    so the permuted membership matrices of a whole batch are one gather of short table rows.
     """
 
     def __init__(
@@ -166,45 +166,38 @@ class _PermutationClass:
         indices: list[int],
     ) -> None:
         self.indices = indices
-        self.n_sites = matrices[0].shape[1]
         xs = [np.nan_to_num(v[mask]) for v in matrices]
         obs = [(~np.isnan(v[mask])).astype(float) for v in matrices]
         dtype = np.float32 if all(_exact_dtype(x) is np.float32 for x in xs) else np.float64
-        # Values and counts side by side: one product gives the sums and counts of every matrix.
-        self.stacked = np.hstack([a for pair in zip(xs, obs, strict=True) for a in pair]).astype(dtype)
-        self.totals = [(x.sum(axis=0), o.sum(axis=0)) for x, o in zip(xs, obs, strict=True)]
+        # Values and counts of every matrix side by side, transposed so that one product per
+        # batch, (matrices · 2 · sites) × people @ people × (batch · groups), gives everything.
+        columns = [a for pair in zip(xs, obs, strict=True) for a in pair]
+        self.stacked_t = np.ascontiguousarray(np.vstack([c.T for c in columns]), dtype=dtype)
+        self.shape = (len(matrices), 2, matrices[0].shape[1])
+        self.total_sum = np.stack([x.sum(axis=0) for x in xs])  # matrices × sites
+        self.total_cnt = np.stack([o.sum(axis=0) for o in obs])
         patterns, ids = np.unique(memberships[mask], axis=0, return_inverse=True)
         self.ids = ids.reshape(-1).astype(np.intp)
-        self.table = np.ascontiguousarray(patterns.T, dtype=dtype)  # groups × patterns
+        self.rows = np.ascontiguousarray(patterns, dtype=dtype)  # patterns × groups
         # Position of each union participant among this class's raters (−1 if not a rater).
         self.local = None
         if not np.array_equal(mask, union):
             self.local = np.full(int(union.sum()), -1, dtype=np.intp)
             self.local[mask[union]] = np.arange(int(mask.sum()))
 
-    def permuted_divergence(self, order: np.ndarray) -> list[np.ndarray]:
-        """Divergence (groups × batch) of every matrix for each permutation row of ``order``."""
+    def permuted_divergence(self, order: np.ndarray) -> np.ndarray:
+        """Divergence shaped (batch, groups, matrices) for each permutation row of ``order``."""
         batch = order.shape[0]
         if self.local is not None:
             # Keep this class's raters in the order the permutation visits them.
             mapped = self.local[order]
             order = mapped[mapped >= 0].reshape(batch, -1)
-        pattern = self.ids[order]
-        n_groups, n_people = self.table.shape[0], order.shape[1]
-        members = np.empty((n_groups, batch, n_people), dtype=self.table.dtype)
-        for g in range(n_groups):
-            np.take(self.table[g], pattern, out=members[g])
-        sums = (members.reshape(n_groups * batch, n_people) @ self.stacked).astype(np.float64)
-        sums = sums.reshape(n_groups, batch, -1)
-        out = []
-        for j, (total_sum, total_cnt) in enumerate(self.totals):
-            block = sums[..., 2 * j * self.n_sites : 2 * (j + 1) * self.n_sites]
-            out.append(
-                divergence_from_sums(
-                    block[..., : self.n_sites], block[..., self.n_sites :], total_sum, total_cnt
-                )
-            )
-        return out
+        n_people, n_groups = order.shape[1], self.rows.shape[1]
+        # members[i, b, g] = membership in g of the person whose row i receives in permutation b.
+        members = np.take(self.rows, self.ids[order.T], axis=0).reshape(n_people, -1)
+        sums = (self.stacked_t @ members).astype(np.float64)  # (m · 2 · s) × (b · g)
+        sums = sums.T.reshape(batch, n_groups, *self.shape)
+        return divergence_from_sums(sums[:, :, :, 0], sums[:, :, :, 1], self.total_sum, self.total_cnt)
 
 
 def _exact_dtype(x0: np.ndarray) -> type:

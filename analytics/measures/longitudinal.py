@@ -75,37 +75,44 @@ def paired_changes(
             testable.append(i)
     if not testable:
         return results
-    swappable = np.logical_or.reduce(
-        [active_rows(pairs[i][0]) & active_rows(pairs[i][1]) for i in testable]
-    )
+    both = [active_rows(pairs[i][0]) & active_rows(pairs[i][1]) for i in testable]
+    swappable = np.logical_or.reduce(both)
     n_swappable = int(swappable.sum())
-    blocks = []
-    for i in testable:
-        earlier, later = pairs[i]
-        levels = rating_levels(earlier, later)
-        hist_a, hist_b = histograms(earlier, levels), histograms(later, levels)
-        both = (active_rows(earlier) & active_rows(later))[swappable]
-        moved = (hist_b.onehot[swappable] - hist_a.onehot[swappable]) * both[:, None]
-        base_a = hist_a.onehot.sum(axis=0, dtype=np.float64)
-        base_b = hist_b.onehot.sum(axis=0, dtype=np.float64)
-        blocks.append((moved, base_a, base_b, levels, (hist_a.n_sites, hist_a.n_levels)))
-    moved_all = np.hstack([b[0] for b in blocks]) if len(blocks) > 1 else blocks[0][0]
-    exceed = [0] * len(testable)
+    # Pairs are laid side by side on shared levels; a layout needs one site count to reshape.
+    by_sites: dict[int, list[int]] = {}
+    for j, i in enumerate(testable):
+        by_sites.setdefault(pairs[i][0].shape[1], []).append(j)
+    layouts = []
+    for n_sites, js in by_sites.items():
+        levels = rating_levels(*[m for j in js for m in pairs[testable[j]]])
+        moved, base_a, base_b = [], [], []
+        for j in js:
+            hist_a, hist_b = (histograms(m, levels) for m in pairs[testable[j]])
+            change = hist_b.onehot[swappable] - hist_a.onehot[swappable]
+            moved.append(change * both[j][swappable, None])
+            base_a.append(hist_a.onehot.sum(axis=0, dtype=np.float64))
+            base_b.append(hist_b.onehot.sum(axis=0, dtype=np.float64))
+        shape = (len(js), n_sites, max(levels.size, 1))
+        observed = np.array([abs(results[testable[j]].delta) for j in js])
+        layouts.append(
+            (js, levels, shape, np.hstack(base_a), np.hstack(base_b), observed, np.hstack(moved))
+        )
+    moved_all = np.hstack([layout[-1] for layout in layouts])
+    exceed = np.zeros(len(testable))
     for start in range(0, n_perm, BOOTSTRAP_CHUNK):
         size = min(BOOTSTRAP_CHUNK, n_perm - start)
         shift_all = (swap_masks(n_swappable, size, rng) @ moved_all).astype(np.float64)
         offset = 0
-        for j, (i, (moved, base_a, base_b, levels, shape)) in enumerate(
-            zip(testable, blocks, strict=True)
-        ):
+        for js, levels, shape, base_a, base_b, observed, moved in layouts:
             shift = shift_all[:, offset : offset + moved.shape[1]]
             offset += moved.shape[1]
             perm_a = disagreement_from_counts((base_a + shift).reshape(size, *shape), levels, k)
             perm_b = disagreement_from_counts((base_b - shift).reshape(size, *shape), levels, k)
             diffs = np.nan_to_num(np.abs(perm_b - perm_a), nan=-1.0)
-            exceed[j] += int((diffs >= abs(results[i].delta) - TIE_TOLERANCE).sum())
+            exceed[js] += (diffs >= observed - TIE_TOLERANCE).sum(axis=0)
     for j, i in enumerate(testable):
-        results[i] = Change(results[i].delta, (1.0 + exceed[j]) / (1.0 + n_perm), results[i].n_paired)
+        p_value = (1.0 + exceed[j]) / (1.0 + n_perm)
+        results[i] = Change(results[i].delta, float(p_value), results[i].n_paired)
     return results
 
 
