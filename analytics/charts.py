@@ -2,7 +2,7 @@
 
 A panel's table is at once the accessible alternative to its chart and the content of its CSV
 download, so the three never disagree. Figures are plain dicts (Plotly's JSON), embedded in
-the page with `json_script` and drawn by static/analytics/dashboard.js.
+the page with `json_script` and drawn by static/js/charts.js.
 """
 
 from __future__ import annotations

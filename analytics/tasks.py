@@ -44,9 +44,13 @@ def analysis_run_task(self, *, run_id: int) -> str:
     retry_backoff=5,
 )
 def pending_jobs_sweep_task() -> int:
-    """Run by Celery beat ("sweep-pending-jobs"): publishes every kind of job the broker never
-    got — analysis runs, negotiation sessions and exports — purges expired exports, and returns
-    how many jobs it published."""
+    """Run by Celery beat ("sweep-pending-jobs"): see `_jobs_sweep`."""
+    return _jobs_sweep()
+
+
+def _jobs_sweep() -> int:
+    """Publishes every kind of job the broker never got — analysis runs, negotiation sessions and
+    exports — purges expired exports, and returns how many jobs it published."""
     from exports.services import export_sweep
     from negotiation.services import session_pending_sweep
 
@@ -57,9 +61,9 @@ def pending_jobs_sweep_task() -> int:
 def _sweep_on_worker_start(**kwargs) -> None:
     # A worker that starts after a Redis outage picks up what was requested meanwhile.
     try:
-        published = analysis_pending_sweep()
+        published = _jobs_sweep()
     except Exception:
-        logger.warning("Startup sweep of pending analysis runs failed.", exc_info=True)
+        logger.warning("Startup sweep of pending jobs failed.", exc_info=True)
         return
     if published:
-        logger.info("Startup sweep published %d pending analysis runs.", published)
+        logger.info("Startup sweep published %d pending jobs.", published)

@@ -234,7 +234,7 @@ def export_build(*, job_id: int) -> ExportJob:
 
 def export_sweep(*, now=None) -> dict:
     """Publishes exports the broker never received or whose worker died, and deletes the
-    files of expired exports. Meant for Celery beat (`exports.tasks.export_sweep_task`)."""
+    files of expired exports. Run by the beat sweep (`analytics.tasks.pending_jobs_sweep_task`)."""
     now = now or timezone.now()
     stale = ExportJob.objects.filter(
         Q(status=ExportJob.Status.PENDING, created_at__lte=now - SWEEP_GRACE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from .services import export_build, export_sweep
+from .services import export_build
 
 
 @shared_task(
@@ -20,9 +20,3 @@ def export_build_task(*, job_id: int) -> str:
     """Builds one export. Acknowledged only when done, so a lost worker hands the job to
     another; the claim inside `export_build` keeps a redelivered task from building twice."""
     return export_build(job_id=job_id).status
-
-
-@shared_task(acks_late=True, autoretry_for=(DatabaseError,), max_retries=3, retry_backoff=5)
-def export_sweep_task() -> dict:
-    """For Celery beat: republishes lost exports and deletes expired files."""
-    return export_sweep()

@@ -1,5 +1,5 @@
-/* Draws the dashboard's Plotly figures. Each chart container names the json_script element
-   holding its figure, built on the server; without JavaScript the tables remain. */
+/* Draws the server-built Plotly figures (dashboards, negotiation results). Each chart container
+   names the json_script element holding its figure; without JavaScript the tables remain. */
 (function () {
   "use strict";
   function draw() {
