@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from civic.jobs import job_claim, job_publish, job_stale_ids
 from surveys.models import Study, Wave
 
 from .loading import inputs_fingerprint, study_data_load
@@ -88,23 +89,9 @@ def analysis_request(
 
 
 def _enqueue(run_id: int) -> bool:
-    """Publishes the task; marks the row queued only if no worker has touched it yet."""
     from .tasks import analysis_run_task
 
-    try:
-        # ignore_result must be given here: otherwise the Redis result backend subscribes
-        # before publishing and, with Redis down, retries for about 20 s while a web request
-        # waits. The outcome lives on the AnalysisRun row anyway.
-        analysis_run_task.apply_async(kwargs={"run_id": run_id}, retry=False, ignore_result=True)
-    except Exception:
-        # The broker is unreachable. The row stays pending and the sweep retries it.
-        logger.warning("Could not publish analysis run %s; the sweep will retry.", run_id, exc_info=True)
-        return False
-    # A re-sent queued row gets a new enqueued_at, so the sweep re-sends it once per STALE_QUEUED.
-    AnalysisRun.objects.filter(
-        pk=run_id, status__in=[AnalysisRun.Status.PENDING, AnalysisRun.Status.QUEUED]
-    ).update(status=AnalysisRun.Status.QUEUED, enqueued_at=timezone.now())
-    return True
+    return job_publish(AnalysisRun, run_id, analysis_run_task, run_id=run_id)
 
 
 def analysis_pending_sweep(*, now=None) -> int:
@@ -114,37 +101,13 @@ def analysis_pending_sweep(*, now=None) -> int:
 
     Returns how many runs were published. Publishing twice is harmless: `analysis_run`
     claims a row only once."""
-    now = now or timezone.now()
-    stale = AnalysisRun.objects.filter(
-        Q(status=AnalysisRun.Status.PENDING, created_at__lte=now - SWEEP_GRACE)
-        | Q(status=AnalysisRun.Status.QUEUED, enqueued_at__lte=now - STALE_QUEUED)
-        | Q(status=AnalysisRun.Status.RUNNING, started_at__lte=now - STALE_RUNNING)
-    )
-    published = 0
-    for run_id in stale.order_by("created_at").values_list("pk", flat=True)[:100]:
-        published += _enqueue(run_id)
-    return published
+    ids = job_stale_ids(AnalysisRun, grace=SWEEP_GRACE, stale_queued=STALE_QUEUED, stale_running=STALE_RUNNING,
+                        now=now)
+    return sum(_enqueue(run_id) for run_id in ids)
 
 
 def _claim(run_id: int, *, take_over: bool = False) -> bool:
-    """Moves the run to running with one conditional UPDATE; False if someone else has it,
-    or it is finished. A running row past the time limit belongs to a dead worker and may
-    be claimed again; with `take_over` (the broker redelivered the message because the worker
-    running it died) a running row is claimed again at once."""
-    now = timezone.now()
-    claimable = Q(status__in=[AnalysisRun.Status.PENDING, AnalysisRun.Status.QUEUED]) | Q(
-        status=AnalysisRun.Status.RUNNING, started_at__lte=now - STALE_RUNNING
-    )
-    if take_over:
-        claimable |= Q(status=AnalysisRun.Status.RUNNING)
-    claimed = AnalysisRun.objects.filter(claimable, pk=run_id).update(
-        status=AnalysisRun.Status.RUNNING, started_at=now, progress=0, error=""
-    )
-    if claimed:
-        # Attempts are informational, so a second statement is fine.
-        run = AnalysisRun.objects.only("attempts").get(pk=run_id)
-        AnalysisRun.objects.filter(pk=run_id).update(attempts=run.attempts + 1)
-    return bool(claimed)
+    return job_claim(AnalysisRun, run_id, stale_running=STALE_RUNNING, take_over=take_over, progress=0)
 
 
 def _progress_writer(run_id: int, *, low: int, high: int) -> Callable[[float], None]:

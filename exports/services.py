@@ -32,6 +32,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
+from civic.jobs import job_claim, job_publish, job_stale_ids
 from surveys.exports import csv_safe
 from surveys.models import (
     Comment,
@@ -140,28 +141,11 @@ def export_request(*, study: Study, user, enqueue: bool = True, via: str = "web"
 def _enqueue(job_id: int) -> bool:
     from .tasks import export_build_task
 
-    try:
-        export_build_task.apply_async(kwargs={"job_id": job_id})
-    except Exception:
-        # The broker is unreachable; the job stays pending and `export_sweep` retries it.
-        logger.warning("Could not publish export %s; the sweep will retry.", job_id, exc_info=True)
-        return False
-    ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.PENDING).update(
-        status=ExportJob.Status.QUEUED, enqueued_at=timezone.now()
-    )
-    return True
+    return job_publish(ExportJob, job_id, export_build_task, job_id=job_id)
 
 
 def _claim(job_id: int) -> bool:
-    now = timezone.now()
-    claimable = Q(status__in=[ExportJob.Status.PENDING, ExportJob.Status.QUEUED]) | Q(
-        status=ExportJob.Status.RUNNING, started_at__lte=now - STALE_RUNNING
-    )
-    return bool(
-        ExportJob.objects.filter(claimable, pk=job_id).update(
-            status=ExportJob.Status.RUNNING, started_at=now, progress=0, error=""
-        )
-    )
+    return job_claim(ExportJob, job_id, stale_running=STALE_RUNNING, progress=0)
 
 
 def _progress_writer(job_id: int, total: int) -> Callable[[int], None]:
@@ -236,11 +220,8 @@ def export_sweep(*, now=None) -> dict:
     """Publishes exports the broker never received or whose worker died, and deletes the
     files of expired exports. Run by the beat sweep (`analytics.tasks.pending_jobs_sweep_task`)."""
     now = now or timezone.now()
-    stale = ExportJob.objects.filter(
-        Q(status=ExportJob.Status.PENDING, created_at__lte=now - SWEEP_GRACE)
-        | Q(status=ExportJob.Status.RUNNING, started_at__lte=now - STALE_RUNNING)
-    )
-    published = sum(_enqueue(pk) for pk in stale.values_list("pk", flat=True)[:100])
+    stale = job_stale_ids(ExportJob, grace=SWEEP_GRACE, stale_queued=None, stale_running=STALE_RUNNING, now=now)
+    published = sum(_enqueue(pk) for pk in stale)
     expired = ExportJob.objects.filter(expires_at__lte=now, deleted_at__isnull=True).exclude(file_name="")
     purged = 0
     for job in expired.select_related("study")[:500]:

@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, F, Q
+from django.db.models import Avg, F
 from django.utils import timezone
 
+from civic.jobs import job_claim, job_publish, job_stale_ids
 from surveys.models import Criterion, Group, Priority, Rating, Site, Study, Wave
 
 from .bargaining import ScenarioError, parse_scenario, run_negotiation
@@ -411,49 +412,21 @@ def session_start(*, scenario: Scenario, user=None, pinned=(), forbidden=()) -> 
 
 
 def _enqueue(session_id: int) -> bool:
-    """Publish the task; mark the row queued only if no worker has touched it yet."""
     from .tasks import session_run_task
 
-    try:
-        session_run_task.apply_async(kwargs={"session_id": session_id})
-    except Exception:
-        # The broker is unreachable. The row stays pending and the sweep retries it.
-        logger.warning(
-            "Could not publish negotiation session %s; the sweep will retry.",
-            session_id,
-            exc_info=True,
-        )
-        return False
-    NegotiationSession.objects.filter(
-        pk=session_id, status=NegotiationSession.Status.PENDING
-    ).update(status=NegotiationSession.Status.QUEUED, enqueued_at=timezone.now())
-    return True
+    return job_publish(NegotiationSession, session_id, session_run_task, session_id=session_id)
 
 
 def session_pending_sweep(*, now=None) -> int:
     """Publish again the sessions the broker never received and those whose worker died.
     Publishing twice is harmless: ``session_run`` claims a session only once."""
-    now = now or timezone.now()
-    S = NegotiationSession.Status
-    ids = list(
-        NegotiationSession.objects.filter(
-            Q(status=S.PENDING, created_at__lt=now - SWEEP_GRACE)
-            | Q(status=S.RUNNING, started_at__lt=now - STALE_RUNNING)
-        ).values_list("pk", flat=True)
-    )
+    ids = job_stale_ids(NegotiationSession, grace=SWEEP_GRACE, stale_queued=None, stale_running=STALE_RUNNING,
+                        now=now)
     return sum(_enqueue(pk) for pk in ids)
 
 
 def _claim(session_id: int) -> bool:
-    S = NegotiationSession.Status
-    now = timezone.now()
-    claimable = Q(status__in=[S.PENDING, S.QUEUED]) | Q(
-        status=S.RUNNING, started_at__lt=now - STALE_RUNNING
-    )
-    claimed = NegotiationSession.objects.filter(claimable, pk=session_id).update(
-        status=S.RUNNING, started_at=now, progress=1, error="", attempts=F("attempts") + 1
-    )
-    return bool(claimed)
+    return job_claim(NegotiationSession, session_id, stale_running=STALE_RUNNING, progress=1)
 
 
 def session_run(*, session_id: int) -> NegotiationSession:
