@@ -45,12 +45,7 @@ def histograms(values: np.ndarray, levels: np.ndarray | None = None) -> Histogra
     width = max(levels.size, 1)
     onehot = np.zeros((n_people, n_sites * width), dtype=np.float32)
     if levels.size:
-        observed = ~np.isnan(values)
-        filled = np.where(observed, values, levels[0])
-        if _consecutive_integers(levels):
-            idx = (filled - levels[0]).astype(np.intp)
-        else:
-            idx = np.searchsorted(levels, filled)
+        idx, observed = _level_index(values, levels)
         # Column of (site, level) for every cell; unobserved cells write a 0 where a 0 already is.
         idx += np.arange(n_sites) * width
         np.put_along_axis(onehot, idx, observed.astype(np.float32), axis=1)
@@ -59,6 +54,69 @@ def histograms(values: np.ndarray, levels: np.ndarray | None = None) -> Histogra
 
 def _consecutive_integers(levels: np.ndarray) -> bool:
     return bool(np.all(levels == np.rint(levels)) and np.all(np.diff(levels) == 1))
+
+
+def _level_index(values: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index into ``levels`` of every cell (0 where missing), and the observed mask."""
+    observed = ~np.isnan(values)
+    filled = np.where(observed, values, levels[0])
+    if _consecutive_integers(levels):
+        return (filled - levels[0]).astype(np.intp), observed
+    return np.searchsorted(levels, filled), observed
+
+
+def cumulative_onehot(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Cumulative level indicators, level-major: shape (n_people, n_levels · n_sites), float32.
+
+    Column t · n_sites + s is 1 when the participant rated site s at or below level t; the last
+    block (t = n_levels − 1) therefore marks every rating. Summed with weights this gives, per
+    site, the cumulative counts C_t and the number of ratings N that disagreement_from_cumulative
+    needs, with no cumulative sum and with each level a contiguous block.
+    """
+    n_people, n_sites = values.shape
+    n_levels = max(levels.size, 1)
+    if not levels.size:
+        return np.zeros((n_people, n_levels * n_sites), dtype=np.float32)
+    idx, observed = _level_index(values, levels)
+    steps = np.arange(n_levels)[None, :, None]
+    out = (idx[:, None, :] <= steps) & observed[:, None, :]
+    return out.reshape(n_people, -1).astype(np.float32)
+
+
+def side_by_side(matrices: list[np.ndarray], levels: np.ndarray) -> np.ndarray:
+    """Cumulative one-hots of matrices over the same people: people × levels × matrices × sites.
+
+    Flattened to people × (levels · matrices · sites) it is one operand of a weights product
+    whose result reshapes to the (batch, levels, matrices, sites) disagreement_from_cumulative
+    takes, so all matrices are evaluated together.
+    """
+    n_levels, n_sites = max(levels.size, 1), matrices[0].shape[1]
+    blocks = [cumulative_onehot(m, levels).reshape(len(m), n_levels, n_sites) for m in matrices]
+    return np.stack(blocks, axis=2)
+
+
+def disagreement_from_cumulative(cumulative: np.ndarray, levels: np.ndarray, k: float) -> np.ndarray:
+    """Pairwise disagreement from cumulative counts shaped (batch, n_levels, ..., n_sites).
+
+    Same definition as disagreement_from_counts, for counts summed from cumulative_onehot.
+    """
+    cumulative = np.asarray(cumulative, dtype=np.float64)
+    n = cumulative[:, -1]
+    pair_sum = np.zeros(n.shape)
+    for t, gap in enumerate(np.diff(levels)):
+        below = cumulative[:, t]
+        pair_sum += float(gap) * below * (n - below)
+    return _mean_over_sites(pair_sum, n, k)
+
+
+def _mean_over_sites(pair_sum: np.ndarray, n: np.ndarray, k: float) -> np.ndarray:
+    """Mean over sites with a pair of (sum of pairwise distances / pairs), divided by K."""
+    pairs = n * (n - 1) / 2.0
+    ok = pairs > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_site = np.where(ok, pair_sum / np.where(ok, pairs, 1.0), 0.0)
+        mean = per_site.sum(axis=-1) / ok.sum(axis=-1)
+    return mean / k if k > 0 else mean * np.nan
 
 
 def disagreement_from_counts(counts: np.ndarray, levels: np.ndarray, k: float) -> np.ndarray:
@@ -76,12 +134,7 @@ def disagreement_from_counts(counts: np.ndarray, levels: np.ndarray, k: float) -
         pair_sum = (below * (n[..., None] - below)) @ np.diff(levels).astype(np.float64)
     else:
         pair_sum = np.zeros_like(n)
-    pairs = n * (n - 1) / 2.0
-    ok = pairs > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_site = np.where(ok, pair_sum / np.where(ok, pairs, 1.0), 0.0)
-        mean = per_site.sum(axis=-1) / ok.sum(axis=-1)
-    return mean / k if k > 0 else mean * np.nan
+    return _mean_over_sites(pair_sum, n, k)
 
 
 def pairwise_disagreement(values: np.ndarray, k: float) -> float | None:
@@ -172,13 +225,14 @@ def bootstrap_cis(
         for n_sites, indices in by_sites.items():
             rows = [matrices[i][mask] for i in indices]
             levels = rating_levels(*rows)
-            onehot = np.hstack([histograms(r, levels).onehot for r in rows])
-            shape = (len(rows), n_sites, max(levels.size, 1))
+            # Level-major columns: (level, matrix, site), so every level is one contiguous block.
+            onehot = side_by_side(rows, levels).reshape(n_rows, -1)
+            shape = (max(levels.size, 1), len(rows), n_sites)
             replicates = []
             for start in range(0, n_boot, BOOTSTRAP_CHUNK):
                 size = min(BOOTSTRAP_CHUNK, n_boot - start)
                 counts = (bootstrap_weights(n_rows, size, rng) @ onehot).reshape(size, *shape)
-                replicates.append(disagreement_from_counts(counts, levels, k))
+                replicates.append(disagreement_from_cumulative(counts, levels, k))
             replicates_all = np.concatenate(replicates)  # n_boot × matrices
             for j, i in enumerate(indices):
                 results[i] = _percentile_interval(replicates_all[:, j], level)

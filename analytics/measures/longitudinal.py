@@ -10,10 +10,10 @@ from .data import active_rows
 from .disagreement import (
     BOOTSTRAP_CHUNK,
     bootstrap_ci,
-    disagreement_from_counts,
-    histograms,
+    disagreement_from_cumulative,
     pairwise_disagreement,
     rating_levels,
+    side_by_side,
 )
 
 # A permuted change this close to the observed one counts as "at least as extreme" (rounding).
@@ -85,18 +85,17 @@ def paired_changes(
     layouts = []
     for n_sites, js in by_sites.items():
         levels = rating_levels(*[m for j in js for m in pairs[testable[j]]])
-        moved, base_a, base_b = [], [], []
-        for j in js:
-            hist_a, hist_b = (histograms(m, levels) for m in pairs[testable[j]])
-            change = hist_b.onehot[swappable] - hist_a.onehot[swappable]
-            moved.append(change * both[j][swappable, None])
-            base_a.append(hist_a.onehot.sum(axis=0, dtype=np.float64))
-            base_b.append(hist_b.onehot.sum(axis=0, dtype=np.float64))
-        shape = (len(js), n_sites, max(levels.size, 1))
+        n_levels = max(levels.size, 1)
+        cum_a = side_by_side([pairs[testable[j]][0] for j in js], levels)
+        cum_b = side_by_side([pairs[testable[j]][1] for j in js], levels)
+        # Only a pair's own paired participants move; everyone else's coin is ignored.
+        paired = np.stack([both[j] for j in js], axis=1)[swappable][:, None, :, None]
+        moved = ((cum_b[swappable] - cum_a[swappable]) * paired).reshape(n_swappable, -1)
+        base_a = cum_a.sum(axis=0, dtype=np.float64).reshape(-1)
+        base_b = cum_b.sum(axis=0, dtype=np.float64).reshape(-1)
+        shape = (n_levels, len(js), n_sites)
         observed = np.array([abs(results[testable[j]].delta) for j in js])
-        layouts.append(
-            (js, levels, shape, np.hstack(base_a), np.hstack(base_b), observed, np.hstack(moved))
-        )
+        layouts.append((js, levels, shape, base_a, base_b, observed, moved))
     moved_all = np.hstack([layout[-1] for layout in layouts])
     exceed = np.zeros(len(testable))
     for start in range(0, n_perm, BOOTSTRAP_CHUNK):
@@ -106,8 +105,8 @@ def paired_changes(
         for js, levels, shape, base_a, base_b, observed, moved in layouts:
             shift = shift_all[:, offset : offset + moved.shape[1]]
             offset += moved.shape[1]
-            perm_a = disagreement_from_counts((base_a + shift).reshape(size, *shape), levels, k)
-            perm_b = disagreement_from_counts((base_b - shift).reshape(size, *shape), levels, k)
+            perm_a = disagreement_from_cumulative((base_a + shift).reshape(size, *shape), levels, k)
+            perm_b = disagreement_from_cumulative((base_b - shift).reshape(size, *shape), levels, k)
             diffs = np.nan_to_num(np.abs(perm_b - perm_a), nan=-1.0)
             exceed[js] += (diffs >= observed - TIE_TOLERANCE).sum(axis=0)
     for j, i in enumerate(testable):
