@@ -37,7 +37,51 @@ def group_alphas(
     values: np.ndarray, memberships: np.ndarray, scale_min: int, scale_max: int
 ) -> list[float | None]:
     """Alpha within each group, computed on the members' rows only."""
-    return [
-        ordinal_alpha(values[memberships[:, g]], scale_min, scale_max)
-        for g in range(memberships.shape[1])
+    return alphas(values, memberships, scale_min, scale_max)[1]
+
+
+def alphas(
+    values: np.ndarray, memberships: np.ndarray, scale_min: int, scale_max: int
+) -> tuple[float | None, list[float | None]]:
+    """Overall alpha and alpha within each group, from one shared count of values per site.
+
+    The package's alpha depends on the data only through the units × values count matrix, and
+    the count matrices of everybody and of every group are one product (memberships × one-hot
+    values), so the package is handed value_counts instead of re-counting each group's rows.
+    The undefined cases are decided from the same counts, exactly as ordinal_alpha decides them.
+    Values outside the integer scale fall back to ordinal_alpha (which lets the package reject
+    them as it always did).
+    """
+    domain = np.arange(int(scale_min), int(scale_max) + 1, dtype=np.float64)
+    observed = ~np.isnan(values)
+    groups = memberships.shape[1]
+    if domain.size < 2 or not np.isin(values[observed], domain).all():
+        overall = ordinal_alpha(values, scale_min, scale_max)
+        members = [values[memberships[:, g]] for g in range(groups)]
+        return overall, [ordinal_alpha(v, scale_min, scale_max) for v in members]
+    n_people, n_sites = values.shape
+    idx = np.where(observed, values - domain[0], 0).astype(np.intp)
+    onehot = np.zeros((n_people, n_sites, domain.size))
+    people, sites = np.nonzero(observed)
+    onehot[people, sites, idx[people, sites]] = 1.0
+    who = np.hstack([np.ones((n_people, 1)), memberships.astype(np.float64)])
+    counts = (who.T @ onehot.reshape(n_people, -1)).reshape(groups + 1, n_sites, domain.size)
+    raters = who.T @ observed.any(axis=1).astype(np.float64)
+    results = [
+        _alpha_from_counts(np.rint(c).astype(np.int64), r, domain)
+        for c, r in zip(counts, raters, strict=True)
     ]
+    return results[0], results[1:]
+
+
+def _alpha_from_counts(counts: np.ndarray, raters: float, domain: np.ndarray) -> float | None:
+    """ordinal_alpha from a sites × values count matrix and the number of raters."""
+    if raters < 2 or not (counts.sum(axis=1) >= 2).any():
+        return None
+    if int((counts.sum(axis=0) > 0).sum()) < 2:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = krippendorff.alpha(
+            value_counts=counts, level_of_measurement="ordinal", value_domain=domain
+        )
+    return None if not np.isfinite(alpha) else float(alpha)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .agreement import group_alphas, ordinal_alpha
+from .agreement import alphas
 from .consistency import names_match, rating_ranking_consistency
 from .data import (
     RankingMatrix,
@@ -142,7 +142,7 @@ def _criterion_entry(
 ) -> dict:
     values, members = rating.values, data.memberships
     split = variance_split(values, members)
-    alphas = group_alphas(values, members, data.scale_min, data.scale_max)
+    overall_alpha, group_alpha = alphas(values, members, data.scale_min, data.scale_max)
     groups = []
     for g, name in enumerate(data.group_names):
         significant = bool(not np.isnan(q[g]) and q[g] <= SIGNIFICANCE)
@@ -155,7 +155,7 @@ def _criterion_entry(
                 "p_value": test.p_value[g],
                 "q_value": q[g],
                 "significant": significant,
-                "alpha_ordinal": alphas[g],
+                "alpha_ordinal": group_alpha[g],
             }
         )
     return {
@@ -163,7 +163,7 @@ def _criterion_entry(
         "n_participants": int((~np.all(np.isnan(values), axis=1)).sum()),
         "n_ratings": int((~np.isnan(values)).sum()),
         "mean": _mean(values),
-        "alpha_ordinal": ordinal_alpha(values, data.scale_min, data.scale_max),
+        "alpha_ordinal": overall_alpha,
         "pairwise_disagreement": pairwise_disagreement(values, data.scale_range),
         "between_group_variance": split.between,
         "within_group_variance": split.within,
