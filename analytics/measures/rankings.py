@@ -69,6 +69,53 @@ def group_ranking(
     )
 
 
+def group_rankings(
+    ranks: np.ndarray, memberships: np.ndarray, item_codes: tuple[str, ...], min_rankers: int = 2
+) -> list[GroupRanking]:
+    """group_ranking for every membership column, from one memberships × ranks product.
+
+    Every quantity group_ranking needs (rank totals of the members and of everybody else) is a
+    column sum, and for integer positions those sums are exact, so the results are identical to
+    calling group_ranking per group. Non-integer ranks take the per-group path.
+    """
+    n_groups = memberships.shape[1]
+    if not np.all(ranks == np.rint(ranks)):
+        columns = [memberships[:, g] for g in range(n_groups)]
+        return [group_ranking(ranks, c, item_codes, min_rankers) for c in columns]
+    members = memberships.astype(np.float64)
+    counts = members.sum(axis=0).astype(int)
+    sums = members.T @ ranks
+    total = ranks.sum(axis=0)
+    n_items = ranks.shape[1]
+    results = []
+    for g in range(n_groups):
+        n = int(counts[g])
+        if n < min_rankers:
+            results.append(GroupRanking(n, None, None, None, None))
+            continue
+        means = sums[g] / n
+        order = np.argsort(means, kind="stable")
+        n_others = ranks.shape[0] - n
+        distance = None
+        if n_others:
+            others = np.argsort((total - sums[g]) / n_others, kind="stable")
+            distance = tau_distance(order, others)
+        w = None
+        if n >= 2 and n_items >= 2:  # as kendall_w: two rankers and two items
+            s = float(((sums[g] - sums[g].mean()) ** 2).sum())
+            w = float(12.0 * s / (n**2 * (n_items**3 - n_items)))
+        results.append(
+            GroupRanking(
+                n=n,
+                kendall_w=w,
+                consensus=[item_codes[i] for i in order],
+                mean_ranks=[float(v) for v in means],
+                distance=distance,
+            )
+        )
+    return results
+
+
 def most_distant(groups: list[str], results: list[GroupRanking]) -> str | None:
     """The group whose consensus is farthest from the others' (first one on ties)."""
     best, best_distance = None, -1.0

@@ -24,7 +24,7 @@ from .disagreement import bootstrap_cis, pairwise_disagreement
 from .divergence import DivergenceResult, benjamini_hochberg, divergence_tests
 from .jsonify import to_json
 from .longitudinal import Change, paired_changes
-from .rankings import group_ranking, kendall_w, most_distant
+from .rankings import group_ranking, group_rankings, kendall_w, most_distant
 from .sites import site_summaries
 from .variance import variance_split
 
@@ -191,10 +191,7 @@ def _ranking_entry(data: StudyData, ranking: RankingMatrix) -> dict:
     complete = complete_rows(ranking.ranks)
     ranks = ranking.ranks[complete]
     members = data.memberships[complete]
-    results = [
-        group_ranking(ranks, members[:, g], ranking.item_codes)
-        for g in range(len(data.group_names))
-    ]
+    results = group_rankings(ranks, members, ranking.item_codes)
     overall = group_ranking(ranks, np.ones(len(ranks), bool), ranking.item_codes)
     return {
         "criterion": ranking.criterion,
