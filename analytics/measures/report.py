@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .agreement import alphas
-from .consistency import names_match, rating_ranking_consistency
+from .consistency import names_match, rating_ranking_consistencies
 from .data import (
     RankingMatrix,
     RatingMatrix,
@@ -223,8 +223,10 @@ def _consistency_entries(wave: WaveData) -> list[dict]:
     for ranking in wave.rankings:
         if sum(s is not None for s in ranking.item_sites) < 2:
             continue
-        for rating in wave.ratings:
-            result = rating_ranking_consistency(ranking.ranks, ranking.item_sites, rating.values)
+        results = rating_ranking_consistencies(
+            ranking.ranks, ranking.item_sites, [rating.values for rating in wave.ratings]
+        )
+        for rating, result in zip(wave.ratings, results, strict=True):
             entries.append(
                 {
                     "ranking_criterion": ranking.criterion,
