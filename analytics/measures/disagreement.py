@@ -31,7 +31,16 @@ class Histograms:
 def rating_levels(*matrices: np.ndarray) -> np.ndarray:
     """Distinct observed values across matrices (so histograms of two waves line up)."""
     parts = [m[~np.isnan(m)] for m in matrices]
-    return np.unique(np.concatenate(parts)) if parts else np.array([])
+    if not parts:
+        return np.array([])
+    observed = np.concatenate(parts)
+    if observed.size:
+        low, high = float(observed.min()), float(observed.max())
+        # Ratings are small integers: marking the values present beats sorting them all.
+        if high - low < 4096 and np.all(observed == np.rint(observed)):
+            present = np.bincount((observed - low).astype(np.intp), minlength=1)
+            return np.flatnonzero(present).astype(np.float64) + low
+    return np.unique(observed)
 
 
 def histograms(values: np.ndarray, levels: np.ndarray | None = None) -> Histograms:

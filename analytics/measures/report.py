@@ -60,9 +60,9 @@ def compute_report(
     criteria = _criterion_names(data)
     units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
     tracker = _Progress(progress, units)
+    tests = _divergence_tests(data, n_permutations, seed)
     waves = [
-        _wave_report(data, w, wave, n_permutations, seed, tracker)
-        for w, wave in enumerate(data.waves)
+        _wave_report(data, wave, tests[w], tracker) for w, wave in enumerate(data.waves)
     ]
     resampled = _Resampled(data, criteria, n_permutations, n_bootstrap, seed)
     longitudinal = []
@@ -104,17 +104,27 @@ def _wave_participants(wave: WaveData) -> int:
 # --- one wave -----------------------------------------------------------------------------------
 
 
+def _divergence_tests(data: StudyData, n_permutations: int, seed: int) -> list[list]:
+    """Divergence tests of every criterion of every wave, per wave.
+
+    One stream for the study: all criteria of all waves share their permutations of the
+    participants (see divergence_tests), so the draws and the permuted membership matrices are
+    made once. Every p-value is still the permutation p-value of its own (wave, criterion) cell;
+    only the Monte Carlo draws are common.
+    """
+    matrices = [r.values for wave in data.waves for r in wave.ratings]
+    rng = rng_for(seed, _DIVERGENCE)
+    results = divergence_tests(matrices, data.memberships, n_permutations, rng)
+    per_wave, start = [], 0
+    for wave in data.waves:
+        per_wave.append(results[start : start + len(wave.ratings)])
+        start += len(wave.ratings)
+    return per_wave
+
+
 def _wave_report(
-    data: StudyData,
-    w: int,
-    wave: WaveData,
-    n_permutations: int,
-    seed: int,
-    tracker: _Progress,
+    data: StudyData, wave: WaveData, tests: list[DivergenceResult], tracker: _Progress
 ) -> dict:
-    # One stream per wave: the criteria of a wave share their permutations (see divergence_tests).
-    rng = rng_for(seed, _DIVERGENCE, w)
-    tests = divergence_tests([r.values for r in wave.ratings], data.memberships, n_permutations, rng)
     # Benjamini–Hochberg runs over all (group, criterion) cells of the wave together.
     q = benjamini_hochberg(np.concatenate([t.p_value for t in tests])) if tests else np.array([])
     q_values = np.split(q, len(tests)) if tests else []
