@@ -229,14 +229,20 @@ def _consistency_entries(wave: WaveData) -> list[dict]:
     Each pair is reported; ``same_criterion`` flags pairs whose names match (equal, or sharing
     a stem such as accessible/accessibility), which are the ones a dashboard should lead with.
     """
+    usable = [r for r in wave.rankings if sum(s is not None for s in r.item_sites) >= 2]
+    # Rankings with the same item → site mapping share the rating-side work.
+    by_mapping: dict[tuple[int | None, ...], list[RankingMatrix]] = {}
+    for ranking in usable:
+        by_mapping.setdefault(ranking.item_sites, []).append(ranking)
+    values = [rating.values for rating in wave.ratings]
+    found = {}
+    for item_sites, rankings in by_mapping.items():
+        results = rating_ranking_consistencies([r.ranks for r in rankings], item_sites, values)
+        for ranking, per_rating in zip(rankings, results, strict=True):
+            found[id(ranking)] = per_rating
     entries = []
-    for ranking in wave.rankings:
-        if sum(s is not None for s in ranking.item_sites) < 2:
-            continue
-        results = rating_ranking_consistencies(
-            ranking.ranks, ranking.item_sites, [rating.values for rating in wave.ratings]
-        )
-        for rating, result in zip(wave.ratings, results, strict=True):
+    for ranking in usable:
+        for rating, result in zip(wave.ratings, found[id(ranking)], strict=True):
             entries.append(
                 {
                     "ranking_criterion": ranking.criterion,
