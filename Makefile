@@ -1,5 +1,7 @@
 # Civic — common tasks. `make demo` and `make test` work on a fresh machine.
-PYTHON ?= $(shell command -v python3.12 || command -v python3.13 || command -v python3)
+# The first Python >= 3.12 that runs: on PATH, or installed by pyenv but not activated.
+PYTHON ?= $(shell for c in python3.12 python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null) python3; do \
+	if $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$c; break; fi; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -8,6 +10,7 @@ PORT ?= 8000
 .PHONY: install run demo test test-fast ci bench lint messages worker clean
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Civic needs Python 3.12 or newer (python3.12 on PATH)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
