@@ -243,6 +243,13 @@ def bootstrap_cis(
                 counts = (bootstrap_weights(n_rows, size, rng) @ onehot).reshape(size, *shape)
                 replicates.append(disagreement_from_cumulative(counts, levels, k))
             replicates_all = np.concatenate(replicates)  # n_boot × matrices
+            if not np.isnan(replicates_all).any():
+                # One percentile call for every matrix when no replicate is undefined.
+                tail = (1.0 - level) / 2.0 * 100.0
+                bounds = np.percentile(replicates_all, [tail, 100.0 - tail], axis=0)
+                for j, i in enumerate(indices):
+                    results[i] = (float(bounds[0, j]), float(bounds[1, j]))
+                continue
             for j, i in enumerate(indices):
                 results[i] = _percentile_interval(replicates_all[:, j], level)
     return results

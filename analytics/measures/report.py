@@ -261,12 +261,13 @@ def _consistency_entries(wave: WaveData) -> list[dict]:
 
 
 class _Resampled:
-    """Bootstrap intervals and paired change tests of every criterion, computed wave by wave.
+    """Bootstrap intervals and paired change tests of every criterion and wave.
 
-    For each participant set ("rows": everybody, or one group's members) the criteria of a wave
-    share their bootstrap resamples and the criteria of a pair of waves share their swap masks,
-    so the random draws and the matrix products happen once per (wave, rows), not per criterion.
-    Streams are keyed by purpose, wave(s) and participant set only.
+    For each participant set ("rows": everybody, or one group's members) the (wave, criterion)
+    cells share their bootstrap resamples (when they have the same raters) and the criteria of a
+    pair of waves share their swap masks, so the random draws and the matrix products happen
+    once per participant set, not per cell. Each interval and p-value keeps its own definition;
+    only the Monte Carlo draws are common. Streams are keyed by purpose, waves and participant set.
     """
 
     def __init__(
@@ -288,14 +289,15 @@ class _Resampled:
             present = [w for w, wave in enumerate(data.waves) if _find_rating(wave, name)]
             for w0, w1 in zip(present, present[1:], strict=False):
                 pairs.setdefault((w0, w1), []).append(name)
+        cells = [(w, rating) for w, wave in enumerate(data.waves) for rating in wave.ratings]
         for r, rows in enumerate(rowsets):
-            for w, wave in enumerate(data.waves):
-                rng = rng_for(seed, _BOOTSTRAP, w, r)
-                matrices = [rating.values[rows] for rating in wave.ratings]
-                for rating, ci in zip(
-                    wave.ratings, bootstrap_cis(matrices, k, n_bootstrap, rng), strict=True
-                ):
-                    self.ci[(r, w, rating.criterion)] = ci
+            # Every (wave, criterion) of a participant set resamples the same participants, so
+            # cells with the same raters share their resamples (see bootstrap_cis).
+            rng = rng_for(seed, _BOOTSTRAP, r)
+            matrices = [rating.values[rows] for _, rating in cells]
+            intervals = bootstrap_cis(matrices, k, n_bootstrap, rng)
+            for (w, rating), ci in zip(cells, intervals, strict=True):
+                self.ci[(r, w, rating.criterion)] = ci
             for (w0, w1), names in pairs.items():
                 rng = rng_for(seed, _CHANGE, w0, w1, r)
                 matrices = [
