@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from exports.models import ExportJob
 from negotiation.models import NegotiationSession, Scenario
