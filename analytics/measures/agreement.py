@@ -65,7 +65,8 @@ def alphas(
     people, sites = np.nonzero(observed)
     onehot[people, sites, idx[people, sites]] = 1.0
     who = np.hstack([np.ones((n_people, 1)), memberships.astype(np.float64)])
-    counts = (who.T @ onehot.reshape(n_people, -1)).reshape(groups + 1, n_sites, domain.size)
+    flat = onehot.reshape(n_people, n_sites * domain.size)
+    counts = (who.T @ flat).reshape(groups + 1, n_sites, domain.size)
     raters = who.T @ observed.any(axis=1).astype(np.float64)
     results = [
         _alpha_from_counts(np.rint(c).astype(np.int64), r, domain)

@@ -106,18 +106,38 @@ def divergence_tests(
         d_obs = np.where(n >= min_members, d_obs, np.nan)
         results.append(DivergenceResult(divergence=d_obs, p_value=d_obs * np.nan, n=n))
     tested = [i for i, r in enumerate(results) if not np.all(np.isnan(r.divergence))]
-    if n_permutations <= 0 or not tested:
-        return results
+    exceed = {i: np.zeros(memberships.shape[1]) for i in tested}
+    if n_permutations > 0 and tested:
+        _count_exceedances(matrices, actives, memberships, results, tested, exceed, n_permutations, rng)
+    for i in tested:
+        d_obs = results[i].divergence
+        with np.errstate(invalid="ignore"):
+            p = np.where(np.isnan(d_obs), np.nan, (1.0 + exceed[i]) / (1.0 + n_permutations))
+        results[i] = DivergenceResult(divergence=d_obs, p_value=p, n=results[i].n)
+    return results
+
+
+def _count_exceedances(
+    matrices: list[np.ndarray],
+    actives: list[np.ndarray],
+    memberships: np.ndarray,
+    results: list[DivergenceResult],
+    tested: list[int],
+    exceed: dict[int, np.ndarray],
+    n_permutations: int,
+    rng: np.random.Generator,
+) -> None:
+    """Add to ``exceed`` how many permuted |d| reach each observed |d| (per matrix and group)."""
     union = np.logical_or.reduce([actives[i] for i in tested])
-    classes = [
-        _PermutationClass([matrices[i] for i in members], memberships, mask, union, members)
-        for mask, members in classes_by_rows([actives[i] for i in tested])
-    ]
+    classes = []
+    for mask, positions in classes_by_rows([actives[i] for i in tested]):
+        members = [tested[p] for p in positions]  # positions in ``tested`` → matrix indices
+        matrices_of_class = [matrices[i] for i in members]
+        classes.append(_PermutationClass(matrices_of_class, memberships, mask, union, members))
     thresholds = {
         i: np.where(np.isnan(results[i].divergence), np.inf, np.abs(results[i].divergence))
         for i in tested
     }
-    exceed = {i: np.zeros(memberships.shape[1]) for i in tested}
     n_union, done = int(union.sum()), 0
     while done < n_permutations:
         batch = min(PERMUTATION_BATCH, n_permutations - done)
@@ -128,12 +148,6 @@ def divergence_tests(
             for k, j in enumerate(cls.indices):
                 exceed[j] += (d[:, :, k] >= thresholds[j] - TIE_TOLERANCE).sum(axis=0)
         done += batch
-    for i in tested:
-        d_obs = results[i].divergence
-        with np.errstate(invalid="ignore"):
-            p = np.where(np.isnan(d_obs), np.nan, (1.0 + exceed[i]) / (1.0 + n_permutations))
-        results[i] = DivergenceResult(divergence=d_obs, p_value=p, n=results[i].n)
-    return results
 
 
 def random_permutations(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
