@@ -88,11 +88,13 @@ def complete_rows(ranks: np.ndarray) -> np.ndarray:
 
 
 def rng_for(seed: int, *key: int) -> np.random.Generator:
-    """A generator that depends only on the study seed and the cell it serves.
+    """A generator that depends only on the study seed and the key of the work it serves.
 
-    Each (purpose, wave, criterion, group) cell gets its own stream, so adding or reordering
-    work elsewhere never changes the random numbers a cell sees: same data + same seed gives
-    the same report.
+    compute_report keys its streams by purpose and participant set (and waves for change
+    tests), not by criterion: the criteria and waves that share raters share their permutations,
+    bootstrap resamples and swap masks, so the draws and matrix products are made once. Same
+    data + same seed gives the same report; adding a criterion or wave may change the Monte Carlo
+    draws other cells see (never their definitions).
     """
     return np.random.default_rng(
         np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
