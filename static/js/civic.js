@@ -14,7 +14,9 @@
 
   // After a ranking move, keep keyboard focus on the moved image's button so a keyboard or
   // screen-reader user can keep moving it, and tell them where it went.
-  document.addEventListener("htmx:afterSwap", function (evt) {
+  // afterSettle, not afterSwap: htmx restores focus during the settle step, and moving focus
+  // before that lost the race now and then.
+  document.addEventListener("htmx:afterSettle", function (evt) {
     var list = document.getElementById("ranking-list");
     if (!list || !lastFocusKey) { return; }
     var btn = list.querySelector('[data-focus-key="' + CSS.escape(lastFocusKey) + '"]');

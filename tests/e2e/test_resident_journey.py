@@ -188,7 +188,7 @@ def test_a_resident_completes_the_survey_in_french_by_keyboard_and_resumes_midwa
     main = page.locator("main")
     expect(main).to_contain_text(COMMENT)
     expect(main).to_contain_text("Personnes aînées, Personnes LGBTQIA2+")
-    expect(main).to_contain_text("Accessibilité: 7")
+    expect(main).to_contain_text("Accessibilité : 7")
     _submit(page, "Terminer et envoyer", "**/survey/done/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Merci !")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
