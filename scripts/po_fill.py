@@ -57,7 +57,8 @@ def fill(po_path: str, dict_path: str) -> list[str]:
         i += 1
     text = "\n".join(out)
     text = re.sub(r'"Language: \\n"', r'"Language: fr\\n"', text)
-    text = text.replace('"Content-Type: text/plain; charset=CHARSET\\n"', '"Content-Type: text/plain; charset=UTF-8\\n"')
+    text = text.replace('"Content-Type: text/plain; charset=CHARSET\\n"',
+                        '"Content-Type: text/plain; charset=UTF-8\\n"')
     open(po_path, "w", encoding="utf-8").write(text)
     return missing
 

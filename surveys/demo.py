@@ -35,7 +35,8 @@ RATING_CRITERIA = [
     # name, label_en, label_fr, description_en, description_fr
     ("accessibility", "Accessibility", "Accessibilité",
      "Can everyone move along and across this street easily, including with a wheelchair, walker or stroller?",
-     "Tout le monde peut-il circuler facilement dans cette rue, y compris en fauteuil roulant, avec une marchette ou une poussette ?"),
+     "Tout le monde peut-il circuler facilement dans cette rue, y compris en fauteuil roulant, "
+     "avec une marchette ou une poussette ?"),
     ("inclusivity", "Inclusivity", "Inclusivité",
      "Would people of every background feel welcome and safe here?",
      "Les personnes de tous horizons s’y sentiraient-elles bienvenues et en sécurité ?"),

@@ -85,14 +85,16 @@ def street_png(attrs: dict) -> bytes:
 
 
 _EN = {
-    "sidewalk_width": {"Absent": "no sidewalk", "Narrow": "a narrow sidewalk", "Variable": "a sidewalk of varying width",
-                       "Wide": "a wide sidewalk"},
-    "greenery_presence": {"Absent": "no greenery", "Basic": "a few trees", "Medium": "some trees", "High": "many trees"},
+    "sidewalk_width": {"Absent": "no sidewalk", "Narrow": "a narrow sidewalk",
+                       "Variable": "a sidewalk of varying width", "Wide": "a wide sidewalk"},
+    "greenery_presence": {"Absent": "no greenery", "Basic": "a few trees", "Medium": "some trees",
+                          "High": "many trees"},
 }
 _FR = {
-    "sidewalk_width": {"Absent": "sans trottoir", "Narrow": "un trottoir étroit", "Variable": "un trottoir de largeur variable",
-                       "Wide": "un large trottoir"},
-    "greenery_presence": {"Absent": "sans verdure", "Basic": "quelques arbres", "Medium": "des arbres", "High": "beaucoup d’arbres"},
+    "sidewalk_width": {"Absent": "sans trottoir", "Narrow": "un trottoir étroit",
+                       "Variable": "un trottoir de largeur variable", "Wide": "un large trottoir"},
+    "greenery_presence": {"Absent": "sans verdure", "Basic": "quelques arbres", "Medium": "des arbres",
+                          "High": "beaucoup d’arbres"},
 }
 _FEATURES = [
     ("seating_availability", "benches", "des bancs"),

@@ -320,6 +320,9 @@ class RankingSetItem(models.Model):
             models.UniqueConstraint(fields=["criterion", "image"], name="ranking_set_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.image_id} at {self.position} for criterion {self.criterion_id}"
+
 
 class Answer(models.Model):
     """Common columns of every resident answer. `client_seq` orders saves from the same
@@ -332,6 +335,9 @@ class Answer(models.Model):
 
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__.lower()} of {self.participant_id} in wave {self.wave_id}"
 
 
 class Rating(Answer):
@@ -391,3 +397,6 @@ class Completion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["participant", "wave"], name="completion_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"completion of {self.participant_id} in wave {self.wave_id}"

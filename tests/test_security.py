@@ -43,7 +43,9 @@ def test_pages_carry_a_content_security_policy(client, study):
 
 
 @pytest.mark.django_db
-def test_guessed_invitation_tokens_are_rejected_and_the_guesser_is_throttled(client, study, settings, django_user_model):
+def test_guessed_invitation_tokens_are_rejected_and_the_guesser_is_throttled(
+    client, study, settings, django_user_model
+):
     limit = settings.THROTTLES["invitation"][0]
     statuses = [client.get(f"/i/guess-{i:04d}-{'x' * 30}/", REMOTE_ADDR="203.0.113.9").status_code for i in range(1000)]
     assert statuses[:limit] == [404] * limit

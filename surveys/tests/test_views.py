@@ -41,7 +41,8 @@ def test_the_whole_flow_works_without_javascript_and_resumes_where_it_stopped(cl
     participant = _start(client, invitation_token)
     client.post(reverse("surveys:groups"), {"groups": ["senior", "disabled"]})
     assert set(participant.groups.values_list("code", flat=True)) == {"senior", "disabled"}
-    response = client.post(reverse("surveys:rate", args=["s1"]), {"rating-accessibility": "3", "rating-aesthetics": "2"})
+    response = client.post(reverse("surveys:rate", args=["s1"]),
+                           {"rating-accessibility": "3", "rating-aesthetics": "2"})
     assert response["Location"] == reverse("surveys:rate", args=["s2"])
     # Closing the tab and opening the link again resumes at the first unanswered step.
     resumed = client.get(reverse("surveys:resume"))

@@ -36,5 +36,6 @@ class Command(BaseCommand):
         except ImportRejected as rejected:
             for line in rejected.errors:
                 self.stderr.write(f"{file}: {line}")
-            raise CommandError(f"{file}: rejected, nothing was imported ({len(rejected.errors)} error(s) shown)") from None
+            shown = len(rejected.errors)
+            raise CommandError(f"{file}: rejected, nothing was imported ({shown} error(s) shown)") from None
         self.stdout.write(report.summary())
