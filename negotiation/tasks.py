@@ -7,6 +7,7 @@ from django.db import DatabaseError
 
 from .services import session_run
 
+
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
