@@ -1,8 +1,8 @@
 """Autosave throughput and latency against gunicorn + PostgreSQL, next to a trivial view.
 
 Starts gunicorn on a dedicated PostgreSQL database, gives each of 50 concurrent clients its own
-resident session, then for the same duration hammers (a) the trivial `/ping` view and (b) the
-autosave endpoint with ratings. Prints requests per second and p50/p95 latency for both and their
+resident session, then for the same duration hammers (a) the trivial `/ping` view, (b) `/healthz`
+(one `SELECT 1`, for context) and (c) the autosave endpoint with ratings. Prints requests per second and p50/p95 latency for both and their
 ratio. Targets (issue 2): autosave throughput >= 50% of the trivial view's, p95 <= 100 ms.
 
     python bench/autosave.py [--clients 50] [--seconds 15] [--database-url postgres://...]
@@ -38,9 +38,9 @@ def _worker(port: int, tokens: list[str], mode: str, seconds: float, start_at: f
             time.sleep(0.001)
         end = start_at + seconds
         while time.time() < end:
-            if mode == "ping":
+            if mode in ("ping", "healthz"):
                 t0 = time.perf_counter()
-                status, _ = client.request("GET", "/ping")
+                status, _ = client.request("GET", "/" + mode)
             else:
                 body = json.dumps({"kind": "rating", "site": f"s{rng.randint(1, 20)}",
                                    "criterion": rng.choice(["accessibility", "aesthetics"]),
@@ -92,13 +92,15 @@ def main() -> None:
         print(f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.clients} clients; "
               f"{args.seconds:.0f} s per measurement; PostgreSQL {args.database_url.rsplit('/', 1)[1]}")
         ping = _measure(port, tokens, "ping", args.seconds, args.processes)
+        health = _measure(port, tokens, "healthz", args.seconds, args.processes)
         save = _measure(port, tokens, "autosave", args.seconds, args.processes)
     finally:
         stop(server)
-    for name, r in (("trivial view", ping), ("autosave", save)):
+    for name, r in (("trivial view", ping), ("SELECT 1 view", health), ("autosave", save)):
         print(f"{name:>13}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
               f"({r['requests']} requests, {r['errors']} non-200)")
     print(f"autosave / trivial throughput: {save['rps'] / ping['rps']:.2f}  (target >= 0.50)")
+    print(f"autosave / SELECT-1 view throughput: {save['rps'] / health['rps']:.2f}  (context: one database round trip)")
     print(f"autosave p95: {save['p95_ms']:.1f} ms  (target <= 100 ms)")
 
 
