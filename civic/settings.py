@@ -8,6 +8,7 @@ as broker, result backend and cache, with real workers.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -211,6 +212,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Without collectstatic (development, tests) WhiteNoise serves through the finders; its warning
+# that STATIC_ROOT does not exist yet is noise there.
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
