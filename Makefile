@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff check .
 
 messages:
-	$(BIN)/python manage.py makemessages -l fr --ignore=$(VENV) --ignore=bench
+	$(BIN)/python manage.py makemessages -l fr --no-fuzzy-matching --ignore=$(VENV) --ignore=bench
 	$(BIN)/python scripts/po_fill.py locale/fr/LC_MESSAGES/django.po locale/fr/translations.json
 	$(BIN)/python manage.py compilemessages -l fr --ignore=$(VENV)
 

@@ -37,14 +37,21 @@ def fill(po_path: str, dict_path: str) -> list[str]:
                 strs.append(lines[j])
                 j += 1
             msgid, msgstr = _unquote(ids), _unquote(strs)
+            # A fuzzy entry is gettext's guess from a similar string; it is never used, so an
+            # entry in the table replaces it and drops the flag and the "#|" previous-msgid lines.
+            comments_start = len(out)
+            while comments_start and out[comments_start - 1].startswith("#"):
+                comments_start -= 1
+            fuzzy = any(line.startswith("#, fuzzy") for line in out[comments_start:])
+            if fuzzy and msgid in table:
+                kept = [line for line in out[comments_start:] if not line.startswith(("#, fuzzy", "#|"))]
+                out[comments_start:] = kept
+                msgstr = ""
             out.append("msgid " + ids[0])
             out.extend(ids[1:])
             if msgid and not msgstr:
                 if msgid in table:
                     msgstr = table[msgid]
-                    # A translation means the entry is no longer fuzzy.
-                    if out and len(out) > len(ids) and out[-len(ids) - 1].startswith("#, fuzzy"):
-                        out.pop(-len(ids) - 1)
                 else:
                     missing.append(msgid)
                 out.append("msgstr " + _quote(msgstr))

@@ -89,4 +89,56 @@
       out.textContent = out.dataset.template.replace("{given}", given).replace("{total}", total);
     }
   });
+
+  // Offline: an answer whose request never reached the server waits in this browser's storage
+  // and is sent again when the connection returns. Replays are safe: the server keeps one row
+  // per question and the highest client_seq, so an old replay never overwrites a newer answer.
+  var QUEUE_KEY = "civic-pending-answers";
+  function loadQueue() {
+    try { return JSON.parse(window.localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return []; }
+  }
+  function saveQueue(queue) {
+    try { window.localStorage.setItem(QUEUE_KEY, JSON.stringify(queue)); } catch (e) { /* storage full or off */ }
+  }
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
+    catch (e) { return ""; }
+  }
+  function say(target, key) {
+    var text = document.body.dataset[key];
+    if (target && text) { target.textContent = text; }
+  }
+  document.addEventListener("htmx:sendError", function (evt) {
+    var cfg = evt.detail.requestConfig;
+    if (!cfg || cfg.verb !== "post" || !cfg.formData) { return; }
+    var queue = loadQueue();
+    queue.push({path: cfg.path, pairs: Array.from(cfg.formData.entries())});
+    saveQueue(queue);
+    say(evt.detail.target, "offlineMessage");
+  });
+  var flushing = false;
+  function flush() {
+    var queue = loadQueue();
+    if (flushing || !queue.length || navigator.onLine === false) { return; }
+    flushing = true;
+    var item = queue[0];
+    window.fetch(item.path, {
+      method: "POST", credentials: "same-origin",
+      headers: {"X-CSRFToken": csrfToken(), "HX-Request": "true"},
+      body: new URLSearchParams(item.pairs)
+    }).then(function (response) {
+      flushing = false;
+      if (response.status >= 500) { return; }  // the server is struggling: keep it, try later
+      // Saved, or refused for good (bad input, closed study): either way it leaves the queue.
+      var rest = loadQueue().slice(1);
+      saveQueue(rest);
+      if (!rest.length) {
+        document.querySelectorAll(".save-status").forEach(function (el) { say(el, "syncedMessage"); });
+      }
+      flush();
+    }).catch(function () { flushing = false; });
+  }
+  window.addEventListener("online", flush);
+  document.addEventListener("DOMContentLoaded", flush);
+  window.setInterval(flush, 10000);
 })();
