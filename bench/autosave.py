@@ -100,7 +100,8 @@ def main() -> None:
         print(f"{name:>13}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
               f"({r['requests']} requests, {r['errors']} non-200)")
     print(f"autosave / trivial throughput: {save['rps'] / ping['rps']:.2f}  (target >= 0.50)")
-    print(f"autosave / SELECT-1 view throughput: {save['rps'] / health['rps']:.2f}  (context: one database round trip)")
+    ratio = save["rps"] / health["rps"]
+    print(f"autosave / SELECT-1 view throughput: {ratio:.2f}  (context: one database round trip)")
     print(f"autosave p95: {save['p95_ms']:.1f} ms  (target <= 100 ms)")
 
 
