@@ -374,13 +374,23 @@ def wave_finish(*, participant: Participant, wave: Wave) -> Completion:
 
 def participant_withdraw(*, participant: Participant) -> None:
     """Deletes the participant and, by cascade, every answer and completion they gave. The
-    invitation is kept, marked used, so the link cannot start a new participant."""
-    # The audit log lives with the exports; imported here to keep the survey models free of it.
+    invitation is kept, marked used, so the link cannot start a new participant.
+
+    Stored analysis results were computed with their answers, so they are deleted too and a
+    fresh analysis is requested; the next export leaves them out because they no longer exist.
+    Pseudonym keys are never stored, so there are none to delete."""
+    # Imported here: the audit log and analyses build on the survey, not the other way round.
+    from analytics.models import AnalysisRun
+    from analytics.services import analysis_request
     from exports.services import Action, audit_record
 
     with transaction.atomic():
         Invitation.objects.filter(participant=participant).update(used_at=timezone.now())
         study = participant.study
         participant.delete()
+        removed, _ = AnalysisRun.objects.filter(study=study, status=AnalysisRun.Status.DONE).delete()
         # No identifier is kept: the entry says that a participant withdrew, not who.
-        audit_record(action=Action.PARTICIPANT_WITHDRAWN, study=study, details={"answers_deleted": True})
+        audit_record(action=Action.PARTICIPANT_WITHDRAWN, study=study,
+                     details={"answers_deleted": True, "analysis_results_deleted": removed})
+        if removed:
+            analysis_request(study=study, reason="a participant withdrew")

@@ -159,3 +159,15 @@ def test_a_comment_longer_than_the_limit_is_rejected(resident, wave):
     with pytest.raises(SurveyError, match="too long"):
         services.comment_save(participant=resident, wave=wave, text="x" * (services.COMMENT_MAX_CHARS + 1))
     assert not Comment.objects.exists()
+
+
+def test_withdrawing_deletes_analysis_results_that_used_the_answers_and_requests_fresh_ones(resident, wave,
+                                                                                           monkeypatch):
+    from analytics.models import AnalysisRun
+
+    monkeypatch.setattr("analytics.services._enqueue", lambda run_id: True)
+    old = AnalysisRun.objects.create(study=resident.study, status="done", result={"waves": []})
+    services.participant_withdraw(participant=resident)
+    assert not AnalysisRun.objects.filter(pk=old.pk).exists()
+    fresh = AnalysisRun.objects.get(study=resident.study)
+    assert fresh.status in ("pending", "queued") and fresh.reason == "a participant withdrew"
