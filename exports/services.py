@@ -355,15 +355,21 @@ def export_write(*, study: Study, path: Path, progress: Callable[[int], Callable
         if study.comments_reviewed:
             counts["comment"] = _comments_write(zf, lookups, people)
         summary = _summary(study, description, generalisation, people, lookups, counts, skipped)
-        zf.writestr("codebook.csv", csv_text(codebook_rows(description)))
-        zf.writestr("codebook.md", codebook_md(description))
-        zf.writestr("README.md", readme_md(description, summary))
-        zf.writestr(
-            "analysis_report.json",
-            json.dumps(_analysis_report(study, generalisation.k), ensure_ascii=False, indent=1),
-        )
+        _write_member(zf, "codebook.csv", csv_text(codebook_rows(description)))
+        _write_member(zf, "codebook.md", codebook_md(description))
+        _write_member(zf, "README.md", readme_md(description, summary))
+        _write_member(zf, "analysis_report.json",
+                      json.dumps(_analysis_report(study, generalisation.k), ensure_ascii=False, indent=1))
     summary["analysis_report"] = summary.get("analysis_report", False)
     return summary
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, text: str) -> None:
+    """Writes a small file into the zip with a fixed date, like the streamed members: the
+    archive itself then carries no time of day either."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, text)
 
 
 def _rows_estimate(n_people: int, lookups: _Lookups) -> int:
