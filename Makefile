@@ -38,7 +38,9 @@ lint: install
 	$(BIN)/ruff check .
 
 messages:
-	$(BIN)/python manage.py makemessages -l fr --no-fuzzy-matching --ignore=$(VENV) --ignore=bench
+	# Resident-facing strings only: the staff pages (analytics, negotiation, exports, API) are English for now.
+	$(BIN)/python manage.py makemessages -l fr --ignore=$(VENV) --ignore=bench --ignore=tests \
+		--ignore=analytics --ignore=negotiation --ignore=exports --ignore=api
 	$(BIN)/python scripts/po_fill.py locale/fr/LC_MESSAGES/django.po locale/fr/translations.json
 	$(BIN)/python manage.py compilemessages -l fr --ignore=$(VENV)
 

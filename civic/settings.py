@@ -291,4 +291,6 @@ NUM_PROXIES = envint("NUM_PROXIES", 0)
 THROTTLES = {
     "invitation": (envint("THROTTLE_INVITATION_FAILURES", 20), 600),
     "login": (envint("THROTTLE_LOGIN_FAILURES", 10), 900),
+    # Joins through an open study link, counted per address: enough for a family or a library.
+    "join": (envint("THROTTLE_OPEN_JOINS", 30), 3600),
 }

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 INVITATION_SCOPE = "invitation"
 LOGIN_SCOPE = "login"
+JOIN_SCOPE = "join"
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -8,6 +8,7 @@ INVITATION_UNKNOWN = _("This invitation link is not valid. Please check the link
 INVITATION_EXPIRED = _("This invitation link has expired. Please ask the study team for a new one.")
 INVITATION_USED = _("This invitation has already been used to complete the survey. Thank you!")
 TOO_MANY_ATTEMPTS = _("Too many invalid links were tried from your connection. Please wait a few minutes.")
+OPEN_LINK_UNKNOWN = _("This study link is not valid, or the study does not accept open sign-ups.")
 NOT_INVITED = _("Please open the survey from your invitation link.")
 STUDY_CLOSED = _("This study is not open for answers at the moment.")
 NO_OPEN_WAVE = _("No survey round is open right now.")

@@ -48,6 +48,10 @@ class Study(Localized, models.Model):
     scale_labels_fr = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     priority_tokens = models.PositiveSmallIntegerField(default=10)
+    open_signup = models.BooleanField(
+        default=False,
+        help_text=_("Anyone with the study's open link (/s/<slug>/) may take part; each gets a personal link."),
+    )
     min_group_size = models.PositiveSmallIntegerField(
         default=5, help_text=_("Groups smaller than this are shown with a caution.")
     )

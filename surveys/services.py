@@ -74,6 +74,17 @@ def invitations_create(
     return issued
 
 
+def open_link_join(*, study_slug: str) -> IssuedInvitation:
+    """A resident joins through a study's open link: a fresh participant with a personal
+    invitation, so they can come back from any device exactly like an invited resident."""
+    study = Study.objects.filter(slug=study_slug, open_signup=True).first()
+    if study is None:
+        raise SurveyError(errors.OPEN_LINK_UNKNOWN, status=404)
+    if not study.is_open:
+        raise SurveyError(errors.STUDY_CLOSED, status=403)
+    return invitations_create(study=study, count=1, label="open link")[0]
+
+
 def invitation_resolve(*, token: str) -> Invitation:
     """Finds the invitation behind a raw token, or raises a SurveyError saying why not."""
     invitation = (

@@ -6,6 +6,7 @@ app_name = "surveys"
 
 urlpatterns = [
     path("i/<str:token>/", views.invitation_open, name="invitation"),
+    path("s/<slug:slug>/", views.open_link, name="join"),
     path("survey/", views.resume, name="resume"),
     path("survey/language/", views.language, name="language"),
     path("survey/consent/", views.consent, name="consent"),

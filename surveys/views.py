@@ -22,7 +22,7 @@ from civic import throttle
 
 from . import errors, selectors, services
 from .errors import SurveyError
-from .models import Criterion, Participant, Site
+from .models import Criterion, Participant, Site, Study
 
 SESSION_KEY = "civic_participant_id"
 
@@ -114,6 +114,29 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
     request.session.cycle_key()
     request.session[SESSION_KEY] = invitation.participant_id
     return redirect("surveys:resume")
+
+
+@require_http_methods(["GET", "POST"])
+def open_link(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET explains the study; POST creates a participant and shows their personal link once
+    (it is never stored in clear, so this page is the only place it appears)."""
+    study = Study.objects.filter(slug=slug, open_signup=True).first()
+    if request.method == "GET":
+        if study is None:
+            return _error_response(request, SurveyError(errors.OPEN_LINK_UNKNOWN, status=404))
+        return render(request, "surveys/join.html", {"study": study})
+    if throttle.is_throttled(request, throttle.JOIN_SCOPE):
+        response = _error_response(request, SurveyError(errors.TOO_MANY_ATTEMPTS, status=429))
+        response["Retry-After"] = str(throttle.retry_after(throttle.JOIN_SCOPE))
+        return response
+    try:
+        issued = services.open_link_join(study_slug=slug)
+    except SurveyError as error:
+        return _error_response(request, error)
+    throttle.record_failure(request, throttle.JOIN_SCOPE)  # every join counts toward the per-address cap
+    link = request.build_absolute_uri(issued.path)
+    return render(request, "surveys/joined.html", {"study": issued.invitation.study, "link": link,
+                                                   "path": issued.path})
 
 
 @resident_view

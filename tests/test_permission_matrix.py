@@ -41,6 +41,8 @@ MATRIX = {
     "logout": ("post", "/accounts/logout/", dict.fromkeys(PERSONAS, 302)),
     "admin:index": ("get", "/admin/", {**dict.fromkeys(PERSONAS, 302), "admin": 200}),
     "surveys:invitation": ("get", "/i/{token}/", dict.fromkeys(PERSONAS, 302)),
+    # The fixture study takes no open sign-ups; surveys/tests/test_open_link.py covers one that does.
+    "surveys:join": ("get", "/s/{slug}/", dict.fromkeys(PERSONAS, 404)),
     "surveys:resume": ("get", "/survey/", {**dict.fromkeys(PERSONAS, 403), "resident_a": 302, "resident_b": 302}),
     "surveys:language": ("get", "/survey/language/", RESIDENTS),
     "surveys:consent": ("get", "/survey/consent/", RESIDENTS),

@@ -159,3 +159,24 @@ def test_a_content_security_policy_violation_is_reported(open_page, live_server)
     page.wait_for_function("() => document.querySelector('main img').complete")
     page.wait_for_timeout(200)  # console messages arrive asynchronously
     assert any("img-src" in v for v in problems.csp_violations), problems
+
+
+@pytest.mark.parametrize(("locale", "take_part", "start"), [("en-CA", "Take part", "Start the survey"),
+                                                            ("fr-CA", "Participer", "Commencer le questionnaire")])
+def test_the_open_link_pages_are_accessible_and_lead_into_the_survey(open_page, live_server, study, locale,
+                                                                     take_part, start):
+    study.open_signup = True
+    study.save()
+    page, problems = open_page(viewport=PHONE, locale=locale)
+    page.goto(f"{live_server.url}/s/{study.slug}/")
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        _assert_accessible(page, problems, f"open link ({label})")
+    page.get_by_role("button", name=take_part).click()
+    link = page.get_by_label({"en-CA": "Personal link", "fr-CA": "Lien personnel"}[locale]).input_value()
+    assert f"{live_server.url}/i/" in link
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        _assert_accessible(page, problems, f"personal link ({label})")
+    page.get_by_role("link", name=start).click()
+    page.wait_for_url("**/survey/language/")
