@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from civic.jobs import Job
+
 
 class AnalysisRunQuerySet(models.QuerySet):
     def for_study(self, study):
@@ -18,7 +20,7 @@ class AnalysisRunQuerySet(models.QuerySet):
         return self.filter(status__in=AnalysisRun.ACTIVE)
 
 
-class AnalysisRun(models.Model):
+class AnalysisRun(Job):
     """A request to compute a study's report, and, once done, the report itself.
 
     `inputs_fingerprint` hashes the loaded answers together with the parameters; at most one
@@ -26,14 +28,6 @@ class AnalysisRun(models.Model):
     replaces the earlier result instead of piling up copies of it.
     """
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-
-    ACTIVE = (Status.PENDING, Status.QUEUED, Status.RUNNING)
     SCOPE_STUDY = "study"
 
     study = models.ForeignKey(
@@ -42,12 +36,9 @@ class AnalysisRun(models.Model):
     scope = models.CharField(
         max_length=40, default=SCOPE_STUDY, help_text=_('"study", or "wave:<id>" for one wave.')
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
     parameters = models.JSONField(default=dict, blank=True)
     inputs_fingerprint = models.CharField(max_length=64, blank=True)
     result = models.JSONField(null=True, blank=True)
-    error = models.TextField(blank=True)
     reason = models.CharField(max_length=200, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -56,12 +47,6 @@ class AnalysisRun(models.Model):
         blank=True,
         related_name="analysis_runs",
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
     objects = AnalysisRunQuerySet.as_manager()
 
     class Meta:
@@ -80,10 +65,6 @@ class AnalysisRun(models.Model):
 
     def __str__(self) -> str:
         return f"analysis {self.pk} of {self.study_id} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
 
     @property
     def duration_seconds(self) -> float | None:

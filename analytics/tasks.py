@@ -8,22 +8,14 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError
 
+from civic.jobs import JOB_TASK_OPTIONS
+
 from .services import analysis_pending_sweep, analysis_run
 
 logger = logging.getLogger(__name__)
 
 
-# ignore_result: the outcome lives on the AnalysisRun row, not in the result backend.
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(DatabaseError,),
-    max_retries=3,
-    retry_backoff=5,
-    retry_backoff_max=60,
-)
+@shared_task(bind=True, **JOB_TASK_OPTIONS)
 def analysis_run_task(self, *, run_id: int) -> str:
     """Computes one analysis run. Acknowledged only when done, so a lost worker hands the run
     to another; the claim inside `analysis_run` keeps a duplicate task from computing twice.

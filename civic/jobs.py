@@ -11,12 +11,61 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.db import DatabaseError, models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 
-PENDING, QUEUED, RUNNING = "pending", "queued", "running"
+
+class Job(models.Model):
+    """The columns every background job row shares (see the module docstring)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    ACTIVE = (Status.PENDING, Status.QUEUED, Status.RUNNING)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+PENDING, QUEUED, RUNNING = Job.Status.PENDING, Job.Status.QUEUED, Job.Status.RUNNING
+
+# Options of every job task: acknowledged only when done, so a lost worker hands the message to
+# another (the claim keeps a redelivery from running twice); bounded retries on database errors;
+# outcomes live on the row, never in a result backend.
+JOB_TASK_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "autoretry_for": (DatabaseError,),
+    "max_retries": 3,
+    "retry_backoff": 5,
+    "retry_backoff_max": 60,
+}
 
 
 def job_publish(model, pk: int, task, **kwargs) -> bool:

@@ -272,7 +272,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "surveys.models.Study.Status",
-        "JobStatusEnum": "analytics.models.AnalysisRun.Status",
+        "JobStatusEnum": "civic.jobs.Job.Status",
     },
 }
 

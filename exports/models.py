@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civic.jobs import Job
+
 ERROR_APPEND_ONLY = "The audit log is append-only: entries cannot be changed or deleted."
 
 
@@ -21,22 +23,13 @@ class ExportJobQuerySet(models.QuerySet):
         return self.filter(study=study, requested_by=user).order_by("-created_at", "-id")
 
 
-class ExportJob(models.Model):
+class ExportJob(Job):
     """One anonymised export of a study: the request, its progress and the resulting zip.
 
     The zip lives under `settings.PRIVATE_ROOT` (never under MEDIA_ROOT, so no URL reaches it)
     with a server-generated random name; only the download view hands it out, and only to
     `requested_by`, until `expires_at`.
     """
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-
-    ACTIVE = (Status.PENDING, Status.QUEUED, Status.RUNNING)
 
     study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="export_jobs")
     requested_by = models.ForeignKey(
@@ -47,17 +40,9 @@ class ExportJob(models.Model):
         related_name="export_jobs",
         help_text=_("Empty for command-line exports, which nobody can download."),
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
     file_name = models.CharField(max_length=80, blank=True, editable=False)
     size = models.BigIntegerField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
@@ -72,10 +57,6 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} of {self.study_id} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
 
     @property
     def is_expired(self) -> bool:

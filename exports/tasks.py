@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import DatabaseError
+
+from civic.jobs import JOB_TASK_OPTIONS
 
 from .services import export_build
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(DatabaseError,),
-    max_retries=3,
-    retry_backoff=5,
-    retry_backoff_max=60,
-)
+@shared_task(**JOB_TASK_OPTIONS)
 def export_build_task(*, job_id: int) -> str:
     """Builds one export. Acknowledged only when done, so a lost worker hands the job to
     another; the claim inside `export_build` keeps a redelivered task from building twice."""

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from civic.jobs import Job
+
 
 class Scenario(models.Model):
     study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="scenarios")
@@ -100,30 +102,15 @@ class BaseDesign(models.Model):
         return self.name
 
 
-class NegotiationSession(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
+class NegotiationSession(Job):
     scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="sessions")
     # The scenario document as it stood at the start, so later edits never change a result.
     snapshot = models.JSONField()
     pinned = models.JSONField(default=list, blank=True)
     forbidden = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -131,10 +118,6 @@ class NegotiationSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.pk} of {self.scenario}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
 
 
 class Round(models.Model):
