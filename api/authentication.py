@@ -55,7 +55,7 @@ class InvitationAuthentication(authentication.BaseAuthentication):
             invitation = survey_services.invitation_resolve(token=token)
         except SurveyError as error:
             if error.status == 404:
-                throttle.record_failure(request._request, throttle.INVITATION_SCOPE)
+                throttle.record_attempt(request._request, throttle.INVITATION_SCOPE)
             raise exceptions.AuthenticationFailed(str(error)) from None
         return AnonymousUser(), invitation
 

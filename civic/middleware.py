@@ -33,4 +33,4 @@ class LoginThrottleMiddleware:
 @receiver(user_login_failed)
 def _count_failed_login(sender, credentials, request=None, **kwargs) -> None:
     if request is not None:
-        throttle.record_failure(request, throttle.LOGIN_SCOPE)
+        throttle.record_attempt(request, throttle.LOGIN_SCOPE)

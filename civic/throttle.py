@@ -49,7 +49,8 @@ def is_throttled(request: HttpRequest, scope: str) -> bool:
         return False
 
 
-def record_failure(request: HttpRequest, scope: str) -> None:
+def record_attempt(request: HttpRequest, scope: str) -> None:
+    """Counts one attempt toward the client's limit (a failed guess, or a join)."""
     _limit, window = _limits(scope)
     key = _key(scope, client_ip(request))
     try:

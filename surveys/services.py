@@ -74,12 +74,18 @@ def invitations_create(
     return issued
 
 
+def open_study_get(*, slug: str) -> Study:
+    """The study behind an open link, if it takes open sign-ups."""
+    study = Study.objects.filter(slug=slug, open_signup=True).first()
+    if study is None:
+        raise SurveyError(errors.OPEN_LINK_UNKNOWN, status=404)
+    return study
+
+
 def open_link_join(*, study_slug: str) -> IssuedInvitation:
     """A resident joins through a study's open link: a fresh participant with a personal
     invitation, so they can come back from any device exactly like an invited resident."""
-    study = Study.objects.filter(slug=study_slug, open_signup=True).first()
-    if study is None:
-        raise SurveyError(errors.OPEN_LINK_UNKNOWN, status=404)
+    study = open_study_get(slug=study_slug)
     if not study.is_open:
         raise SurveyError(errors.STUDY_CLOSED, status=403)
     return invitations_create(study=study, count=1, label="open link")[0]

@@ -22,7 +22,7 @@ from civic import throttle
 
 from . import errors, selectors, services
 from .errors import SurveyError
-from .models import Criterion, Participant, Site, Study
+from .models import Criterion, Participant, Site
 
 SESSION_KEY = "civic_participant_id"
 
@@ -100,16 +100,23 @@ def _go_next(participant, wave, step_key: str) -> HttpResponse:
 # --- entry -----------------------------------------------------------------------------------
 
 
+def _throttled(request: HttpRequest, scope: str) -> HttpResponse | None:
+    """A 429 page in the resident's language when this client has used up `scope`."""
+    if not throttle.is_throttled(request, scope):
+        return None
+    response = _error_response(request, SurveyError(errors.TOO_MANY_ATTEMPTS, status=429))
+    response["Retry-After"] = str(throttle.retry_after(scope))
+    return response
+
+
 def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
-    if throttle.is_throttled(request, throttle.INVITATION_SCOPE):
-        response = _error_response(request, SurveyError(errors.TOO_MANY_ATTEMPTS, status=429))
-        response["Retry-After"] = str(throttle.retry_after(throttle.INVITATION_SCOPE))
-        return response
+    if refused := _throttled(request, throttle.INVITATION_SCOPE):
+        return refused
     try:
         invitation = services.invitation_resolve(token=token)
     except SurveyError as error:
         if error.message is errors.INVITATION_UNKNOWN:
-            throttle.record_failure(request, throttle.INVITATION_SCOPE)
+            throttle.record_attempt(request, throttle.INVITATION_SCOPE)
         return _error_response(request, error)
     request.session.cycle_key()
     request.session[SESSION_KEY] = invitation.participant_id
@@ -120,20 +127,15 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
 def open_link(request: HttpRequest, slug: str) -> HttpResponse:
     """GET explains the study; POST creates a participant and shows their personal link once
     (it is never stored in clear, so this page is the only place it appears)."""
-    study = Study.objects.filter(slug=slug, open_signup=True).first()
-    if request.method == "GET":
-        if study is None:
-            return _error_response(request, SurveyError(errors.OPEN_LINK_UNKNOWN, status=404))
-        return render(request, "surveys/join.html", {"study": study})
-    if throttle.is_throttled(request, throttle.JOIN_SCOPE):
-        response = _error_response(request, SurveyError(errors.TOO_MANY_ATTEMPTS, status=429))
-        response["Retry-After"] = str(throttle.retry_after(throttle.JOIN_SCOPE))
-        return response
+    if request.method == "POST" and (refused := _throttled(request, throttle.JOIN_SCOPE)):
+        return refused
     try:
+        if request.method == "GET":
+            return render(request, "surveys/join.html", {"study": services.open_study_get(slug=slug)})
         issued = services.open_link_join(study_slug=slug)
     except SurveyError as error:
         return _error_response(request, error)
-    throttle.record_failure(request, throttle.JOIN_SCOPE)  # every join counts toward the per-address cap
+    throttle.record_attempt(request, throttle.JOIN_SCOPE)  # every join counts toward the per-address cap
     link = request.build_absolute_uri(issued.path)
     return render(request, "surveys/joined.html", {"study": issued.invitation.study, "link": link,
                                                    "path": issued.path})
