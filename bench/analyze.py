@@ -72,7 +72,7 @@ def _build(n_participants: int, rebuild: bool) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from analytics.measures import generate_study
+    from analytics.measures.synthetic import benchmark_study
     from surveys.models import Criterion, Group, Image, RankingSetItem, Site, Study, Wave
 
     existing = Study.objects.filter(slug=SLUG).first()
@@ -82,18 +82,7 @@ def _build(n_participants: int, rebuild: bool) -> None:
     if existing:
         existing.delete()
     start = time.perf_counter()
-    data = generate_study(
-        n_participants,
-        20,
-        4,
-        6,
-        n_waves=2,
-        effects={(0, 0): 0.4, (1, 1): -0.3, (2, 2): 0.2},
-        missing=0.1,
-        n_ranking_criteria=12,
-        n_items=7,
-        seed=1,
-    )
+    data = benchmark_study(n_participants)
     with transaction.atomic():
         study = Study.objects.create(
             slug=SLUG,

@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.measures import compute_report, generate_study  # noqa: E402
+from analytics.measures import compute_report  # noqa: E402
+from analytics.measures.synthetic import benchmark_study  # noqa: E402
 
 
 def main() -> None:
@@ -42,18 +43,7 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    study = generate_study(
-        args.participants,
-        20,
-        4,
-        6,
-        n_waves=2,
-        effects={(0, 0): 0.4, (1, 1): -0.3, (2, 2): 0.2},
-        missing=0.1,
-        n_ranking_criteria=12,
-        n_items=7,
-        seed=1,
-    )
+    study = benchmark_study(args.participants)
     generated = time.perf_counter() - start
     if not args.no_tracemalloc:
         tracemalloc.start()
@@ -68,7 +58,7 @@ def main() -> None:
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"participants={args.participants} sites=20 criteria=4 waves=2 rankings=12x7 groups=6")
     print(f"permutations={args.permutations} bootstrap={args.bootstrap}")
-    print(f"generate_study: {generated:.2f} s")
+    print(f"benchmark_study: {generated:.2f} s")
     print(f"compute_report: {elapsed:.2f} s")
     if peak is not None:
         print(f"peak traced memory (tracemalloc): {peak / 2**20:.1f} MiB")

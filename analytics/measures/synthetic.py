@@ -131,3 +131,13 @@ def _ranking(
         item_sites=item_sites,
         item_codes=tuple(f"img{i + 1:02d}" for i in range(n_items)),
     )
+
+
+def benchmark_study(n_participants: int = 5000, *, seed: int = 1) -> StudyData:
+    """The study of issue 3's benchmark: 20 sites × 4 rating criteria × 2 waves, 6 overlapping
+    groups with three planted effects, 10% missing, 12 ranking criteria of 7 images. Both
+    bench/analyze.py (through PostgreSQL) and bench/analyze_math.py (math only) measure this one."""
+    return generate_study(
+        n_participants, 20, 4, 6, n_waves=2, effects={(0, 0): 0.4, (1, 1): -0.3, (2, 2): 0.2},
+        missing=0.1, n_ranking_criteria=12, n_items=7, seed=seed,
+    )
