@@ -292,7 +292,7 @@ class ExportList(StaffView, generics.ListCreateAPIView):
     serializer_class = ExportSerializer
 
     def get_queryset(self):
-        return ExportJob.objects.filter(study=self.study(), requested_by=self.request.user).order_by("-id")
+        return ExportJob.objects.for_requester(study=self.study(), user=self.request.user)
 
     @extend_schema(request=None, responses={202: ExportSerializer})
     def post(self, request, slug):

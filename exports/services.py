@@ -32,8 +32,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
+from civic.csv import csv_safe
 from civic.jobs import job_claim, job_publish, job_stale_ids
-from surveys.exports import csv_safe
 from surveys.models import (
     Comment,
     Criterion,

@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 
 from . import services
-from .exports import invitation_links_csv
 from .images import image_sanitize
+from .invitation_links import invitation_links_csv
 from .models import (
     Completion,
     Criterion,

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys import services
-from surveys.exports import invitation_links_csv
+from surveys.invitation_links import invitation_links_csv
 from surveys.models import Study
 
 

@@ -1,4 +1,4 @@
-"""CSV helpers shared by the admin action and the invitation command."""
+"""Invitation links as CSV, for the admin action and the create_invitations command."""
 
 from __future__ import annotations
 
@@ -6,16 +6,9 @@ import csv
 import io
 from collections.abc import Iterable
 
+from civic.csv import csv_safe
+
 from .services import IssuedInvitation
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value) -> str:
-    """Neutralises spreadsheet formula injection: cells starting with = + - @ tab or CR get a
-    leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def invitation_links_csv(issued: Iterable[IssuedInvitation], *, base_url: str) -> str:
