@@ -112,6 +112,14 @@ def survey_state(*, participant: Participant, wave: Wave) -> SurveyState:
     return SurveyState(participant=participant, wave=wave, steps=steps, completed=completed)
 
 
+def participant_ranking(*, participant: Participant, wave: Wave, criterion: Criterion) -> list[str] | None:
+    return (
+        Ranking.objects.filter(participant=participant, wave=wave, criterion=criterion)
+        .values_list("order", flat=True)
+        .first()
+    )
+
+
 def participant_answers(*, participant: Participant, wave: Wave) -> dict:
     """Every answer the participant gave in the wave, keyed for templates."""
     ratings = {

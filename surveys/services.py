@@ -280,6 +280,19 @@ def ranking_validate(*, criterion: Criterion, order: list[str]) -> list[str]:
     return order
 
 
+def ranking_move(*, order: list[str], move: str) -> list[str]:
+    """Applies one Up/Down button ("up:CODE" or "down:CODE") to an order; anything else leaves it."""
+    direction, _, code = (move or "").partition(":")
+    order = list(order)
+    if direction not in ("up", "down") or code not in order:
+        return order
+    i = order.index(code)
+    j = i - 1 if direction == "up" else i + 1
+    if 0 <= j < len(order):
+        order[i], order[j] = order[j], order[i]
+    return order
+
+
 def ranking_save(
     *, participant: Participant, wave: Wave, criterion_name: str, order: list[str], client_seq=None
 ) -> SaveResult:

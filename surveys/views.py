@@ -212,17 +212,6 @@ def rate(request, participant, wave, site_code):
     )
 
 
-def _moved(order: list[str], move: str) -> list[str]:
-    direction, _, code = move.partition(":")
-    if code not in order:
-        return order
-    i = order.index(code)
-    j = i - 1 if direction == "up" else i + 1
-    if 0 <= j < len(order):
-        order[i], order[j] = order[j], order[i]
-    return order
-
-
 @require_http_methods(["GET", "POST"])
 @resident_view
 def rank(request, participant, wave, criterion_name):
@@ -231,29 +220,27 @@ def rank(request, participant, wave, criterion_name):
     ).first()
     if criterion is None:
         raise SurveyError(errors.UNKNOWN_CRITERION, status=404, code=criterion_name)
-    images = {img.code: img for img in criterion.images.select_related("site")}
-    saved = selectors.participant_answers(participant=participant, wave=wave)["rankings"].get(criterion.id)
     default = [item.image.code for item in criterion.set_items.select_related("image")]
+    stored = selectors.participant_ranking(participant=participant, wave=wave, criterion=criterion)
+    stale = False
     if request.method == "POST":
-        order = [c for c in request.POST.get("order", "").split(",") if c] or saved or default
+        shown = [c for c in request.POST.get("order", "").split(",") if c] or stored or default
         move = request.POST.get("move", "")
-        order = _moved(list(order), move) if move else order
         result = services.ranking_save(
             participant=participant, wave=wave, criterion_name=criterion.name,
-            order=order, client_seq=request.POST.get("client_seq"),
+            order=services.ranking_move(order=shown, move=move), client_seq=request.POST.get("client_seq"),
         )
         if request.POST.get("action") == "continue":
             return _go_next(participant, wave, f"rank:{criterion.name}")
         if not request.htmx:
             return redirect(f"{request.path}#item-{move.partition(':')[2]}" if move else request.path)
-        saved = order
+        # After a stale save this is the newer order another tab stored, which is what to show.
+        stored = selectors.participant_ranking(participant=participant, wave=wave, criterion=criterion)
         stale = result.stale
-    else:
-        stale = False
-    order = saved or default
-    items = [images[code] for code in order if code in images]
-    context = {"criterion": criterion, "items": items, "order": ",".join(order), "stale": stale,
-               "is_saved": saved is not None}
+    order = stored or default
+    images = {img.code: img for img in criterion.images.select_related("site")}
+    context = {"criterion": criterion, "items": [images[c] for c in order if c in images], "order": ",".join(order),
+               "stale": stale, "is_saved": stored is not None}
     if request.htmx:
         return render(request, "surveys/_ranking_list.html", context)
     return _page(request, "surveys/rank.html", participant, wave, f"rank:{criterion.name}", **context)

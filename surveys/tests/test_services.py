@@ -171,3 +171,11 @@ def test_withdrawing_deletes_analysis_results_that_used_the_answers_and_requests
     assert not AnalysisRun.objects.filter(pk=old.pk).exists()
     fresh = AnalysisRun.objects.get(study=resident.study)
     assert fresh.status in ("pending", "queued") and fresh.reason == "a participant withdrew"
+
+
+@pytest.mark.parametrize(("move", "expected"), [
+    ("up:b", ["b", "a", "c"]), ("down:b", ["a", "c", "b"]), ("up:a", ["a", "b", "c"]),
+    ("down:c", ["a", "b", "c"]), ("up:zz", ["a", "b", "c"]), ("sideways:b", ["a", "b", "c"]), ("", ["a", "b", "c"]),
+])
+def test_a_move_button_swaps_an_image_with_its_neighbour_and_nothing_else(move, expected):
+    assert services.ranking_move(order=["a", "b", "c"], move=move) == expected
