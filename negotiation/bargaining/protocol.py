@@ -30,8 +30,9 @@ ACCEPT_TOL = 1e-6
 
 
 def fmt(v: float) -> str:
-    """Numbers in the transcript: two decimals like the rating scale, more for tiny amounts."""
-    return f"{v:.2f}" if abs(v) >= 0.01 or v == 0 else f"{v:.2g}"
+    """Numbers in the transcript: three decimals, so a utility just below an aspiration never
+    reads as equal to it (3.170 vs 3.175); two significant digits for tiny amounts."""
+    return f"{v:.3f}" if abs(v) >= 0.001 or v == 0 else f"{v:.2g}"
 
 
 @dataclass
