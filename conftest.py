@@ -22,28 +22,45 @@ def build_study(slug: str = "small", *, n_sites: int = 2, n_images: int = 3) -> 
     """A small open study: 2 sites, 2 rating criteria (1–4), 1 ranking criterion over 3 images,
     3 groups and one open wave."""
     study = Study.objects.create(
-        slug=slug, title_en=f"Study {slug}", title_fr=f"Étude {slug}", scale_min=1, scale_max=4,
+        slug=slug,
+        title_en=f"Study {slug}",
+        title_fr=f"Étude {slug}",
+        scale_min=1,
+        scale_max=4,
         scale_labels_en=["Poor", "Fair", "Good", "Excellent"],
-        scale_labels_fr=["Mauvais", "Passable", "Bon", "Excellent"], status=Study.Status.OPEN,
-        description_en="A test study.", description_fr="Une étude de test.",
+        scale_labels_fr=["Mauvais", "Passable", "Bon", "Excellent"],
+        status=Study.Status.OPEN,
+        description_en="A test study.",
+        description_fr="Une étude de test.",
     )
     Wave.objects.create(study=study, name="w1", order=1, status=Wave.Status.OPEN)
-    for i, (code, en, fr) in enumerate([("senior", "Seniors", "Personnes aînées"),
-                                        ("disabled", "Disabled residents", "Personnes en situation de handicap"),
-                                        ("lgbtqia2", "LGBTQIA2+ residents", "Personnes LGBTQIA2+")]):
+    for i, (code, en, fr) in enumerate(
+        [
+            ("senior", "Seniors", "Personnes aînées"),
+            ("disabled", "Disabled residents", "Personnes en situation de handicap"),
+            ("lgbtqia2", "LGBTQIA2+ residents", "Personnes LGBTQIA2+"),
+        ]
+    ):
         Group.objects.create(study=study, code=code, label_en=en, label_fr=fr, order=i)
-    for i, (name, en, fr) in enumerate([("accessibility", "Accessibility", "Accessibilité"),
-                                        ("aesthetics", "Aesthetics", "Esthétique")]):
+    for i, (name, en, fr) in enumerate(
+        [("accessibility", "Accessibility", "Accessibilité"), ("aesthetics", "Aesthetics", "Esthétique")]
+    ):
         Criterion.objects.create(study=study, name=name, kind="rating", label_en=en, label_fr=fr, order=i)
     png = _test_png()
     for i in range(1, max(n_sites, n_images) + 1):
         code = f"s{i}"
         site = Site.objects.create(study=study, code=code, name=f"Site {i}", order=i) if i <= n_sites else None
-        image = Image(study=study, code=code, site=site, alt_text_en=f"Street {i} with trees",
-                      alt_text_fr=f"Rue {i} avec des arbres")
+        image = Image(
+            study=study,
+            code=code,
+            site=site,
+            alt_text_en=f"Street {i} with trees",
+            alt_text_fr=f"Rue {i} avec des arbres",
+        )
         image.file.save(f"test-{slug}-{code}.png", ContentFile(png), save=True)
-    ranking = Criterion.objects.create(study=study, name="beautiful", kind="ranking", label_en="Beautiful",
-                                       label_fr="Belle", order=0)
+    ranking = Criterion.objects.create(
+        study=study, name="beautiful", kind="ranking", label_en="Beautiful", label_fr="Belle", order=0
+    )
     for pos, image in enumerate(Image.objects.filter(study=study).order_by("code")[:n_images]):
         RankingSetItem.objects.create(criterion=ranking, image=image, position=pos)
     return study

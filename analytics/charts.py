@@ -351,10 +351,7 @@ def _rankings_panel(report: dict, labels: _Labels) -> Panel:
         fig.add_trace(
             go.Scatter(
                 x=[labels.criterion(r["criterion"]) for r in rankings],
-                y=[
-                    labels.group(r["most_divergent_group"]) if r["most_divergent_group"] else None
-                    for r in rankings
-                ],
+                y=[labels.group(r["most_divergent_group"]) if r["most_divergent_group"] else None for r in rankings],
                 mode="markers",
                 marker={"symbol": "star", "size": 12, "color": "#111827"},
                 name="most divergent group",
@@ -404,8 +401,7 @@ def _consistency_panel(report: dict, labels: _Labels) -> Panel:
         fig.add_trace(
             go.Bar(
                 x=[
-                    f"{labels.criterion(p['ranking_criterion'])} / "
-                    f"{labels.criterion(p['rating_criterion'])}"
+                    f"{labels.criterion(p['ranking_criterion'])} / {labels.criterion(p['rating_criterion'])}"
                     for p in matched
                 ],
                 y=[p["discordance"] for p in matched],
@@ -437,9 +433,7 @@ def _variance_panel(report: dict, labels: _Labels) -> Panel:
         ],
     )
     criteria = list(dict.fromkeys(c["criterion"] for w in report["waves"] for c in w["criteria"]))
-    fig = make_subplots(
-        rows=1, cols=max(len(criteria), 1), subplot_titles=[labels.criterion(c) for c in criteria]
-    )
+    fig = make_subplots(rows=1, cols=max(len(criteria), 1), subplot_titles=[labels.criterion(c) for c in criteria])
     for col, name in enumerate(criteria, start=1):
         waves, within, between = [], [], []
         for wave in report["waves"]:
@@ -571,9 +565,7 @@ def _changes_panel(report: dict, labels: _Labels) -> Panel:
             (labels.group(g["group"]), g["changes"]) for g in entry.get("groups", [])
         ]:
             for c in changes:
-                table.rows.append(
-                    [name, who, c["from"], c["to"], _round(c["delta"]), _round(c["p_value"])]
-                )
+                table.rows.append([name, who, c["from"], c["to"], _round(c["delta"]), _round(c["p_value"])])
     return Panel(key="changes", title="Changes between waves", table=table)
 
 
@@ -594,11 +586,7 @@ def representation_panel(rows: list[dict], *, waves: list[str], min_group_size: 
             + [row[what].get(w, 0) for w in waves for what in ("answered", "completed")]
         )
     fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=names, y=[r["participants"] for r in rows], name="participants", marker_color=_BETWEEN
-        )
-    )
+    fig.add_trace(go.Bar(x=names, y=[r["participants"] for r in rows], name="participants", marker_color=_BETWEEN))
     if waves:
         fig.add_trace(
             go.Bar(

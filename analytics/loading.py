@@ -67,18 +67,10 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
     waves = list(Wave.objects.filter(study=study).order_by("order", "id").values_list("id", "name"))
     if wave_ids is not None:
         waves = [w for w in waves if w[0] in set(wave_ids)]
-    groups = list(
-        Group.objects.filter(study=study)
-        .order_by("order", "code")
-        .values_list("id", "code", "label_en")
-    )
-    sites = list(
-        Site.objects.filter(study=study).order_by("order", "code").values_list("id", "code")
-    )
+    groups = list(Group.objects.filter(study=study).order_by("order", "code").values_list("id", "code", "label_en"))
+    sites = list(Site.objects.filter(study=study).order_by("order", "code").values_list("id", "code"))
     criteria = list(
-        Criterion.objects.filter(study=study)
-        .order_by("order", "name")
-        .values_list("id", "name", "kind", "label_en")
+        Criterion.objects.filter(study=study).order_by("order", "name").values_list("id", "name", "kind", "label_en")
     )
     participant_ids = np.fromiter(
         Participant.objects.filter(study=study).order_by("id").values_list("id", flat=True),
@@ -99,9 +91,7 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
     group_column = {gid: i for i, (gid, _, _) in enumerate(groups)}
     if len(pairs):
         columns = np.array([group_column[g] for g in group_ids], dtype=np.int64)
-        memberships[
-            _index(participant_ids, pairs[:, 0]), columns[_index(group_ids, pairs[:, 1])]
-        ] = True
+        memberships[_index(participant_ids, pairs[:, 0]), columns[_index(group_ids, pairs[:, 1])]] = True
 
     rating_criteria = [c for c in criteria if c[2] == Criterion.Kind.RATING]
     ranking_criteria = [c for c in criteria if c[2] == Criterion.Kind.RANKING]
@@ -112,9 +102,7 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
     wave_data = []
     for w, (_, name) in enumerate(waves):
         ratings = tuple(
-            RatingMatrix(c[1], cube[w, k])
-            for k, c in enumerate(rating_criteria)
-            if not np.isnan(cube[w, k]).all()
+            RatingMatrix(c[1], cube[w, k]) for k, c in enumerate(rating_criteria) if not np.isnan(cube[w, k]).all()
         )
         wave_data.append(WaveData(name, ratings, tuple(rankings[w])))
     data = StudyData(
@@ -176,17 +164,14 @@ def _ranking_matrices(study, participant_ids, waves, sites, criteria) -> list[li
         items[criterion_id].append((code, site_index.get(site_id)))
     placeholders = ", ".join(["%s"] * len(waves))
     sql = (
-        'SELECT participant_id, wave_id, criterion_id, "order" FROM surveys_ranking '
-        f"WHERE wave_id IN ({placeholders})"
+        f'SELECT participant_id, wave_id, criterion_id, "order" FROM surveys_ranking WHERE wave_id IN ({placeholders})'
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [w[0] for w in waves])
         rows = cursor.fetchall()
     if not rows:
         return result
-    orders = json.loads(
-        "[" + ",".join(o if isinstance(o, str) else json.dumps(o) for *_, o in rows) + "]"
-    )
+    orders = json.loads("[" + ",".join(o if isinstance(o, str) else json.dumps(o) for *_, o in rows) + "]")
     # Every image code of the study gets a number; item_of[k, code] is its place in the set
     # of criterion k, or -1 when the image is not in that set.
     codes = {code: i for i, code in enumerate({code for c in items.values() for code, _ in c})}

@@ -30,12 +30,8 @@ class AnalysisRun(Job):
 
     SCOPE_STUDY = "study"
 
-    study = models.ForeignKey(
-        "surveys.Study", on_delete=models.CASCADE, related_name="analysis_runs"
-    )
-    scope = models.CharField(
-        max_length=40, default=SCOPE_STUDY, help_text=_('"study", or "wave:<id>" for one wave.')
-    )
+    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="analysis_runs")
+    scope = models.CharField(max_length=40, default=SCOPE_STUDY, help_text=_('"study", or "wave:<id>" for one wave.'))
     parameters = models.JSONField(default=dict, blank=True)
     inputs_fingerprint = models.CharField(max_length=64, blank=True)
     result = models.JSONField(null=True, blank=True)
@@ -58,9 +54,7 @@ class AnalysisRun(Job):
                 condition=models.Q(status="done"),
                 name="analysis_run_one_done_per_inputs",
             ),
-            models.CheckConstraint(
-                condition=models.Q(progress__lte=100), name="analysis_run_progress_max_100"
-            ),
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="analysis_run_progress_max_100"),
         ]
 
     def __str__(self) -> str:

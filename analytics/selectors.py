@@ -36,15 +36,11 @@ def representation_rows(*, study: Study) -> tuple[list[dict], list[str]]:
     answered: dict[int, dict[str, int]] = {g[0]: {} for g in groups}
     pairs = set()
     for model in (Rating, Ranking):
-        pairs |= set(
-            model.objects.filter(wave__study=study)
-            .values_list("wave_id", "participant_id")
-            .distinct()
-        )
+        pairs |= set(model.objects.filter(wave__study=study).values_list("wave_id", "participant_id").distinct())
     member_of: dict[int, list[int]] = {}
-    for participant_id, group_id in Participant.groups.through.objects.filter(
-        participant__study=study
-    ).values_list("participant_id", "group_id"):
+    for participant_id, group_id in Participant.groups.through.objects.filter(participant__study=study).values_list(
+        "participant_id", "group_id"
+    ):
         member_of.setdefault(participant_id, []).append(group_id)
     for wave_id, participant_id in pairs:
         for group_id in member_of.get(participant_id, []):

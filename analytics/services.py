@@ -101,8 +101,7 @@ def analysis_pending_sweep(*, now=None) -> int:
 
     Returns how many runs were published. Publishing twice is harmless: `analysis_run`
     claims a row only once."""
-    ids = job_stale_ids(AnalysisRun, grace=SWEEP_GRACE, stale_queued=STALE_QUEUED, stale_running=STALE_RUNNING,
-                        now=now)
+    ids = job_stale_ids(AnalysisRun, grace=SWEEP_GRACE, stale_queued=STALE_QUEUED, stale_running=STALE_RUNNING, now=now)
     return sum(_enqueue(run_id) for run_id in ids)
 
 

@@ -28,9 +28,7 @@ class PlotlyFinder(BaseFinder):
 
     def check(self, **kwargs) -> list:
         if not (PLOTLY_DIR / FILENAME).is_file():
-            return [
-                Error(f"{PLOTLY_DIR / FILENAME} is missing; reinstall plotly.", id="analytics.E001")
-            ]
+            return [Error(f"{PLOTLY_DIR / FILENAME} is missing; reinstall plotly.", id="analytics.E001")]
         return []
 
     def find(self, path: str, find_all: bool = False, **kwargs):

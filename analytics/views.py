@@ -52,9 +52,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def analyse(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_for_user(request.user, slug, PLANNER, RESEARCHER)
-    run = analysis_request(
-        study=study, requested_by=request.user, reason="dashboard", reuse_active=True
-    )
+    run = analysis_request(study=study, requested_by=request.user, reason="dashboard", reuse_active=True)
     if request.htmx:
         run.refresh_from_db()
         return _progress_response(request, study, run)

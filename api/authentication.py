@@ -68,8 +68,12 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "apiToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>` — create one with `manage.py create_api_token USER`."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` — create one with `manage.py create_api_token USER`.",
+        }
 
 
 class InvitationScheme(OpenApiAuthenticationExtension):
@@ -77,5 +81,9 @@ class InvitationScheme(OpenApiAuthenticationExtension):
     name = "invitation"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Invitation <token>` — the token of a resident's invitation link."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Invitation <token>` — the token of a resident's invitation link.",
+        }

@@ -50,8 +50,12 @@ class StudySerializer(serializers.ModelSerializer):
         fields = ["slug", "title_en", "title_fr", "status", "scale", "priority_tokens", "min_group_size"]
 
     def get_scale(self, obj) -> dict:
-        return {"min": obj.scale_min, "max": obj.scale_max, "labels_en": obj.scale_labels_en,
-                "labels_fr": obj.scale_labels_fr}
+        return {
+            "min": obj.scale_min,
+            "max": obj.scale_max,
+            "labels_en": obj.scale_labels_en,
+            "labels_fr": obj.scale_labels_fr,
+        }
 
 
 class StudyList(StaffView, generics.ListAPIView):
@@ -149,23 +153,35 @@ class Answers(APIView):
         wave = survey_services.open_wave_get(study=participant.study)
         return participant, wave
 
-    @extend_schema(responses=inline_serializer("ResidentAnswers", {
-        "wave": serializers.CharField(), "ratings": serializers.ListField(child=serializers.DictField()),
-        "rankings": serializers.DictField(), "priorities": serializers.DictField(),
-        "comment": serializers.CharField()}))
+    @extend_schema(
+        responses=inline_serializer(
+            "ResidentAnswers",
+            {
+                "wave": serializers.CharField(),
+                "ratings": serializers.ListField(child=serializers.DictField()),
+                "rankings": serializers.DictField(),
+                "priorities": serializers.DictField(),
+                "comment": serializers.CharField(),
+            },
+        )
+    )
     def get(self, request):
         participant, wave = self._resident()
         answers = survey_selectors.participant_answers(participant=participant, wave=wave)
         sites = dict(Site.objects.filter(study=participant.study).values_list("id", "code"))
         criteria = dict(Criterion.objects.filter(study=participant.study).values_list("id", "name"))
-        return Response({
-            "wave": wave.name,
-            "ratings": [{"site": sites[s], "criterion": criteria[c], "value": v}
-                        for (s, c), v in sorted(answers["ratings"].items())],
-            "rankings": {criteria[c]: order for c, order in answers["rankings"].items()},
-            "priorities": {criteria[c]: t for c, t in answers["priorities"].items()},
-            "comment": answers["comment"],
-        })
+        return Response(
+            {
+                "wave": wave.name,
+                "ratings": [
+                    {"site": sites[s], "criterion": criteria[c], "value": v}
+                    for (s, c), v in sorted(answers["ratings"].items())
+                ],
+                "rankings": {criteria[c]: order for c, order in answers["rankings"].items()},
+                "priorities": {criteria[c]: t for c, t in answers["priorities"].items()},
+                "comment": answers["comment"],
+            }
+        )
 
     @extend_schema(request=AnswerInputSerializer, responses=AnswerOutputSerializer)
     def post(self, request):
@@ -182,8 +198,7 @@ class Answers(APIView):
 class AnalysisRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = AnalysisRun
-        fields = ["id", "scope", "status", "progress", "parameters", "error", "created_at", "started_at",
-                  "finished_at"]
+        fields = ["id", "scope", "status", "progress", "parameters", "error", "created_at", "started_at", "finished_at"]
 
 
 class AnalysisRunResultSerializer(AnalysisRunSerializer):
@@ -227,8 +242,18 @@ class SessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = NegotiationSession
-        fields = ["id", "scenario", "status", "progress", "pinned", "forbidden", "error", "created_at",
-                  "finished_at", "outcome"]
+        fields = [
+            "id",
+            "scenario",
+            "status",
+            "progress",
+            "pinned",
+            "forbidden",
+            "error",
+            "created_at",
+            "finished_at",
+            "outcome",
+        ]
 
     def get_outcome(self, obj) -> dict | None:
         outcome = getattr(obj, "outcome", None)
@@ -248,8 +273,7 @@ class SessionStart(StaffView, APIView):
 
     class SessionInputSerializer(serializers.Serializer):
         pinned = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=500)
-        forbidden = serializers.ListField(child=serializers.CharField(max_length=60), required=False,
-                                          max_length=500)
+        forbidden = serializers.ListField(child=serializers.CharField(max_length=60), required=False, max_length=500)
 
     @extend_schema(request=SessionInputSerializer, responses={202: SessionSerializer})
     def post(self, request, slug, pk):
@@ -259,8 +283,11 @@ class SessionStart(StaffView, APIView):
         try:
             with transaction.atomic():
                 session = negotiation_services.session_start(
-                    scenario=scenario, user=request.user, pinned=data.validated_data.get("pinned", []),
-                    forbidden=data.validated_data.get("forbidden", []))
+                    scenario=scenario,
+                    user=request.user,
+                    pinned=data.validated_data.get("pinned", []),
+                    forbidden=data.validated_data.get("forbidden", []),
+                )
         except ScenarioError as error:
             raise serializers.ValidationError({"scenario": error.errors}) from None
         session.refresh_from_db()
@@ -273,7 +300,8 @@ class SessionDetail(StaffView, generics.RetrieveAPIView):
 
     def get_object(self):
         return generics.get_object_or_404(
-            NegotiationSession.objects.select_related("outcome"), scenario__study=self.study(), pk=self.kwargs["pk"])
+            NegotiationSession.objects.select_related("outcome"), scenario__study=self.study(), pk=self.kwargs["pk"]
+        )
 
 
 # --- exports -----------------------------------------------------------------------------------
@@ -308,8 +336,9 @@ class ExportDetail(StaffView, generics.RetrieveAPIView):
     serializer_class = ExportSerializer
 
     def get_object(self):
-        return generics.get_object_or_404(ExportJob, study=self.study(), requested_by=self.request.user,
-                                          pk=self.kwargs["pk"])
+        return generics.get_object_or_404(
+            ExportJob, study=self.study(), requested_by=self.request.user, pk=self.kwargs["pk"]
+        )
 
 
 class ExportDownload(StaffView, APIView):
@@ -321,8 +350,14 @@ class ExportDownload(StaffView, APIView):
             job = export_services.export_download_authorise(user=request.user, slug=slug, job_id=pk)
         except export_services.DownloadDenied as denied:
             if denied.status == 410:
-                return Response({"error": {"code": 410, "field": "", "message": "This export has expired or "
-                                           "was deleted."}}, status=410)
+                return Response(
+                    {"error": {"code": 410, "field": "", "message": "This export has expired or was deleted."}},
+                    status=410,
+                )
             raise Http404 from None
-        return FileResponse(job.path.open("rb"), as_attachment=True,
-                            filename=export_services.export_download_name(job), content_type="application/zip")
+        return FileResponse(
+            job.path.open("rb"),
+            as_attachment=True,
+            filename=export_services.export_download_name(job),
+            content_type="application/zip",
+        )

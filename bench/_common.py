@@ -44,8 +44,14 @@ def env(database_url: str, redis_url: str = "") -> dict:
 
 def django_script(database_url: str, code: str, redis_url: str = "") -> str:
     """Runs `code` after django.setup() in a subprocess on that database; returns its stdout."""
-    out = subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + code], cwd=ROOT,
-                         env=env(database_url, redis_url), check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=ROOT,
+        env=env(database_url, redis_url),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout
 
 
@@ -61,10 +67,14 @@ def prepare(database_url: str, n_clients: int, *, n_sites: int = 20, staff_passw
         conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env(database_url), check=True)
     planner = (
-        "from django.contrib.auth import get_user_model; from surveys.models import StudyMembership;"
-        f"u = get_user_model().objects.create_user('bench-planner', password={staff_password!r});"
-        "StudyMembership.objects.create(study=s, user=u, role='planner')\n"
-    ) if staff_password else ""
+        (
+            "from django.contrib.auth import get_user_model; from surveys.models import StudyMembership;"
+            f"u = get_user_model().objects.create_user('bench-planner', password={staff_password!r});"
+            "StudyMembership.objects.create(study=s, user=u, role='planner')\n"
+        )
+        if staff_password
+        else ""
+    )
     script = (
         "from conftest import build_study; from surveys.services import invitations_create\n"
         f"s = build_study('bench', n_sites={n_sites}, n_images=3)\n"
@@ -79,9 +89,25 @@ def start_gunicorn(
 ) -> tuple[subprocess.Popen, int]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "civic.wsgi", "-b", f"127.0.0.1:{port}", "-k", "gthread",
-         "-w", str(workers), "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env=env(database_url, redis_url), start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "civic.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-k",
+            "gthread",
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env(database_url, redis_url),
+        start_new_session=True,
     )
     wait_port(port)
     return server, port
@@ -146,8 +172,11 @@ class Client:
         return response.status, data
 
     def _csrf_headers(self, content_type: str) -> dict:
-        return {"Content-Type": content_type, "X-CSRFToken": self.cookies.get("csrftoken", ""),
-                "Referer": "http://127.0.0.1/"}
+        return {
+            "Content-Type": content_type,
+            "X-CSRFToken": self.cookies.get("csrftoken", ""),
+            "Referer": "http://127.0.0.1/",
+        }
 
     def form(self, path: str, fields: dict) -> int:
         headers = self._csrf_headers("application/x-www-form-urlencoded")

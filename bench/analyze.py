@@ -91,22 +91,14 @@ def _build(n_participants: int, rebuild: bool) -> None:
             scale_max=data.scale_max,
             status="closed",
         )
-        waves = [
-            Wave.objects.create(study=study, name=w.name, order=i) for i, w in enumerate(data.waves)
-        ]
+        waves = [Wave.objects.create(study=study, name=w.name, order=i) for i, w in enumerate(data.waves)]
         groups = [
-            Group.objects.create(
-                study=study, code=g.replace(" ", "-"), label_en=g, order=i, target_count=900
-            )
+            Group.objects.create(study=study, code=g.replace(" ", "-"), label_en=g, order=i, target_count=900)
             for i, g in enumerate(data.group_names)
         ]
-        sites = [
-            Site.objects.create(study=study, code=c, order=i) for i, c in enumerate(data.site_codes)
-        ]
+        sites = [Site.objects.create(study=study, code=c, order=i) for i, c in enumerate(data.site_codes)]
         rating_criteria = [
-            Criterion.objects.create(
-                study=study, name=r.criterion.replace(" ", "-"), kind="rating", order=i
-            )
+            Criterion.objects.create(study=study, name=r.criterion.replace(" ", "-"), kind="rating", order=i)
             for i, r in enumerate(data.waves[0].ratings)
         ]
         ranking_criteria = []
@@ -279,8 +271,7 @@ def main() -> None:
     print(f"raw read, packed bytea → numpy: {read_copy:7.2f} s")
     print(f"load (rows → StudyData):        {load:7.2f} s")
     print(
-        f"analyze end to end (service):   {end_to_end:7.2f} s "
-        f"(run {run.pk}, worker-side {run.duration_seconds:.2f} s)"
+        f"analyze end to end (service):   {end_to_end:7.2f} s (run {run.pk}, worker-side {run.duration_seconds:.2f} s)"
     )
     print(f"ratio analyze / fetchall read:  {end_to_end / read_fetch:7.2f}")
     print(f"ratio analyze / bytea read:     {end_to_end / read_copy:7.2f}")

@@ -48,9 +48,7 @@ def main() -> None:
     if not args.no_tracemalloc:
         tracemalloc.start()
     start = time.perf_counter()
-    report = compute_report(
-        study, n_permutations=args.permutations, n_bootstrap=args.bootstrap, seed=0
-    )
+    report = compute_report(study, n_permutations=args.permutations, n_bootstrap=args.bootstrap, seed=0)
     elapsed = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1] if not args.no_tracemalloc else None
     tracemalloc.stop()

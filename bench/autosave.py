@@ -43,13 +43,26 @@ def _worker(port: int, tokens: list[str], mode: str, seconds: float, start_at: f
                 t0 = time.perf_counter()
                 status, _ = client.request("GET", "/" + mode)
             else:
-                body = json.dumps({"kind": "rating", "site": f"s{rng.randint(1, 20)}",
-                                   "criterion": rng.choice(["accessibility", "aesthetics"]),
-                                   "value": rng.randint(1, 4)})
+                body = json.dumps(
+                    {
+                        "kind": "rating",
+                        "site": f"s{rng.randint(1, 20)}",
+                        "criterion": rng.choice(["accessibility", "aesthetics"]),
+                        "value": rng.randint(1, 4),
+                    }
+                )
                 t0 = time.perf_counter()
-                status, _ = client.request("POST", "/survey/answer/", body, {
-                    "Content-Type": "application/json", "Accept": "application/json",
-                    "X-CSRFToken": client.cookies.get("csrftoken", ""), "Referer": "http://127.0.0.1/"})
+                status, _ = client.request(
+                    "POST",
+                    "/survey/answer/",
+                    body,
+                    {
+                        "Content-Type": "application/json",
+                        "Accept": "application/json",
+                        "X-CSRFToken": client.cookies.get("csrftoken", ""),
+                        "Referer": "http://127.0.0.1/",
+                    },
+                )
             latencies.append(time.perf_counter() - t0)
             if status != 200:
                 errors[0] += 1
@@ -84,22 +97,28 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
-                                                                 "postgres://postgres@127.0.0.1:5432/civic_bench_autosave"))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/civic_bench_autosave"),
+    )
     args = parser.parse_args()
     tokens = prepare(args.database_url, args.clients)
     server, port = start_gunicorn(args.database_url, workers=args.workers, threads=args.threads)
     try:
-        print(f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.clients} clients; "
-              f"{args.seconds:.0f} s per measurement; PostgreSQL {args.database_url.rsplit('/', 1)[1]}")
+        print(
+            f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.clients} clients; "
+            f"{args.seconds:.0f} s per measurement; PostgreSQL {args.database_url.rsplit('/', 1)[1]}"
+        )
         ping = _measure(port, tokens, "ping", args.seconds, args.processes)
         health = _measure(port, tokens, "healthz", args.seconds, args.processes)
         save = _measure(port, tokens, "autosave", args.seconds, args.processes)
     finally:
         stop(server)
     for name, r in (("trivial view", ping), ("SELECT 1 view", health), ("autosave", save)):
-        print(f"{name:>13}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
-              f"({r['requests']} requests, {r['errors']} non-200)")
+        print(
+            f"{name:>13}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
+            f"({r['requests']} requests, {r['errors']} non-200)"
+        )
     print(f"autosave / trivial throughput: {save['rps'] / ping['rps']:.2f}  (target >= 0.50)")
     ratio = save["rps"] / health["rps"]
     print(f"autosave / SELECT-1 view throughput: {ratio:.2f}  (context: one database round trip)")

@@ -68,8 +68,9 @@ def _residents(port: int, tokens: list[str], args, start_at: float, queue) -> No
         while time.time() < end:
             seq += 1
             site, criterion, value = f"s{rng.randint(1, N_SITES)}", rng.choice(CRITERIA), rng.randint(1, 4)
-            body = json.dumps({"kind": "rating", "site": site, "criterion": criterion, "value": value,
-                               "client_seq": seq})
+            body = json.dumps(
+                {"kind": "rating", "site": site, "criterion": criterion, "value": value, "client_seq": seq}
+            )
             t0 = time.perf_counter()
             try:
                 status, data = client.post_json("/survey/answer/", body)
@@ -160,8 +161,10 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=4, help="client processes (threads inside each)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
-    parser.add_argument("--database-url", default=os.environ.get(
-        "BENCH_LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/civic_bench_load"))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/civic_bench_load"),
+    )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_LOAD_REDIS_URL", "redis://127.0.0.1:6379/14"))
     args = parser.parse_args()
 
@@ -170,22 +173,43 @@ def main() -> int:
     redis.Redis.from_url(args.redis_url).flushdb()  # a dedicated database number: stale tasks out
     tokens = prepare(args.database_url, args.clients, n_sites=N_SITES, staff_password=PLANNER_PASSWORD)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "civic", "worker", "--pool=prefork", "--concurrency=1",
-         "-Q", "celery", "-n", "bench-load@%h", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env(args.database_url, args.redis_url), start_new_session=True,
-        stdout=open(WORKER_LOG, "w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "civic",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "-Q",
+            "celery",
+            "-n",
+            "bench-load@%h",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env(args.database_url, args.redis_url),
+        start_new_session=True,
+        stdout=open(WORKER_LOG, "w"),
+        stderr=subprocess.STDOUT,
     )
-    server, port = start_gunicorn(args.database_url, workers=args.workers, threads=args.threads,
-                                  redis_url=args.redis_url)
+    server, port = start_gunicorn(
+        args.database_url, workers=args.workers, threads=args.threads, redis_url=args.redis_url
+    )
     planner: dict = {}
     try:
-        print(f"{args.clients} residents autosaving every ~{args.interval:g} s for {args.seconds:g} s; gunicorn "
-              f"gthread {args.workers}x{args.threads}; PostgreSQL {args.database_url.rsplit('/', 1)[1]}; "
-              f"Redis {args.redis_url}; 1 Celery worker; analysis requested every {args.analyse_every:g} s",
-              flush=True)
+        print(
+            f"{args.clients} residents autosaving every ~{args.interval:g} s for {args.seconds:g} s; gunicorn "
+            f"gthread {args.workers}x{args.threads}; PostgreSQL {args.database_url.rsplit('/', 1)[1]}; "
+            f"Redis {args.redis_url}; 1 Celery worker; analysis requested every {args.analyse_every:g} s",
+            flush=True,
+        )
         queue = mp.Queue()
         start_at = time.time() + 5.0 + 0.05 * args.clients
-        chunks = [tokens[i::args.processes] for i in range(args.processes)]
+        chunks = [tokens[i :: args.processes] for i in range(args.processes)]
         procs = [mp.Process(target=_residents, args=(port, c, args, start_at, queue)) for c in chunks if c]
         for proc in procs:
             proc.start()
@@ -215,14 +239,20 @@ def main() -> int:
     five_xx = sum(n for code, n in statuses.items() if code >= 500)
     q = percentiles(latencies)
 
-    print(f"autosaves: {len(latencies)} ({len(latencies) / args.seconds:.1f}/s), "
-          f"statuses {dict(sorted(statuses.items()))}, "
-          f"transport errors {len(errors)}{' e.g. ' + errors[0] if errors else ''}")
+    print(
+        f"autosaves: {len(latencies)} ({len(latencies) / args.seconds:.1f}/s), "
+        f"statuses {dict(sorted(statuses.items()))}, "
+        f"transport errors {len(errors)}{' e.g. ' + errors[0] if errors else ''}"
+    )
     print(f"latency: p50 {q['p50_ms']:.1f} ms  p95 {q['p95_ms']:.1f} ms  p99 {q['p99_ms']:.1f} ms")
-    print(f"acknowledged answers {sum(len(v) for v in logs.values())} over {reconciled['acknowledged_keys']} "
-          f"(resident, site, criterion) keys; rating rows {reconciled['rows']}")
-    print(f"lost: {reconciled['lost']}  duplicated: {reconciled['duplicated']}  5xx: {five_xx}  "
-          f"(stored newer than last acknowledged: {reconciled['newer_unacked']})")
+    print(
+        f"acknowledged answers {sum(len(v) for v in logs.values())} over {reconciled['acknowledged_keys']} "
+        f"(resident, site, criterion) keys; rating rows {reconciled['rows']}"
+    )
+    print(
+        f"lost: {reconciled['lost']}  duplicated: {reconciled['duplicated']}  5xx: {five_xx}  "
+        f"(stored newer than last acknowledged: {reconciled['newer_unacked']})"
+    )
     if reconciled["lost_examples"]:
         print(f"lost examples: {reconciled['lost_examples']}")
     print(f"planner: login {planner.get('login')}, analyse statuses {planner.get('statuses')}; analysis runs {runs}")

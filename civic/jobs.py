@@ -98,8 +98,9 @@ def job_claim(model, pk: int, *, stale_running: timedelta, take_over: bool = Fal
     )
 
 
-def job_stale_ids(model, *, grace: timedelta, stale_queued: timedelta | None, stale_running: timedelta,
-                  now=None, limit: int = 100) -> list[int]:
+def job_stale_ids(
+    model, *, grace: timedelta, stale_queued: timedelta | None, stale_running: timedelta, now=None, limit: int = 100
+) -> list[int]:
     """Rows the broker may never have received or whose worker died, oldest first."""
     now = now or timezone.now()
     lost = Q(status=PENDING, created_at__lte=now - grace) | Q(status=RUNNING, started_at__lte=now - stale_running)

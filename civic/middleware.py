@@ -18,12 +18,15 @@ class LoginThrottleMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._paths is None:
             self._paths = {reverse("login"), reverse("admin:login")}
-        if request.method == "POST" and request.path in self._paths and throttle.is_throttled(
-            request, throttle.LOGIN_SCOPE
+        if (
+            request.method == "POST"
+            and request.path in self._paths
+            and throttle.is_throttled(request, throttle.LOGIN_SCOPE)
         ):
             response = HttpResponse(
                 "Too many failed sign-in attempts from your address. Please wait and try again.",
-                status=429, content_type="text/plain; charset=utf-8",
+                status=429,
+                content_type="text/plain; charset=utf-8",
             )
             response["Retry-After"] = str(throttle.retry_after(throttle.LOGIN_SCOPE))
             return response

@@ -23,6 +23,9 @@ urlpatterns = [
     path("", include("surveys.urls")),
     # Survey images are public by design (residents see them without an account), so Django serves
     # the media folder itself; a deployment may put a web server in front of it instead.
-    re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>images/.*)$", serve,
-            {"document_root": settings.MEDIA_ROOT}),
+    re_path(
+        rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>images/.*)$",
+        serve,
+        {"document_root": settings.MEDIA_ROOT},
+    ),
 ]

@@ -358,8 +358,11 @@ def export_write(*, study: Study, path: Path, progress: Callable[[int], Callable
         _write_member(zf, "codebook.csv", csv_text(codebook_rows(description)))
         _write_member(zf, "codebook.md", codebook_md(description))
         _write_member(zf, "README.md", readme_md(description, summary))
-        _write_member(zf, "analysis_report.json",
-                      json.dumps(_analysis_report(study, generalisation.k), ensure_ascii=False, indent=1))
+        _write_member(
+            zf,
+            "analysis_report.json",
+            json.dumps(_analysis_report(study, generalisation.k), ensure_ascii=False, indent=1),
+        )
     summary["analysis_report"] = summary.get("analysis_report", False)
     return summary
 

@@ -97,9 +97,7 @@ def _interventions_document(scenario: Scenario) -> list[dict]:
         suggested = stored[code].suggested_effects if code in stored else {}
         effects = {c: suggested.get(c, estimate.get(c, 0.0)) for c in scenario.criteria}
         effects = {c: v for c, v in effects.items() if v}
-        out.append(
-            {"code": code, "name": name, "cost": cost, "effects": effects, "excludes": excludes}
-        )
+        out.append({"code": code, "name": name, "cost": cost, "effects": effects, "excludes": excludes})
     return out
 
 
@@ -108,29 +106,20 @@ def demo_scenario_seed(*, study: Study) -> list[str]:
     with transaction.atomic():
         scenario = Scenario.objects.filter(study=study, title=TITLE).first()
         if scenario is None:
-            scenario = scenario_create(
-                study=study, title=TITLE, budget=BUDGET, max_rounds=MAX_ROUNDS
-            )
+            scenario = scenario_create(study=study, title=TITLE, budget=BUDGET, max_rounds=MAX_ROUNDS)
         # First the interventions with estimates, so suggestions can be computed for them...
         document = scenario_to_document(scenario)
         document.update(budget=BUDGET, max_rounds=MAX_ROUNDS)
         document["interventions"] = [
-            {"code": c, "name": n, "cost": k, "effects": e, "excludes": x}
-            for c, n, k, e, x in INTERVENTIONS
+            {"code": c, "name": n, "cost": k, "effects": e, "excludes": x} for c, n, k, e, x in INTERVENTIONS
         ]
         document["base_designs"] = []
-        scenario = scenario_update_from_document(
-            scenario=scenario, document=document, version=scenario.version
-        )
+        scenario = scenario_update_from_document(scenario=scenario, document=document, version=scenario.version)
         n_suggested = effects_suggest(scenario=scenario)
         # ...then the effects replaced by the suggestions, and the base designs.
         document["interventions"] = _interventions_document(scenario)
-        document["base_designs"] = [
-            {"name": name, "interventions": codes} for name, codes in BASE_DESIGNS
-        ]
-        scenario = scenario_update_from_document(
-            scenario=scenario, document=document, version=scenario.version
-        )
+        document["base_designs"] = [{"name": name, "interventions": codes} for name, codes in BASE_DESIGNS]
+        scenario = scenario_update_from_document(scenario=scenario, document=document, version=scenario.version)
     return [
         f"Negotiation scenario '{TITLE}': {len(INTERVENTIONS)} interventions "
         f"({n_suggested} with effects suggested from the survey), "

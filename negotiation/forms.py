@@ -117,9 +117,7 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
                 "name": g.get("name"),
                 "label": s.group.label if s else g.get("name"),
                 "note": s.defaults_note if s else "",
-                "weights": [
-                    (c, g.get("criterion_weights", {}).get(c, ""), dw.get(c)) for c in criteria
-                ],
+                "weights": [(c, g.get("criterion_weights", {}).get(c, ""), dw.get(c)) for c in criteria],
                 "baseline": [(c, g.get("baseline", {}).get(c, ""), db.get(c)) for c in criteria],
                 "errors": by_row.get(("groups", k), []),
             }
@@ -147,9 +145,7 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
             "interventions": ", ".join(str(x) for x in b["interventions"]),
             "errors": by_row.get(("base_designs", k), []),
         }
-        for k, b in enumerate(
-            [*document.get("base_designs", []), {"name": "", "interventions": []}]
-        )
+        for k, b in enumerate([*document.get("base_designs", []), {"name": "", "interventions": []}])
     ]
     return {
         "criteria": criteria,

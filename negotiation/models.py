@@ -32,9 +32,7 @@ class Scenario(models.Model):
         ordering = ["study", "title", "id"]
         constraints = [
             models.UniqueConstraint(fields=["study", "title"], name="scenario_unique_title"),
-            models.CheckConstraint(
-                condition=models.Q(budget__gte=0), name="scenario_budget_nonneg"
-            ),
+            models.CheckConstraint(condition=models.Q(budget__gte=0), name="scenario_budget_nonneg"),
         ]
 
     def __str__(self) -> str:
@@ -54,9 +52,7 @@ class Stakeholder(models.Model):
 
     class Meta:
         ordering = ["scenario", "order", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["scenario", "group"], name="stakeholder_unique_group")
-        ]
+        constraints = [models.UniqueConstraint(fields=["scenario", "group"], name="stakeholder_unique_group")]
 
     def __str__(self) -> str:
         return f"{self.scenario} / {self.group.code}"
@@ -68,9 +64,7 @@ class Intervention(models.Model):
     name = models.CharField(max_length=200)
     cost = models.FloatField()
     effects = models.JSONField(default=dict, help_text="{criterion: rating-scale points}")
-    excludes = models.JSONField(
-        default=list, blank=True, help_text="Codes of excluded interventions."
-    )
+    excludes = models.JSONField(default=list, blank=True, help_text="Codes of excluded interventions.")
     suggested_effects = models.JSONField(default=dict, blank=True)
     # Where each suggestion came from: {criterion: {attribute, coefficient, n, lambda, ...}}.
     suggestion_source = models.TextField(blank=True)
@@ -78,9 +72,7 @@ class Intervention(models.Model):
 
     class Meta:
         ordering = ["scenario", "order", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["scenario", "code"], name="intervention_unique_code")
-        ]
+        constraints = [models.UniqueConstraint(fields=["scenario", "code"], name="intervention_unique_code")]
 
     def __str__(self) -> str:
         return self.code
@@ -94,9 +86,7 @@ class BaseDesign(models.Model):
 
     class Meta:
         ordering = ["scenario", "order", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["scenario", "name"], name="base_design_unique_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["scenario", "name"], name="base_design_unique_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -132,9 +122,7 @@ class Round(models.Model):
 
     class Meta:
         ordering = ["session", "number"]
-        constraints = [
-            models.UniqueConstraint(fields=["session", "number"], name="round_unique_number")
-        ]
+        constraints = [models.UniqueConstraint(fields=["session", "number"], name="round_unique_number")]
 
     def __str__(self) -> str:
         return f"round {self.number} of session {self.session_id}"
@@ -153,9 +141,7 @@ class Round(models.Model):
 
 
 class Outcome(models.Model):
-    session = models.OneToOneField(
-        NegotiationSession, on_delete=models.CASCADE, related_name="outcome"
-    )
+    session = models.OneToOneField(NegotiationSession, on_delete=models.CASCADE, related_name="outcome")
     data = models.JSONField(help_text="The outcome JSON of DESIGN.md.")
     created_at = models.DateTimeField(default=timezone.now)
 

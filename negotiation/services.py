@@ -79,10 +79,7 @@ def scenario_to_document(scenario: Scenario) -> dict:
             }
             for i in scenario.interventions.all()
         ],
-        "base_designs": [
-            {"name": b.name, "interventions": list(b.interventions)}
-            for b in scenario.base_designs.all()
-        ],
+        "base_designs": [{"name": b.name, "interventions": list(b.interventions)} for b in scenario.base_designs.all()],
         "max_rounds": scenario.max_rounds,
     }
 
@@ -133,11 +130,7 @@ def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
     """Replace the stakeholders, interventions and base designs by the parsed document's,
     keeping the survey defaults and suggestions already stored for the same group or code."""
     groups = {g.code: g for g in scenario.study.groups.all()}
-    old_stake = (
-        {s.group.code: s for s in scenario.stakeholders.select_related("group")}
-        if keep_existing
-        else {}
-    )
+    old_stake = {s.group.code: s for s in scenario.stakeholders.select_related("group")} if keep_existing else {}
     old_int = {i.code: i for i in scenario.interventions.all()} if keep_existing else {}
     scenario.stakeholders.all().delete()
     scenario.interventions.all().delete()
@@ -235,14 +228,10 @@ def scenario_update_from_document(*, scenario: Scenario, document, version: int)
     return scenario
 
 
-def scenario_create(
-    *, study: Study, title: str, budget: float, user=None, max_rounds: int = 20
-) -> Scenario:
+def scenario_create(*, study: Study, title: str, budget: float, user=None, max_rounds: int = 20) -> Scenario:
     """A new scenario on every rating criterion and group of the study, with survey defaults."""
     criteria = list(
-        study.criteria.filter(kind=Criterion.Kind.RATING)
-        .order_by("order", "name")
-        .values_list("name", flat=True)
+        study.criteria.filter(kind=Criterion.Kind.RATING).order_by("order", "name").values_list("name", flat=True)
     )
     groups = list(study.groups.all())
     if not groups:
@@ -256,9 +245,7 @@ def scenario_create(
         "groups": [
             {
                 "name": g.code,
-                **_strip_note(
-                    stakeholder_defaults(study=study, group=g, criteria=criteria, sites=sites)
-                ),
+                **_strip_note(stakeholder_defaults(study=study, group=g, criteria=criteria, sites=sites)),
             }
             for g in groups
         ],
@@ -296,9 +283,7 @@ def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sit
     wave = _latest_wave_with(Priority, study=study, criterion__name__in=criteria)
     if wave is not None:
         means = dict(
-            Priority.objects.filter(
-                wave=wave, participant__groups=group, criterion__name__in=criteria
-            )
+            Priority.objects.filter(wave=wave, participant__groups=group, criterion__name__in=criteria)
             .values_list("criterion__name")
             .annotate(m=Avg("tokens"))
             .values_list("criterion__name", "m")
@@ -315,17 +300,13 @@ def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sit
         last = criteria[-1]
         weights[last] = round(1.0 - sum(v for c, v in weights.items() if c != last), 6)
     site_ids = [s.pk for s in sites]
-    wave = _latest_wave_with(
-        Rating, study=study, site_id__in=site_ids, criterion__name__in=criteria
-    )
+    wave = _latest_wave_with(Rating, study=study, site_id__in=site_ids, criterion__name__in=criteria)
     midpoint = (study.scale_min + study.scale_max) / 2
     baseline = {c: midpoint for c in criteria}
     if wave is not None:
         base = Rating.objects.filter(wave=wave, site_id__in=site_ids, criterion__name__in=criteria)
         everyone = dict(
-            base.values_list("criterion__name")
-            .annotate(m=Avg("value"))
-            .values_list("criterion__name", "m")
+            base.values_list("criterion__name").annotate(m=Avg("value")).values_list("criterion__name", "m")
         )
         # Filtering on the group joins each rating to that one membership, so no rating counts
         # twice for a member of several groups.
@@ -420,8 +401,7 @@ def _enqueue(session_id: int) -> bool:
 def session_pending_sweep(*, now=None) -> int:
     """Publish again the sessions the broker never received and those whose worker died.
     Publishing twice is harmless: ``session_run`` claims a session only once."""
-    ids = job_stale_ids(NegotiationSession, grace=SWEEP_GRACE, stale_queued=None, stale_running=STALE_RUNNING,
-                        now=now)
+    ids = job_stale_ids(NegotiationSession, grace=SWEEP_GRACE, stale_queued=None, stale_running=STALE_RUNNING, now=now)
     return sum(_enqueue(pk) for pk in ids)
 
 
@@ -462,9 +442,7 @@ def session_run(*, session_id: int) -> NegotiationSession:
             NegotiationSession.objects.filter(pk=session.pk).update(progress=percent)
 
         NegotiationSession.objects.filter(pk=session.pk).update(progress=5)
-        outcome = run_negotiation(
-            parsed, pinned=session.pinned, forbidden=session.forbidden, on_round=on_round
-        )
+        outcome = run_negotiation(parsed, pinned=session.pinned, forbidden=session.forbidden, on_round=on_round)
         with transaction.atomic():
             Outcome.objects.update_or_create(session=session, defaults={"data": outcome})
             NegotiationSession.objects.filter(pk=session.pk).update(
@@ -472,11 +450,7 @@ def session_run(*, session_id: int) -> NegotiationSession:
             )
     except Exception as exc:
         logger.exception("Negotiation session %s failed.", session_id)
-        message = (
-            "; ".join(exc.errors)
-            if isinstance(exc, ScenarioError)
-            else f"{type(exc).__name__}: {exc}"
-        )
+        message = "; ".join(exc.errors) if isinstance(exc, ScenarioError) else f"{type(exc).__name__}: {exc}"
         NegotiationSession.objects.filter(pk=session.pk).update(
             status=NegotiationSession.Status.FAILED,
             error=message[:2000],

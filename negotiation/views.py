@@ -63,9 +63,7 @@ def scenario_list(request, slug: str):
             errors.append(ERROR_BAD_BUDGET)
         if not errors:
             try:
-                scenario = scenario_create(
-                    study=study, title=title, budget=budget, user=request.user
-                )
+                scenario = scenario_create(study=study, title=title, budget=budget, user=request.user)
             except ScenarioError as exc:
                 errors = exc.errors
             else:
@@ -113,9 +111,7 @@ def _decode(text: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ScenarioError(
-            f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
+        raise ScenarioError(f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
 
 
 @login_required
@@ -170,9 +166,7 @@ def session_start_view(request, slug: str, pk: int):
     pinned = [c for c in codes if choice[c] == "pin"]
     forbidden = [c for c in codes if choice[c] == "forbid"]
     try:
-        session = session_start(
-            scenario=scenario, user=request.user, pinned=pinned, forbidden=forbidden
-        )
+        session = session_start(scenario=scenario, user=request.user, pinned=pinned, forbidden=forbidden)
     except ScenarioError as exc:
         for e in exc.errors:
             messages.error(request, e)
@@ -244,8 +238,7 @@ def session_compare(request, slug: str):
     a, b = (presenters.session_summary(found[i]) for i in ids)
     groups = list(a["package"]["utilities"])
     group_rows = [
-        {"group": g, "a": a["package"]["utilities"].get(g), "b": b["package"]["utilities"].get(g)}
-        for g in groups
+        {"group": g, "a": a["package"]["utilities"].get(g), "b": b["package"]["utilities"].get(g)} for g in groups
     ]
     return render(
         request,

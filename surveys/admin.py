@@ -82,13 +82,23 @@ class StudyAdmin(admin.ModelAdmin):
             formset.save()
             return
         for membership in formset.deleted_objects:
-            audit_record(action=Action.ROLE_CHANGED, actor=request.user, study=membership.study,
-                         target=f"user:{membership.user_id}", details={"removed": membership.role})
+            audit_record(
+                action=Action.ROLE_CHANGED,
+                actor=request.user,
+                study=membership.study,
+                target=f"user:{membership.user_id}",
+                details={"removed": membership.role},
+            )
             membership.delete()
         for membership in instances:
             membership.save()
-            audit_record(action=Action.ROLE_CHANGED, actor=request.user, study=membership.study,
-                         target=f"user:{membership.user_id}", details={"granted": membership.role})
+            audit_record(
+                action=Action.ROLE_CHANGED,
+                actor=request.user,
+                study=membership.study,
+                target=f"user:{membership.user_id}",
+                details={"granted": membership.role},
+            )
         formset.save_m2m()
 
     @admin.display(description="participants")
@@ -104,8 +114,10 @@ class StudyAdmin(admin.ModelAdmin):
         form = InvitationCountForm(request.POST if "count" in request.POST else None)
         if form.is_valid():
             issued = services.invitations_create(
-                study=study, count=form.cleaned_data["count"],
-                ttl_days=form.cleaned_data["ttl_days"], label=form.cleaned_data["label"],
+                study=study,
+                count=form.cleaned_data["count"],
+                ttl_days=form.cleaned_data["ttl_days"],
+                label=form.cleaned_data["label"],
             )
             response = HttpResponse(
                 invitation_links_csv(issued, base_url=request.build_absolute_uri("/")),

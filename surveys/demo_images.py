@@ -85,16 +85,32 @@ def street_png(attrs: dict) -> bytes:
 
 
 _EN = {
-    "sidewalk_width": {"Absent": "no sidewalk", "Narrow": "a narrow sidewalk",
-                       "Variable": "a sidewalk of varying width", "Wide": "a wide sidewalk"},
-    "greenery_presence": {"Absent": "no greenery", "Basic": "a few trees", "Medium": "some trees",
-                          "High": "many trees"},
+    "sidewalk_width": {
+        "Absent": "no sidewalk",
+        "Narrow": "a narrow sidewalk",
+        "Variable": "a sidewalk of varying width",
+        "Wide": "a wide sidewalk",
+    },
+    "greenery_presence": {
+        "Absent": "no greenery",
+        "Basic": "a few trees",
+        "Medium": "some trees",
+        "High": "many trees",
+    },
 }
 _FR = {
-    "sidewalk_width": {"Absent": "sans trottoir", "Narrow": "un trottoir étroit",
-                       "Variable": "un trottoir de largeur variable", "Wide": "un large trottoir"},
-    "greenery_presence": {"Absent": "sans verdure", "Basic": "quelques arbres", "Medium": "des arbres",
-                          "High": "beaucoup d’arbres"},
+    "sidewalk_width": {
+        "Absent": "sans trottoir",
+        "Narrow": "un trottoir étroit",
+        "Variable": "un trottoir de largeur variable",
+        "Wide": "un large trottoir",
+    },
+    "greenery_presence": {
+        "Absent": "sans verdure",
+        "Basic": "quelques arbres",
+        "Medium": "des arbres",
+        "High": "beaucoup d’arbres",
+    },
 }
 _FEATURES = [
     ("seating_availability", "benches", "des bancs"),
@@ -124,8 +140,12 @@ def street_alt_text(code: str, attrs: dict) -> tuple[str, str]:
         f"Illustration de la rue {code} : {_FR['sidewalk_width'].get(width, 'un trottoir')}, "
         f"{_FR['greenery_presence'].get(green, 'de la verdure')}"
         + (", avec " + ", ".join(f for _, f in has) if has else "")
-        + ("; sans " + ", sans ".join(f.removeprefix("un ").removeprefix("une ").removeprefix("des ") for _, f in lacks)
-           if lacks else "")
+        + (
+            "; sans "
+            + ", sans ".join(f.removeprefix("un ").removeprefix("une ").removeprefix("des ") for _, f in lacks)
+            if lacks
+            else ""
+        )
         + "."
     )
     return en, fr

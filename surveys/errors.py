@@ -20,16 +20,12 @@ UNKNOWN_GROUP = _("Unknown group: %(code)s.")
 UNKNOWN_KIND = _("Unknown kind of answer: %(code)s.")
 RATING_NOT_A_NUMBER = _("A rating must be a whole number from %(min)d to %(max)d.")
 RATING_OUT_OF_SCALE = _("A rating must be a whole number from %(min)d to %(max)d.")
-RANKING_NOT_PERMUTATION = _(
-    "A ranking must list each of the %(n)d images exactly once, from best to worst."
-)
+RANKING_NOT_PERMUTATION = _("A ranking must list each of the %(n)d images exactly once, from best to worst.")
 TOKENS_NOT_NUMBERS = _("Tokens must be whole numbers of 0 or more.")
 TOKENS_WRONG_SUM = _("Spread exactly %(total)d tokens: you have placed %(given)d.")
 COMMENT_TOO_LONG = _("Your comment is too long (at most %(max)d characters).")
 CLIENT_SEQ_INVALID = _("The save counter must be a whole number.")
-STALE_ANSWER = _(
-    "A newer answer to this question was saved from another tab or device; it has been kept."
-)
+STALE_ANSWER = _("A newer answer to this question was saved from another tab or device; it has been kept.")
 
 
 class SurveyError(Exception):

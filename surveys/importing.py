@@ -108,7 +108,12 @@ def _parse(text: str, study_scale: tuple[int, int], tokens_total: int, existing_
             continue
         cell = {name: raw[i].strip() for name, i in col.items()}
         who, wave, task, item, crit, value = (
-            cell["participant"], cell["wave"], cell["task"].lower(), cell["item"], cell["criterion"], cell["value"]
+            cell["participant"],
+            cell["wave"],
+            cell["task"].lower(),
+            cell["item"],
+            cell["criterion"],
+            cell["value"],
         )
         groups = tuple(sorted({g.strip() for g in cell["groups"].split(";") if g.strip()}))
         row_ok = True
@@ -130,8 +135,11 @@ def _parse(text: str, study_scale: tuple[int, int], tokens_total: int, existing_
             errors.add(line, f"value {value!r} is not a whole number")
             row_ok = False
         if who in parsed.participants and parsed.participants[who] != groups:
-            errors.add(line, f"participant {who} has groups {';'.join(groups) or '(none)'} here but "
-                             f"{';'.join(parsed.participants[who]) or '(none)'} on an earlier row")
+            errors.add(
+                line,
+                f"participant {who} has groups {';'.join(groups) or '(none)'} here but "
+                f"{';'.join(parsed.participants[who]) or '(none)'} on an earlier row",
+            )
             row_ok = False
         if task in ("rating", "ranking"):
             if not item:
@@ -197,8 +205,11 @@ def _check_rankings(parsed: _Parsed, errors: _Errors) -> None:
         m = len(expected)
         first = min(parsed.lines[("ranking", who, wave, item, crit)] for item in positions.values())
         if sorted(positions) != list(range(1, m + 1)) or set(positions.values()) != expected:
-            errors.add(first, f"the ranking of {crit} by {who} in {wave} is not a permutation of its "
-                              f"{m} images (positions 1–{m}, each image once)")
+            errors.add(
+                first,
+                f"the ranking of {crit} by {who} in {wave} is not a permutation of its "
+                f"{m} images (positions 1–{m}, each image once)",
+            )
 
 
 def _check_priorities(parsed: _Parsed, errors: _Errors, total: int) -> None:
@@ -258,8 +269,10 @@ def _check_existing_sets(study: Study, parsed: _Parsed) -> None:
         )
         if existing and existing != set(images):
             first = min(v for k, v in parsed.lines.items() if k[0] == "ranking" and k[4] == crit)
-            problems.append(f"row {first}: ranking criterion {crit} already ranks images "
-                            f"{', '.join(sorted(existing))}; the file ranks {', '.join(sorted(images))}")
+            problems.append(
+                f"row {first}: ranking criterion {crit} already ranks images "
+                f"{', '.join(sorted(existing))}; the file ranks {', '.join(sorted(images))}"
+            )
     if problems:
         raise ImportRejected(problems)
 
@@ -277,14 +290,13 @@ def _write(study: Study, parsed: _Parsed, report: ImportReport) -> None:
     groups = _get_or_create_codes(Group, study, parsed.groups, "groups", report, lambda c: {"label_en": c})
     sites = _get_or_create_codes(Site, study, parsed.sites, "sites", report, lambda c: {"name": c})
     all_images = sorted({img for images in parsed.ranking_sets.values() for img in images})
-    images = _get_or_create_codes(
-        Image, study, all_images, "images", report, lambda c: {"alt_text_en": f"Image {c}"}
-    )
+    images = _get_or_create_codes(Image, study, all_images, "images", report, lambda c: {"alt_text_en": f"Image {c}"})
     criteria = {c.name: c for c in study.criteria.all()}
     for name, kind in [(n, "rating") for n in parsed.rating_criteria] + [(n, "ranking") for n in parsed.ranking_sets]:
         if name not in criteria:
-            criteria[name] = Criterion.objects.create(study=study, name=name, kind=kind, label_en=name.capitalize(),
-                                                      order=len(criteria))
+            criteria[name] = Criterion.objects.create(
+                study=study, name=name, kind=kind, label_en=name.capitalize(), order=len(criteria)
+            )
             report.created["criteria"] += 1
     for name, codes in parsed.ranking_sets.items():
         if not criteria[name].set_items.exists():
@@ -299,23 +311,37 @@ def _write(study: Study, parsed: _Parsed, report: ImportReport) -> None:
     Membership = Participant.groups.through
     Membership.objects.filter(participant__in=list(people.values())).delete()
     Membership.objects.bulk_create(
-        [Membership(participant_id=people[who].id, group_id=groups[g].id)
-         for who, codes in parsed.participants.items() for g in codes],
+        [
+            Membership(participant_id=people[who].id, group_id=groups[g].id)
+            for who, codes in parsed.participants.items()
+            for g in codes
+        ],
         batch_size=BATCH,
     )
     Participant.objects.filter(pk__in=[p.pk for p in people.values()], groups_answered_at__isnull=True).update(
         groups_answered_at=now, consented_at=now
     )
     rows = [
-        Rating(participant=people[who], wave=waves[wave], site=sites[site], criterion=criteria[crit], value=v,
-               updated_at=now)
+        Rating(
+            participant=people[who],
+            wave=waves[wave],
+            site=sites[site],
+            criterion=criteria[crit],
+            value=v,
+            updated_at=now,
+        )
         for (who, wave, site, crit), v in parsed.ratings.items()
     ]
     _upsert(Rating, rows, ["participant", "wave", "site", "criterion"], ["value", "updated_at"])
     report.answers["ratings"] += len(rows)
     rows = [
-        Ranking(participant=people[who], wave=waves[wave], criterion=criteria[crit],
-                order=[pos[k] for k in sorted(pos)], updated_at=now)
+        Ranking(
+            participant=people[who],
+            wave=waves[wave],
+            criterion=criteria[crit],
+            order=[pos[k] for k in sorted(pos)],
+            updated_at=now,
+        )
         for (who, wave, crit), pos in parsed.rankings.items()
     ]
     _upsert(Ranking, rows, ["participant", "wave", "criterion"], ["order", "updated_at"])

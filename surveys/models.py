@@ -67,9 +67,7 @@ class Study(Localized, models.Model):
         verbose_name_plural = "studies"
         ordering = ["slug"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(scale_max__gt=models.F("scale_min")), name="study_scale_ordered"
-            )
+            models.CheckConstraint(condition=models.Q(scale_max__gt=models.F("scale_min")), name="study_scale_ordered")
         ]
 
     def __str__(self) -> str:
@@ -118,15 +116,11 @@ class StudyMembership(models.Model):
         RESEARCHER = "researcher", _("Researcher")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships")
     role = models.CharField(max_length=12, choices=Role.choices)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} — {self.role} of {self.study.slug}"
@@ -194,9 +188,7 @@ class Participant(models.Model):
 
     class Meta:
         ordering = ["study", "code"]
-        constraints = [
-            models.UniqueConstraint(fields=["study", "code"], name="participant_unique_code")
-        ]
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="participant_unique_code")]
 
     def __str__(self) -> str:
         return self.code
@@ -257,9 +249,7 @@ class Image(Localized, models.Model):
     file = models.ImageField(upload_to="images/", blank=True)
     alt_text_en = models.CharField(_("alt text (English)"), max_length=300)
     alt_text_fr = models.CharField(_("alt text (French)"), max_length=300, blank=True)
-    site = models.ForeignKey(
-        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="images"
-    )
+    site = models.ForeignKey(Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="images")
 
     class Meta:
         ordering = ["study", "code"]
@@ -290,9 +280,7 @@ class Criterion(Localized, models.Model):
     description_en = models.CharField(max_length=500, blank=True)
     description_fr = models.CharField(max_length=500, blank=True)
     order = models.PositiveIntegerField(default=0)
-    images = models.ManyToManyField(
-        Image, through="RankingSetItem", blank=True, related_name="ranking_criteria"
-    )
+    images = models.ManyToManyField(Image, through="RankingSetItem", blank=True, related_name="ranking_criteria")
 
     class Meta:
         ordering = ["study", "kind", "order", "name"]
@@ -320,9 +308,7 @@ class RankingSetItem(models.Model):
 
     class Meta:
         ordering = ["criterion", "position", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["criterion", "image"], name="ranking_set_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["criterion", "image"], name="ranking_set_unique")]
 
     def __str__(self) -> str:
         return f"{self.image_id} at {self.position} for criterion {self.criterion_id}"
@@ -351,9 +337,7 @@ class Rating(Answer):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["participant", "wave", "site", "criterion"], name="rating_unique"
-            )
+            models.UniqueConstraint(fields=["participant", "wave", "site", "criterion"], name="rating_unique")
         ]
         indexes = [models.Index(fields=["wave", "criterion"])]
 
@@ -363,9 +347,7 @@ class Ranking(Answer):
     order = models.JSONField(help_text=_("Image codes, best first."))
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["participant", "wave", "criterion"], name="ranking_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["participant", "wave", "criterion"], name="ranking_unique")]
 
 
 class Priority(Answer):
@@ -374,20 +356,14 @@ class Priority(Answer):
 
     class Meta:
         verbose_name_plural = "priorities"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["participant", "wave", "criterion"], name="priority_unique"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["participant", "wave", "criterion"], name="priority_unique")]
 
 
 class Comment(Answer):
     text = models.TextField(max_length=5000)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["participant", "wave"], name="comment_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["participant", "wave"], name="comment_unique")]
 
 
 class Completion(models.Model):
@@ -398,9 +374,7 @@ class Completion(models.Model):
     completed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["participant", "wave"], name="completion_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["participant", "wave"], name="completion_unique")]
 
     def __str__(self) -> str:
         return f"completion of {self.participant_id} in wave {self.wave_id}"

@@ -68,13 +68,9 @@ def survey_state(*, participant: Participant, wave: Wave) -> SurveyState:
     study = participant.study
     n_rating = study.criteria.filter(kind=Criterion.Kind.RATING).count()
     rated = {}
-    for site_id in Rating.objects.filter(participant=participant, wave=wave).values_list(
-        "site_id", flat=True
-    ):
+    for site_id in Rating.objects.filter(participant=participant, wave=wave).values_list("site_id", flat=True):
         rated[site_id] = rated.get(site_id, 0) + 1
-    ranked = set(
-        Ranking.objects.filter(participant=participant, wave=wave).values_list("criterion_id", flat=True)
-    )
+    ranked = set(Ranking.objects.filter(participant=participant, wave=wave).values_list("criterion_id", flat=True))
     has_priorities = n_rating == 0 or Priority.objects.filter(participant=participant, wave=wave).exists()
     has_comment = Comment.objects.filter(participant=participant, wave=wave).exists()
 
@@ -122,16 +118,9 @@ def participant_ranking(*, participant: Participant, wave: Wave, criterion: Crit
 
 def participant_answers(*, participant: Participant, wave: Wave) -> dict:
     """Every answer the participant gave in the wave, keyed for templates."""
-    ratings = {
-        (r.site_id, r.criterion_id): r.value
-        for r in Rating.objects.filter(participant=participant, wave=wave)
-    }
-    rankings = {
-        r.criterion_id: r.order for r in Ranking.objects.filter(participant=participant, wave=wave)
-    }
-    priorities = {
-        p.criterion_id: p.tokens for p in Priority.objects.filter(participant=participant, wave=wave)
-    }
+    ratings = {(r.site_id, r.criterion_id): r.value for r in Rating.objects.filter(participant=participant, wave=wave)}
+    rankings = {r.criterion_id: r.order for r in Ranking.objects.filter(participant=participant, wave=wave)}
+    priorities = {p.criterion_id: p.tokens for p in Priority.objects.filter(participant=participant, wave=wave)}
     comment = Comment.objects.filter(participant=participant, wave=wave).first()
     return {
         "ratings": ratings,

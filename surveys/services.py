@@ -94,9 +94,7 @@ def open_link_join(*, study_slug: str) -> IssuedInvitation:
 def invitation_resolve(*, token: str) -> Invitation:
     """Finds the invitation behind a raw token, or raises a SurveyError saying why not."""
     invitation = (
-        Invitation.objects.select_related("study", "participant")
-        .filter(token_hash=token_hash(token or ""))
-        .first()
+        Invitation.objects.select_related("study", "participant").filter(token_hash=token_hash(token or "")).first()
     )
     if invitation is None:
         raise SurveyError(errors.INVITATION_UNKNOWN, status=404)
@@ -396,9 +394,7 @@ def wave_finish(*, participant: Participant, wave: Wave) -> Completion:
     consent_check(participant=participant)
     with transaction.atomic():
         completion, _ = Completion.objects.get_or_create(participant=participant, wave=wave)
-        Invitation.objects.filter(participant=participant, used_at__isnull=True).update(
-            used_at=timezone.now()
-        )
+        Invitation.objects.filter(participant=participant, used_at__isnull=True).update(used_at=timezone.now())
     return completion
 
 
@@ -420,7 +416,10 @@ def participant_withdraw(*, participant: Participant) -> None:
         participant.delete()
         removed, _ = AnalysisRun.objects.filter(study=study, status=AnalysisRun.Status.DONE).delete()
         # No identifier is kept: the entry says that a participant withdrew, not who.
-        audit_record(action=Action.PARTICIPANT_WITHDRAWN, study=study,
-                     details={"answers_deleted": True, "analysis_results_deleted": removed})
+        audit_record(
+            action=Action.PARTICIPANT_WITHDRAWN,
+            study=study,
+            details={"answers_deleted": True, "analysis_results_deleted": removed},
+        )
         if removed:
             analysis_request(study=study, reason="a participant withdrew")

@@ -28,9 +28,7 @@ SESSION_KEY = "civic_participant_id"
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "") or (
-        request.content_type == "application/json"
-    )
+    return "application/json" in request.headers.get("Accept", "") or (request.content_type == "application/json")
 
 
 def _error_response(request: HttpRequest, error: SurveyError) -> HttpResponse:
@@ -57,9 +55,7 @@ def resident_view(view):
     def wrapper(request: HttpRequest, *args, **kwargs):
         participant_id = request.session.get(SESSION_KEY)
         participant = (
-            Participant.objects.select_related("study").filter(pk=participant_id).first()
-            if participant_id
-            else None
+            Participant.objects.select_related("study").filter(pk=participant_id).first() if participant_id else None
         )
         if participant is None:
             return _error_response(request, SurveyError(errors.NOT_INVITED, status=403))
@@ -137,8 +133,7 @@ def open_link(request: HttpRequest, slug: str) -> HttpResponse:
         return _error_response(request, error)
     throttle.record_attempt(request, throttle.JOIN_SCOPE)  # every join counts toward the per-address cap
     link = request.build_absolute_uri(issued.path)
-    return render(request, "surveys/joined.html", {"study": issued.invitation.study, "link": link,
-                                                   "path": issued.path})
+    return render(request, "surveys/joined.html", {"study": issued.invitation.study, "link": link, "path": issued.path})
 
 
 @resident_view
@@ -180,8 +175,13 @@ def groups(request, participant, wave):
         return _go_next(participant, wave, "groups")
     chosen = set(participant.groups.values_list("code", flat=True))
     return _page(
-        request, "surveys/groups.html", participant, wave, "groups",
-        groups=participant.study.groups.all(), chosen=chosen,
+        request,
+        "surveys/groups.html",
+        participant,
+        wave,
+        "groups",
+        groups=participant.study.groups.all(),
+        chosen=chosen,
     )
 
 
@@ -200,15 +200,25 @@ def rate(request, participant, wave, site_code):
                 value = request.POST.get(f"rating-{criterion.name}")
                 if value:
                     services.rating_save(
-                        participant=participant, wave=wave, site_code=site.code,
-                        criterion_name=criterion.name, value=value,
+                        participant=participant,
+                        wave=wave,
+                        site_code=site.code,
+                        criterion_name=criterion.name,
+                        value=value,
                     )
         return _go_next(participant, wave, f"rate:{site.code}")
     answers = selectors.participant_answers(participant=participant, wave=wave)["ratings"]
     questions = [(c, answers.get((site.id, c.id))) for c in criteria]
     return _page(
-        request, "surveys/rate.html", participant, wave, f"rate:{site.code}",
-        site=site, image=site.primary_image, questions=questions, scale=study.scale_choices(),
+        request,
+        "surveys/rate.html",
+        participant,
+        wave,
+        f"rate:{site.code}",
+        site=site,
+        image=site.primary_image,
+        questions=questions,
+        scale=study.scale_choices(),
     )
 
 
@@ -227,8 +237,11 @@ def rank(request, participant, wave, criterion_name):
         shown = [c for c in request.POST.get("order", "").split(",") if c] or stored or default
         move = request.POST.get("move", "")
         result = services.ranking_save(
-            participant=participant, wave=wave, criterion_name=criterion.name,
-            order=services.ranking_move(order=shown, move=move), client_seq=request.POST.get("client_seq"),
+            participant=participant,
+            wave=wave,
+            criterion_name=criterion.name,
+            order=services.ranking_move(order=shown, move=move),
+            client_seq=request.POST.get("client_seq"),
         )
         if request.POST.get("action") == "continue":
             return _go_next(participant, wave, f"rank:{criterion.name}")
@@ -239,8 +252,13 @@ def rank(request, participant, wave, criterion_name):
         stale = result.stale
     order = stored or default
     images = {img.code: img for img in criterion.images.select_related("site")}
-    context = {"criterion": criterion, "items": [images[c] for c in order if c in images], "order": ",".join(order),
-               "stale": stale, "is_saved": stored is not None}
+    context = {
+        "criterion": criterion,
+        "items": [images[c] for c in order if c in images],
+        "order": ",".join(order),
+        "stale": stale,
+        "is_saved": stored is not None,
+    }
     if request.htmx:
         return render(request, "surveys/_ranking_list.html", context)
     return _page(request, "surveys/rank.html", participant, wave, f"rank:{criterion.name}", **context)
@@ -257,8 +275,14 @@ def priorities(request, participant, wave):
     saved = selectors.participant_answers(participant=participant, wave=wave)["priorities"]
     rows = [(c, saved.get(c.id, 0)) for c in criteria]
     return _page(
-        request, "surveys/priorities.html", participant, wave, "priorities",
-        rows=rows, total=participant.study.priority_tokens, given=sum(v for _, v in rows),
+        request,
+        "surveys/priorities.html",
+        participant,
+        wave,
+        "priorities",
+        rows=rows,
+        total=participant.study.priority_tokens,
+        given=sum(v for _, v in rows),
     )
 
 
@@ -269,8 +293,9 @@ def comment(request, participant, wave):
         services.comment_save(participant=participant, wave=wave, text=request.POST.get("text", ""))
         return _go_next(participant, wave, "comment")
     text = selectors.participant_answers(participant=participant, wave=wave)["comment"]
-    return _page(request, "surveys/comment.html", participant, wave, "comment", text=text,
-                 max_chars=services.COMMENT_MAX_CHARS)
+    return _page(
+        request, "surveys/comment.html", participant, wave, "comment", text=text, max_chars=services.COMMENT_MAX_CHARS
+    )
 
 
 @resident_view
@@ -285,8 +310,15 @@ def review(request, participant, wave):
     rankings = [(c, answers["rankings"].get(c.id)) for c in selectors.ranking_criteria(study)]
     tokens = [(c, answers["priorities"].get(c.id)) for c in criteria]
     return _page(
-        request, "surveys/review.html", participant, wave, "review",
-        sites=sites, rankings=rankings, tokens=tokens, comment=answers["comment"],
+        request,
+        "surveys/review.html",
+        participant,
+        wave,
+        "review",
+        sites=sites,
+        rankings=rankings,
+        tokens=tokens,
+        comment=answers["comment"],
         groups=participant.groups.all(),
     )
 

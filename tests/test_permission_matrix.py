@@ -36,8 +36,11 @@ MATRIX = {
     "staff-home": ("get", "/staff/", SIGNED_IN),
     "healthz": ("get", "/healthz", EVERYONE),
     "ping": ("get", "/ping", EVERYONE),
-    "login": ("get", "/accounts/login/", {**EVERYONE, "planner": 302, "researcher": 302, "other_planner": 302,
-                                          "admin": 302}),
+    "login": (
+        "get",
+        "/accounts/login/",
+        {**EVERYONE, "planner": 302, "researcher": 302, "other_planner": 302, "admin": 302},
+    ),
     "logout": ("post", "/accounts/logout/", dict.fromkeys(PERSONAS, 302)),
     "admin:index": ("get", "/admin/", {**dict.fromkeys(PERSONAS, 302), "admin": 200}),
     "surveys:invitation": ("get", "/i/{token}/", dict.fromkeys(PERSONAS, 302)),
@@ -52,35 +55,53 @@ MATRIX = {
     "surveys:priorities": ("get", "/survey/priorities/", RESIDENTS),
     "surveys:comment": ("get", "/survey/comment/", RESIDENTS),
     "surveys:review": ("get", "/survey/review/", RESIDENTS),
-    "surveys:finish": ("post", "/survey/finish/", {**dict.fromkeys(PERSONAS, 403), "resident_a": 302,
-                                                    "resident_b": 302}),
+    "surveys:finish": (
+        "post",
+        "/survey/finish/",
+        {**dict.fromkeys(PERSONAS, 403), "resident_a": 302, "resident_b": 302},
+    ),
     "surveys:done": ("get", "/survey/done/", RESIDENTS),
     "surveys:withdraw": ("get", "/survey/withdraw/", RESIDENTS),
     "surveys:answer": ("post", "/survey/answer/", RESIDENTS),
     "analytics:dashboard": ("get", "/studies/{slug}/analytics/", PLANNERS_AND_RESEARCHERS),
-    "analytics:analyse": ("post", "/studies/{slug}/analytics/analyse/", {**PLANNERS_AND_RESEARCHERS, "planner": 302,
-                                                                         "researcher": 302, "admin": 302}),
+    "analytics:analyse": (
+        "post",
+        "/studies/{slug}/analytics/analyse/",
+        {**PLANNERS_AND_RESEARCHERS, "planner": 302, "researcher": 302, "admin": 302},
+    ),
     "analytics:progress": ("get", "/studies/{slug}/analytics/progress/", PLANNERS_AND_RESEARCHERS),
     "analytics:csv": ("get", "/studies/{slug}/analytics/csv/representation.csv", PLANNERS_AND_RESEARCHERS),
     "negotiation:scenarios": ("get", "/studies/{slug}/negotiation/", PLANNERS),
     "negotiation:import": ("get", "/studies/{slug}/negotiation/import/", PLANNERS),
     # Comparing a session with itself is refused (400) — but only after the role check (404).
-    "negotiation:compare": ("get", "/studies/{slug}/negotiation/compare/?a={session}&b={session}",
-                            {**PLANNERS, "planner": 400, "admin": 400}),
+    "negotiation:compare": (
+        "get",
+        "/studies/{slug}/negotiation/compare/?a={session}&b={session}",
+        {**PLANNERS, "planner": 400, "admin": 400},
+    ),
     "negotiation:edit": ("get", "/studies/{slug}/negotiation/{scenario}/", PLANNERS),
     "negotiation:export": ("get", "/studies/{slug}/negotiation/{scenario}/export.json", PLANNERS),
-    "negotiation:suggest": ("post", "/studies/{slug}/negotiation/{scenario}/suggest/", {**PLANNERS, "planner": 302,
-                                                                                      "admin": 302}),
-    "negotiation:run": ("post", "/studies/{slug}/negotiation/{scenario}/run/", {**PLANNERS, "planner": 302,
-                                                                              "admin": 302}),
+    "negotiation:suggest": (
+        "post",
+        "/studies/{slug}/negotiation/{scenario}/suggest/",
+        {**PLANNERS, "planner": 302, "admin": 302},
+    ),
+    "negotiation:run": (
+        "post",
+        "/studies/{slug}/negotiation/{scenario}/run/",
+        {**PLANNERS, "planner": 302, "admin": 302},
+    ),
     "negotiation:sessions": ("get", "/studies/{slug}/negotiation/{scenario}/sessions/", PLANNERS),
     "negotiation:session": ("get", "/studies/{slug}/negotiation/sessions/{session}/", PLANNERS),
     "exports:list": ("get", "/studies/{slug}/exports/", RESEARCHERS),
     "exports:request": ("post", "/studies/{slug}/exports/request/", {**RESEARCHERS, "researcher": 302, "admin": 302}),
     # Only the researcher who asked may download: the admin gets 404 too.
     "exports:download": ("get", "/studies/{slug}/exports/{export}/download/", {**RESEARCHERS, "admin": 404}),
-    "exports:delete": ("post", "/studies/{slug}/exports/{export}/delete/", {**RESEARCHERS, "researcher": 302,
-                                                                         "admin": 404}),
+    "exports:delete": (
+        "post",
+        "/studies/{slug}/exports/{export}/delete/",
+        {**RESEARCHERS, "researcher": 302, "admin": 404},
+    ),
 }
 # Patterns that are not pages of ours: the admin's own URLs, the API (own matrix), media files.
 EXEMPT_PREFIXES = ("admin:", "api:")
@@ -111,9 +132,14 @@ def world(db, study, personas, settings, tmp_path):
     settings.PRIVATE_ROOT = tmp_path / "private"
     scenario = Scenario.objects.create(study=study, title="S", budget=10, max_rounds=5)
     session = NegotiationSession.objects.create(scenario=scenario, snapshot={})
-    job = ExportJob.objects.create(study=study, requested_by=personas["researcher"], status="done",
-                                   file_name="x" * 32 + ".zip", finished_at=timezone.now(),
-                                   expires_at=timezone.now() + timedelta(hours=1))
+    job = ExportJob.objects.create(
+        study=study,
+        requested_by=personas["researcher"],
+        status="done",
+        file_name="x" * 32 + ".zip",
+        finished_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     job.path.parent.mkdir(parents=True, exist_ok=True)
     job.path.write_bytes(b"PK\x05\x06" + b"\0" * 18)
     clients = {}
@@ -127,8 +153,14 @@ def world(db, study, personas, settings, tmp_path):
         clients[name].get(f"/i/{token}/")
         clients[name].post("/survey/language/", {"language": "en"})
         clients[name].post("/survey/consent/", {"consent": "yes"})
-    return {"clients": clients, "study": study, "slug": study.slug, "scenario": scenario.pk,
-            "session": session.pk, "export": job.pk}
+    return {
+        "clients": clients,
+        "study": study,
+        "slug": study.slug,
+        "scenario": scenario.pk,
+        "session": session.pk,
+        "export": job.pk,
+    }
 
 
 def _status(response) -> int | str:
@@ -145,8 +177,13 @@ def test_each_persona_gets_the_expected_status(world, name, monkeypatch):
     got = {}
     for persona in PERSONAS:
         token = invitations_create(study=world["study"], count=1)[0].token if "{token}" in template else ""
-        url = template.format(slug=world["slug"], scenario=world["scenario"], session=world["session"],
-                              export=world["export"], token=token)
+        url = template.format(
+            slug=world["slug"],
+            scenario=world["scenario"],
+            session=world["session"],
+            export=world["export"],
+            token=token,
+        )
         data = {"kind": "comment", "text": "hello"} if name == "surveys:answer" else {}
         got[persona] = _status(getattr(world["clients"][persona], method)(url, data))
     assert got == expected
@@ -161,7 +198,9 @@ def test_residents_cannot_read_or_change_each_others_answers(world):
         assert "A&#x27;s private words" not in b.get(url).content.decode()
         assert "A's private words" not in b.get(url).content.decode()
     # B's saves only ever touch B's own rows, whatever B sends.
-    b.post("/survey/answer/", {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": "1",
-                               "participant": before[0][0]})
+    b.post(
+        "/survey/answer/",
+        {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": "1", "participant": before[0][0]},
+    )
     assert Rating.objects.filter(participant_id=before[0][0]).get().value == 4
     assert Comment.objects.get(text="A's private words")

@@ -26,12 +26,21 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def test_check_deploy_passes_on_production_settings():
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "k" * 60 + "-production-like-secret",
-           "ALLOWED_HOSTS": "civic.example.org"}
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "k" * 60 + "-production-like-secret",
+        "ALLOWED_HOSTS": "civic.example.org",
+    }
     for name in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "SECURE_SSL_REDIRECT", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -55,8 +64,9 @@ def test_guessed_invitation_tokens_are_rejected_and_the_guesser_is_throttled(
     assert client.get(f"/i/{token}/", REMOTE_ADDR="198.51.100.7").status_code == 302
     # ... and staff sign-in from the guessing address is unaffected.
     django_user_model.objects.create_user("staffer", password="a-long-password-1", is_staff=True)
-    response = client.post(reverse("admin:login"), {"username": "staffer", "password": "a-long-password-1"},
-                           REMOTE_ADDR="203.0.113.9")
+    response = client.post(
+        reverse("admin:login"), {"username": "staffer", "password": "a-long-password-1"}, REMOTE_ADDR="203.0.113.9"
+    )
     assert response.status_code == 302
 
 
@@ -65,23 +75,38 @@ def test_failed_logins_throttle_only_the_failing_address(client, django_user_mod
     django_user_model.objects.create_user("planner", password="right-password-123")
     limit = settings.THROTTLES["login"][0]
     for _ in range(limit):
-        assert client.post(reverse("login"), {"username": "planner", "password": "wrong"},
-                           REMOTE_ADDR="203.0.113.5").status_code == 200
-    blocked = client.post(reverse("login"), {"username": "planner", "password": "right-password-123"},
-                          REMOTE_ADDR="203.0.113.5")
+        assert (
+            client.post(
+                reverse("login"), {"username": "planner", "password": "wrong"}, REMOTE_ADDR="203.0.113.5"
+            ).status_code
+            == 200
+        )
+    blocked = client.post(
+        reverse("login"), {"username": "planner", "password": "right-password-123"}, REMOTE_ADDR="203.0.113.5"
+    )
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
-    elsewhere = client.post(reverse("login"), {"username": "planner", "password": "right-password-123"},
-                            REMOTE_ADDR="198.51.100.1")
+    elsewhere = client.post(
+        reverse("login"), {"username": "planner", "password": "right-password-123"}, REMOTE_ADDR="198.51.100.1"
+    )
     assert elsewhere.status_code == 302
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("target", ["https://evil.example", "//evil.example", "/\\evil.example",
-                                    "javascript:alert(1)", "http://testserver.evil.example/"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http://testserver.evil.example/",
+    ],
+)
 def test_next_redirects_stay_on_our_host(client, django_user_model, target):
     django_user_model.objects.create_user("planner", password="right-password-123")
-    response = client.post(f"{reverse('login')}?next={target}",
-                           {"username": "planner", "password": "right-password-123", "next": target})
+    response = client.post(
+        f"{reverse('login')}?next={target}", {"username": "planner", "password": "right-password-123", "next": target}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("staff-home")
 
@@ -116,15 +141,18 @@ def _zip_bomb() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("huge.png", _with_declared_size(_png(), 30000, 30000), images.TOO_MANY_PIXELS),
-    ("bomb.png", _zip_bomb(), images.NOT_AN_IMAGE),
-    ("polyglot.jpg", _jpeg_with_exif() + b"<html><script>alert(1)</script></html>", images.MARKUP_FOUND),
-    ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', images.MARKUP_FOUND),
-    ("shell.png", b"<?php system($_GET['c']); ?>", images.MARKUP_FOUND),
-    ("big.png", b"\x89PNG" + b"0" * (images.MAX_BYTES + 10), images.TOO_LARGE),
-    ("notes.png", b"just some text", images.NOT_AN_IMAGE),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("huge.png", _with_declared_size(_png(), 30000, 30000), images.TOO_MANY_PIXELS),
+        ("bomb.png", _zip_bomb(), images.NOT_AN_IMAGE),
+        ("polyglot.jpg", _jpeg_with_exif() + b"<html><script>alert(1)</script></html>", images.MARKUP_FOUND),
+        ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', images.MARKUP_FOUND),
+        ("shell.png", b"<?php system($_GET['c']); ?>", images.MARKUP_FOUND),
+        ("big.png", b"\x89PNG" + b"0" * (images.MAX_BYTES + 10), images.TOO_LARGE),
+        ("notes.png", b"just some text", images.NOT_AN_IMAGE),
+    ],
+)
 def test_dangerous_uploads_are_refused(name, content, message):
     with pytest.raises(ValidationError) as refused:
         images.image_sanitize(SimpleUploadedFile(name, content))
@@ -145,12 +173,14 @@ def test_admin_upload_goes_through_validation(client, study, django_user_model, 
     django_user_model.objects.create_user("root", password="pw-root-123456", is_staff=True, is_superuser=True)
     client.login(username="root", password="pw-root-123456")
     svg = SimpleUploadedFile("x.png", b"<svg onload=alert(1)></svg>", content_type="image/png")
-    response = client.post(reverse("admin:surveys_image_add"), {
-        "study": study.pk, "code": "up1", "file": svg, "alt_text_en": "An upload"})
+    response = client.post(
+        reverse("admin:surveys_image_add"), {"study": study.pk, "code": "up1", "file": svg, "alt_text_en": "An upload"}
+    )
     assert response.status_code == 200 and not Image.objects.filter(code="up1").exists()
     good = SimpleUploadedFile("holiday.jpg", _jpeg_with_exif(), content_type="image/jpeg")
-    response = client.post(reverse("admin:surveys_image_add"), {
-        "study": study.pk, "code": "up2", "file": good, "alt_text_en": "An upload"})
+    response = client.post(
+        reverse("admin:surveys_image_add"), {"study": study.pk, "code": "up2", "file": good, "alt_text_en": "An upload"}
+    )
     assert response.status_code == 302
     stored = Image.objects.get(code="up2")
     assert "holiday" not in stored.file.name and stored.file.name.endswith(".jpg")
@@ -176,7 +206,7 @@ def test_xss_payloads_in_every_text_field_render_escaped(client, study):
     bodies.append(client.get(reverse("surveys:rank", args=["beautiful"])).content.decode())
     for body in bodies:
         for raw in ("<script>alert", "<img src=x onerror"):
-            assert raw not in body, body[max(0, body.find(raw) - 300): body.find(raw) + 100]
+            assert raw not in body, body[max(0, body.find(raw) - 300) : body.find(raw) + 100]
         assert "&lt;script&gt;" in body
 
 
@@ -194,9 +224,14 @@ def test_role_changes_and_withdrawals_are_audited(client, study, personas):
     data.update({"scale_labels_en": "[]", "scale_labels_fr": "[]"})
     for formset in page.context["inline_admin_formsets"]:
         fs = formset.formset
-        data.update({f"{fs.prefix}-TOTAL_FORMS": str(fs.total_form_count()),
-                     f"{fs.prefix}-INITIAL_FORMS": str(fs.initial_form_count()),
-                     f"{fs.prefix}-MIN_NUM_FORMS": "0", f"{fs.prefix}-MAX_NUM_FORMS": "1000"})
+        data.update(
+            {
+                f"{fs.prefix}-TOTAL_FORMS": str(fs.total_form_count()),
+                f"{fs.prefix}-INITIAL_FORMS": str(fs.initial_form_count()),
+                f"{fs.prefix}-MIN_NUM_FORMS": "0",
+                f"{fs.prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
         for i, f in enumerate(fs.initial_forms):
             for name, field in f.fields.items():
                 value = f.initial.get(name, field.initial)
@@ -204,8 +239,13 @@ def test_role_changes_and_withdrawals_are_audited(client, study, personas):
         if fs.model.__name__ == "StudyMembership":
             n = fs.initial_form_count()
             data[f"{fs.prefix}-TOTAL_FORMS"] = str(n + 1)
-            data.update({f"{fs.prefix}-{n}-user": personas["outsider"].pk, f"{fs.prefix}-{n}-role": "planner",
-                         f"{fs.prefix}-{n}-study": study.pk})
+            data.update(
+                {
+                    f"{fs.prefix}-{n}-user": personas["outsider"].pk,
+                    f"{fs.prefix}-{n}-role": "planner",
+                    f"{fs.prefix}-{n}-study": study.pk,
+                }
+            )
     response = client.post(url, data)
     assert response.status_code == 302, response.context and response.context.get("errors")
     entry = AuditLog.objects.get(action="role.changed")

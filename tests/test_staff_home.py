@@ -6,12 +6,15 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize(("persona", "shown", "hidden"), [
-    ("planner", ["/analytics/", "/negotiation/"], ["/exports/"]),
-    ("researcher", ["/analytics/", "/exports/"], ["/negotiation/"]),
-    ("admin", ["/analytics/", "/negotiation/", "/exports/", "/admin/"], []),
-    ("outsider", [], ["/studies/small/"]),
-])
+@pytest.mark.parametrize(
+    ("persona", "shown", "hidden"),
+    [
+        ("planner", ["/analytics/", "/negotiation/"], ["/exports/"]),
+        ("researcher", ["/analytics/", "/exports/"], ["/negotiation/"]),
+        ("admin", ["/analytics/", "/negotiation/", "/exports/", "/admin/"], []),
+        ("outsider", [], ["/studies/small/"]),
+    ],
+)
 def test_staff_home_links_only_what_the_role_may_open(client, personas, persona, shown, hidden):
     client.force_login(personas[persona])
     page = client.get(reverse("staff-home")).content.decode()

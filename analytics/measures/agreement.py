@@ -33,9 +33,7 @@ def ordinal_alpha(values: np.ndarray, scale_min: int, scale_max: int) -> float |
     return None if not np.isfinite(alpha) else float(alpha)
 
 
-def group_alphas(
-    values: np.ndarray, memberships: np.ndarray, scale_min: int, scale_max: int
-) -> list[float | None]:
+def group_alphas(values: np.ndarray, memberships: np.ndarray, scale_min: int, scale_max: int) -> list[float | None]:
     """Alpha within each group, computed on the members' rows only."""
     return alphas(values, memberships, scale_min, scale_max)[1]
 
@@ -68,10 +66,7 @@ def alphas(
     flat = onehot.reshape(n_people, n_sites * domain.size)
     counts = (who.T @ flat).reshape(groups + 1, n_sites, domain.size)
     raters = who.T @ observed.any(axis=1).astype(np.float64)
-    results = [
-        _alpha_from_counts(np.rint(c).astype(np.int64), r, domain)
-        for c, r in zip(counts, raters, strict=True)
-    ]
+    results = [_alpha_from_counts(np.rint(c).astype(np.int64), r, domain) for c, r in zip(counts, raters, strict=True)]
     return results[0], results[1:]
 
 
@@ -82,7 +77,5 @@ def _alpha_from_counts(counts: np.ndarray, raters: float, domain: np.ndarray) ->
     if int((counts.sum(axis=0) > 0).sum()) < 2:
         return None
     with np.errstate(invalid="ignore", divide="ignore"):
-        alpha = krippendorff.alpha(
-            value_counts=counts, level_of_measurement="ordinal", value_domain=domain
-        )
+        alpha = krippendorff.alpha(value_counts=counts, level_of_measurement="ordinal", value_domain=domain)
     return None if not np.isfinite(alpha) else float(alpha)

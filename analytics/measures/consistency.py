@@ -79,18 +79,11 @@ def rating_ranking_consistencies(
         n_usable = usable.sum(axis=2)
         n_tied = tied.sum(axis=2)
         n_discordant = discordant.sum(axis=2)
-        results.append(
-            [
-                _summary(n_usable[m], n_tied[m], n_discordant[m], n_pairs)
-                for m in range(len(ratings))
-            ]
-        )
+        results.append([_summary(n_usable[m], n_tied[m], n_discordant[m], n_pairs) for m in range(len(ratings))])
     return results
 
 
-def _summary(
-    n_usable: np.ndarray, n_tied: np.ndarray, n_discordant: np.ndarray, n_pairs: int
-) -> Consistency:
+def _summary(n_usable: np.ndarray, n_tied: np.ndarray, n_discordant: np.ndarray, n_pairs: int) -> Consistency:
     n_untied = n_usable - n_tied
     has_pairs = n_usable > 0
     has_untied = n_untied > 0

@@ -96,6 +96,4 @@ def rng_for(seed: int, *key: int) -> np.random.Generator:
     data + same seed gives the same report; adding a criterion or wave may change the Monte Carlo
     draws other cells see (never their definitions).
     """
-    return np.random.default_rng(
-        np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
-    )
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))

@@ -255,9 +255,7 @@ def bootstrap_cis(
     return results
 
 
-def _percentile_interval(
-    replicates: np.ndarray, level: float
-) -> tuple[float | None, float | None]:
+def _percentile_interval(replicates: np.ndarray, level: float) -> tuple[float | None, float | None]:
     replicates = replicates[~np.isnan(replicates)]
     if replicates.size == 0:
         return None, None

@@ -32,9 +32,7 @@ class DivergenceResult:
     n: np.ndarray  # int, members who rated anything
 
 
-def _split_sums(
-    members: np.ndarray, values0: np.ndarray, observed: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _split_sums(members: np.ndarray, values0: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums and counts of ratings per (group, site) for one or many stacked membership matrices."""
     return members.T @ values0, members.T @ observed
 
@@ -134,10 +132,7 @@ def _count_exceedances(
         members = [tested[p] for p in positions]  # positions in ``tested`` → matrix indices
         matrices_of_class = [matrices[i] for i in members]
         classes.append(_PermutationClass(matrices_of_class, memberships, mask, union, members))
-    thresholds = {
-        i: np.where(np.isnan(results[i].divergence), np.inf, np.abs(results[i].divergence))
-        for i in tested
-    }
+    thresholds = {i: np.where(np.isnan(results[i].divergence), np.inf, np.abs(results[i].divergence)) for i in tested}
     n_union, done = int(union.sum()), 0
     while done < n_permutations:
         batch = min(PERMUTATION_BATCH, n_permutations - done)

@@ -42,9 +42,7 @@ def wave_point(values: np.ndarray, k: float, n_boot: int, rng: np.random.Generat
     return WavePoint(n, pairwise_disagreement(values, k), low, high)
 
 
-def paired_change(
-    earlier: np.ndarray, later: np.ndarray, k: float, n_perm: int, rng: np.random.Generator
-) -> Change:
+def paired_change(earlier: np.ndarray, later: np.ndarray, k: float, n_perm: int, rng: np.random.Generator) -> Change:
     """delta = later − earlier disagreement, with a paired (swap) permutation p-value.
 
     Under the null that the waves are exchangeable for each person, swapping a participant's two

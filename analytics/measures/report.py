@@ -61,9 +61,7 @@ def compute_report(
     units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
     tracker = _Progress(progress, units)
     tests = _divergence_tests(data, n_permutations, seed)
-    waves = [
-        _wave_report(data, wave, tests[w], tracker) for w, wave in enumerate(data.waves)
-    ]
+    waves = [_wave_report(data, wave, tests[w], tracker) for w, wave in enumerate(data.waves)]
     resampled = _Resampled(data, criteria, n_permutations, n_bootstrap, seed)
     longitudinal = []
     for c, name in enumerate(criteria):
@@ -122,9 +120,7 @@ def _divergence_tests(data: StudyData, n_permutations: int, seed: int) -> list[l
     return per_wave
 
 
-def _wave_report(
-    data: StudyData, wave: WaveData, tests: list[DivergenceResult], tracker: _Progress
-) -> dict:
+def _wave_report(data: StudyData, wave: WaveData, tests: list[DivergenceResult], tracker: _Progress) -> dict:
     # Benjamini–Hochberg runs over all (group, criterion) cells of the wave together.
     q = benjamini_hochberg(np.concatenate([t.p_value for t in tests])) if tests else np.array([])
     q_values = np.split(q, len(tests)) if tests else []
@@ -147,9 +143,7 @@ def _wave_report(
     }
 
 
-def _criterion_entry(
-    data: StudyData, rating: RatingMatrix, test: DivergenceResult, q: np.ndarray
-) -> dict:
+def _criterion_entry(data: StudyData, rating: RatingMatrix, test: DivergenceResult, q: np.ndarray) -> dict:
     values, members = rating.values, data.memberships
     split = variance_split(values, members)
     overall_alpha, group_alpha = alphas(values, members, data.scale_min, data.scale_max)
@@ -279,9 +273,7 @@ class _Resampled:
         seed: int,
     ) -> None:
         k = data.scale_range
-        rowsets = [np.ones(data.n_participants, bool)] + [
-            data.memberships[:, g] for g in range(len(data.group_names))
-        ]
+        rowsets = [np.ones(data.n_participants, bool)] + [data.memberships[:, g] for g in range(len(data.group_names))]
         self.ci: dict[tuple[int, int, str], tuple[float | None, float | None]] = {}
         self.change: dict[tuple[int, int, str], Change] = {}
         pairs: dict[tuple[int, int], list[str]] = {}
@@ -307,22 +299,16 @@ class _Resampled:
                     )
                     for name in names
                 ]
-                for name, change in zip(
-                    names, paired_changes(matrices, k, n_permutations, rng), strict=True
-                ):
+                for name, change in zip(names, paired_changes(matrices, k, n_permutations, rng), strict=True):
                     self.change[(r, w0, name)] = change
 
 
-def _longitudinal_entry(
-    data: StudyData, c: int, name: str, wave_reports: list[dict], resampled: _Resampled
-) -> dict:
+def _longitudinal_entry(data: StudyData, c: int, name: str, wave_reports: list[dict], resampled: _Resampled) -> dict:
     """Series and consecutive changes for one rating criterion, overall and per group."""
     present = [(w, wave, _find_rating(wave, name)) for w, wave in enumerate(data.waves)]
     present = [(w, wave, r) for w, wave, r in present if r is not None]
     shares = [_share_from_report(wave_reports[w], name) for w, _, _ in present]
-    overall = _series_and_changes(
-        data, present, shares, np.ones(data.n_participants, bool), 0, resampled
-    )
+    overall = _series_and_changes(data, present, shares, np.ones(data.n_participants, bool), 0, resampled)
     groups = []
     for g, group in enumerate(data.group_names):
         in_group = data.memberships[:, g]

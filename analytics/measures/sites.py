@@ -24,9 +24,7 @@ def site_summaries(
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / counts, np.nan)
         g_means = np.where(g_counts > 0, g_sums / g_counts, np.nan)
-    return [
-        _site_entry(s, code, counts, means, g_means, groups) for s, code in enumerate(site_codes)
-    ]
+    return [_site_entry(s, code, counts, means, g_means, groups) for s, code in enumerate(site_codes)]
 
 
 def _site_entry(

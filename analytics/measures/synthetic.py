@@ -75,9 +75,7 @@ def generate_study(
     )
 
 
-def _group_shift(
-    members: np.ndarray, effects: dict[tuple[int, int], float], n_criteria: int
-) -> np.ndarray:
+def _group_shift(members: np.ndarray, effects: dict[tuple[int, int], float], n_criteria: int) -> np.ndarray:
     """Per-participant shift per criterion from the planted (group, criterion) effects."""
     table = np.zeros((members.shape[1], n_criteria))
     for (g, c), size in effects.items():
@@ -138,6 +136,14 @@ def benchmark_study(n_participants: int = 5000, *, seed: int = 1) -> StudyData:
     groups with three planted effects, 10% missing, 12 ranking criteria of 7 images. Both
     bench/analyze.py (through PostgreSQL) and bench/analyze_math.py (math only) measure this one."""
     return generate_study(
-        n_participants, 20, 4, 6, n_waves=2, effects={(0, 0): 0.4, (1, 1): -0.3, (2, 2): 0.2},
-        missing=0.1, n_ranking_criteria=12, n_items=7, seed=seed,
+        n_participants,
+        20,
+        4,
+        6,
+        n_waves=2,
+        effects={(0, 0): 0.4, (1, 1): -0.3, (2, 2): 0.2},
+        missing=0.1,
+        n_ranking_criteria=12,
+        n_items=7,
+        seed=seed,
     )

@@ -28,7 +28,7 @@ def study_fill(study, *, n_participants: int = 12, seed: int = 0) -> None:
                 value = int(rng.integers(2, 5))
                 if criterion.name == "accessibility" and groups[0] in member_of:
                     value = 1
-                Rating.objects.create(participant=participant, wave=wave, site=site,
-                                      criterion=criterion, value=value)
-        Ranking.objects.create(participant=participant, wave=wave, criterion=ranking,
-                               order=[str(c) for c in rng.permutation(codes)])
+                Rating.objects.create(participant=participant, wave=wave, site=site, criterion=criterion, value=value)
+        Ranking.objects.create(
+            participant=participant, wave=wave, criterion=ranking, order=[str(c) for c in rng.permutation(codes)]
+        )

@@ -25,8 +25,7 @@ def _analyze(*args) -> tuple[str, str]:
 
 def test_analyze_json_prints_only_the_report_equal_to_the_service_result(study, capsys):
     study_fill(study)
-    out, _ = _analyze(study.slug, "--json", "--permutations", "99", "--bootstrap", "99",
-                      "--seed", "3")
+    out, _ = _analyze(study.slug, "--json", "--permutations", "99", "--bootstrap", "99", "--seed", "3")
     printed = json.loads(out)
     run = AnalysisRun.objects.done().get()
     assert printed == run.result
@@ -55,8 +54,7 @@ def test_the_loader_puts_every_rating_in_its_cell(study):
     data = loaded.data
     participants = list(Participant.objects.filter(study=study).order_by("id"))
     sites = list(Site.objects.filter(study=study).order_by("order", "code"))
-    criteria = [c.name for c in Criterion.objects.filter(study=study, kind="rating")
-                .order_by("order", "name")]
+    criteria = [c.name for c in Criterion.objects.filter(study=study, kind="rating").order_by("order", "name")]
     assert loaded.n_ratings == Rating.objects.count()
     for rating in Rating.objects.select_related("criterion"):
         matrix = data.waves[0].ratings[criteria.index(rating.criterion.name)]
@@ -95,9 +93,7 @@ def test_the_demo_gives_alpha_per_criterion_equal_to_the_krippendorff_package(de
         matrix = np.full((len(raters), len(sites)), np.nan)
         for participant, site, value in rows:
             matrix[raters.index(participant), sites.index(site)] = value
-        expected = krippendorff.alpha(
-            reliability_data=matrix, level_of_measurement="ordinal", value_domain=range(1, 5)
-        )
+        expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal", value_domain=range(1, 5))
         assert alpha == pytest.approx(expected, abs=1e-12)
     assert max(alphas, key=alphas.get) == "aesthetics"
     np.testing.assert_allclose(alphas["aesthetics"], 0.335, atol=5e-4)

@@ -15,9 +15,7 @@ def test_equals_krippendorff_package_with_whole_scale_domain():
     rng = np.random.default_rng(0)
     values = rng.integers(1, 5, size=(10, 12)).astype(float)
     values[rng.random(values.shape) < 0.2] = nan
-    expected = krippendorff.alpha(
-        reliability_data=values, level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5]
-    )
+    expected = krippendorff.alpha(reliability_data=values, level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5])
     assert ordinal_alpha(values, 1, 5) == pytest.approx(expected)
 
 

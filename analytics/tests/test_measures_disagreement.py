@@ -49,9 +49,7 @@ def test_histogram_form_equals_point_estimate():
     values[rng.random(values.shape) < 0.2] = nan
     hist = histograms(values)
     ones = np.ones((1, values.shape[0]))
-    assert weighted_disagreement(ones, hist, 3)[0] == pytest.approx(
-        pairwise_disagreement(values, 3)
-    )
+    assert weighted_disagreement(ones, hist, 3)[0] == pytest.approx(pairwise_disagreement(values, 3))
 
 
 def test_histogram_weights_equal_duplicated_rows():

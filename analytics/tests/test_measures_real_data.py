@@ -13,9 +13,7 @@ import pytest
 from analytics.measures import RatingMatrix, StudyData, WaveData, compute_report, ordinal_alpha
 
 CRITERIA = ("practicality", "inclusivity", "aesthetics", "accessibility")
-REPO_COPY = (
-    Path(__file__).resolve().parents[2] / "data" / "streetreview" / "demographic_analysis.csv"
-)
+REPO_COPY = Path(__file__).resolve().parents[2] / "data" / "streetreview" / "demographic_analysis.csv"
 SHARED_COPY = Path("/work/shared/data/streetreview/demographic_analysis.csv")
 DATA = REPO_COPY if REPO_COPY.exists() else SHARED_COPY
 
@@ -37,9 +35,7 @@ def load_streetreview() -> StudyData:
     n_sites = len(by_evaluator[evaluators[0]])
     ratings = []
     for criterion in CRITERIA:
-        values = np.array(
-            [[float(r[criterion]) for r in by_evaluator[e]] for e in evaluators], dtype=float
-        )
+        values = np.array([[float(r[criterion]) for r in by_evaluator[e]] for e in evaluators], dtype=float)
         ratings.append(RatingMatrix(criterion, values))
     members = np.array([[g in attributes[e] for g in groups] for e in evaluators], dtype=bool)
     return StudyData(

@@ -78,9 +78,7 @@ def test_contract_keys_and_json(report):
             assert CONTRACT["criterion"] <= criterion.keys()
             for group in criterion["groups"]:
                 assert CONTRACT["criterion_group"] <= group.keys()
-            assert {"site", "mean", "worst_group", "worst_group_mean", "group_means"} <= (
-                criterion["sites"][0].keys()
-            )
+            assert {"site", "mean", "worst_group", "worst_group_mean", "group_means"} <= (criterion["sites"][0].keys())
         for ranking in wave["rankings"]:
             assert CONTRACT["ranking"] <= ranking.keys()
             for group in ranking["groups"]:
@@ -139,17 +137,13 @@ def test_q_values_are_bh_over_the_whole_wave(report):
         q = benjamini_hochberg(p)
         got = np.array([nan if g["q_value"] is None else g["q_value"] for g in cells])
         np.testing.assert_allclose(got, q)
-        assert all(
-            g["significant"] == (g["q_value"] is not None and g["q_value"] <= 0.05) for g in cells
-        )
+        assert all(g["significant"] == (g["q_value"] is not None and g["q_value"] <= 0.05) for g in cells)
 
 
 def test_second_wave_within_falls_between_holds(report):
     first, second = (w["criteria"][0] for w in report["waves"])
     assert second["within_group_variance"] < 0.6 * first["within_group_variance"]
-    assert second["between_group_variance"] == pytest.approx(
-        first["between_group_variance"], rel=0.3
-    )
+    assert second["between_group_variance"] == pytest.approx(first["between_group_variance"], rel=0.3)
     change = report["longitudinal"][0]["changes"][0]
     assert change["from"] == "wave 1" and change["to"] == "wave 2"
     assert change["delta"] < 0 and change["p_value"] <= 0.01

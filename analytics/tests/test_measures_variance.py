@@ -60,9 +60,7 @@ def test_fast_on_100k_observations():
 
 
 def test_shrinking_noise_lowers_within_but_keeps_between():
-    study = generate_study(
-        1500, 15, 1, 4, n_waves=2, effects={(0, 0): 1.0, (1, 0): -0.8}, noise=0.9, seed=4
-    )
+    study = generate_study(1500, 15, 1, 4, n_waves=2, effects={(0, 0): 1.0, (1, 0): -0.8}, noise=0.9, seed=4)
     first, second = (variance_split(w.ratings[0].values, study.memberships) for w in study.waves)
     assert second.within < 0.6 * first.within
     assert second.between == pytest.approx(first.between, rel=0.25)

@@ -71,8 +71,17 @@ def test_the_dashboard_shows_every_panel_with_a_table_and_a_csv_link(analysed, p
     client.force_login(personas["planner"])
     response = client.get(_urls(analysed.slug)["dashboard"])
     html = response.content.decode()
-    for key in ["representation", "divergence-1", "sites-1", "agreement", "rankings",
-                "consistency", "variance", "longitudinal", "changes"]:
+    for key in [
+        "representation",
+        "divergence-1",
+        "sites-1",
+        "agreement",
+        "rankings",
+        "consistency",
+        "variance",
+        "longitudinal",
+        "changes",
+    ]:
         assert reverse("analytics:csv", args=[analysed.slug, key]) in html
     assert 'id="chart-divergence-1-data" type="application/json"' in html
     assert '<th scope="col">divergence</th>' in html and "<caption>" in html
@@ -112,8 +121,7 @@ def test_analyse_now_creates_one_run_and_returns_to_the_dashboard(
 def test_analyse_now_with_htmx_returns_the_polling_progress_bar(study, personas, client):
     client.force_login(personas["planner"])
     with mock.patch(APPLY_ASYNC):
-        response = client.post(reverse("analytics:analyse", args=[study.slug]),
-                               headers={"HX-Request": "true"})
+        response = client.post(reverse("analytics:analyse", args=[study.slug]), headers={"HX-Request": "true"})
     html = response.content.decode()
     assert 'id="analysis-progress"' in html and 'hx-trigger="every 1s"' in html
     assert "<html" not in html
@@ -151,8 +159,7 @@ def _csv(client, slug, key):
 def test_the_divergence_csv_holds_every_group_and_criterion(analysed, personas, client):
     client.force_login(personas["researcher"])
     rows = _csv(client, analysed.slug, "divergence-1")
-    assert rows[0] == ["group", "criterion", "n", "group mean", "divergence", "p-value",
-                       "q-value", "significant"]
+    assert rows[0] == ["group", "criterion", "n", "group mean", "divergence", "p-value", "q-value", "significant"]
     assert len(rows) == 1 + 3 * 2
     report = AnalysisRun.objects.done().get().result
     cell = report["waves"][0]["criteria"][0]["groups"][0]
@@ -161,15 +168,13 @@ def test_the_divergence_csv_holds_every_group_and_criterion(analysed, personas, 
 
 
 def test_csv_cells_are_neutralised_against_formula_injection(analysed, personas, client):
-    Group.objects.filter(study=analysed, code="senior").update(label_en="=HYPERLINK(\"x\")")
+    Group.objects.filter(study=analysed, code="senior").update(label_en='=HYPERLINK("x")')
     client.force_login(personas["planner"])
     rows = _csv(client, analysed.slug, "representation")
     assert rows[1][0].startswith("'=HYPERLINK")
 
 
-def test_the_representation_panel_counts_live_participants_against_targets(
-    analysed, personas, client
-):
+def test_the_representation_panel_counts_live_participants_against_targets(analysed, personas, client):
     Group.objects.filter(study=analysed, code="senior").update(target_count=8)
     client.force_login(personas["planner"])
     rows = _csv(client, analysed.slug, "representation")

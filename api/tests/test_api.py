@@ -19,8 +19,7 @@ def world(study, personas):
     participant_consent(participant=resident.invitation.participant)
     scenario = Scenario.objects.create(study=study, title="S", budget=10, max_rounds=5)
     session = NegotiationSession.objects.create(scenario=scenario, snapshot={})
-    return {"study": study, "tokens": tokens, "resident": resident.token, "scenario": scenario,
-            "session": session}
+    return {"study": study, "tokens": tokens, "resident": resident.token, "scenario": scenario, "session": session}
 
 
 def _client(world, persona):
@@ -33,8 +32,15 @@ def _client(world, persona):
 
 
 PERSONAS = ["anonymous", "resident", "planner", "researcher", "other_planner", "outsider", "admin"]
-STUDY_READ = {"anonymous": 401, "resident": 401, "planner": 200, "researcher": 200, "other_planner": 404,
-              "outsider": 404, "admin": 200}
+STUDY_READ = {
+    "anonymous": 401,
+    "resident": 401,
+    "planner": 200,
+    "researcher": 200,
+    "other_planner": 404,
+    "outsider": 404,
+    "admin": 200,
+}
 PLANNER_ONLY = {**STUDY_READ, "researcher": 404}
 RESEARCHER_ONLY = {**STUDY_READ, "planner": 404}
 MATRIX = [
@@ -44,18 +50,19 @@ MATRIX = [
     ("get", "/api/v1/studies/small/sites/", STUDY_READ),
     ("get", "/api/v1/studies/small/criteria/", STUDY_READ),
     ("get", "/api/v1/studies/small/analysis-runs/", STUDY_READ),
-    ("post", "/api/v1/studies/small/analysis-runs/", {**STUDY_READ, "planner": 202, "researcher": 202,
-                                                      "admin": 202}),
+    ("post", "/api/v1/studies/small/analysis-runs/", {**STUDY_READ, "planner": 202, "researcher": 202, "admin": 202}),
     ("get", "/api/v1/studies/small/scenarios/", PLANNER_ONLY),
     ("get", "/api/v1/studies/small/sessions/{session}/", PLANNER_ONLY),
     ("get", "/api/v1/studies/small/exports/", RESEARCHER_ONLY),
-    ("get", "/api/v1/studies/small/exports/999999/download/", {**RESEARCHER_ONLY, "researcher": 404,
-                                                                "admin": 404}),
+    ("get", "/api/v1/studies/small/exports/999999/download/", {**RESEARCHER_ONLY, "researcher": 404, "admin": 404}),
     ("get", "/api/v1/answers/", {p: 401 for p in PERSONAS} | {"resident": 200}),
     ("post", "/api/v1/answers/", {p: 401 for p in PERSONAS} | {"resident": 200}),
-    ("get", "/api/v1/schema/", {p: 401 for p in PERSONAS} | {"planner": 200, "researcher": 200,
-                                                                "other_planner": 200, "outsider": 200,
-                                                                "admin": 200}),
+    (
+        "get",
+        "/api/v1/schema/",
+        {p: 401 for p in PERSONAS}
+        | {"planner": 200, "researcher": 200, "other_planner": 200, "outsider": 200, "admin": 200},
+    ),
 ]
 
 
@@ -70,11 +77,13 @@ def test_every_endpoint_answers_each_persona_as_expected(world, method, url, exp
 
 def test_errors_share_one_json_shape(world):
     client = _client(world, "resident")
-    bad = client.post("/api/v1/answers/", {"kind": "rating", "site": "s1", "criterion": "accessibility",
-                                           "value": 9}, format="json")
+    bad = client.post(
+        "/api/v1/answers/", {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": 9}, format="json"
+    )
     assert bad.status_code == 400
-    assert bad.json() == {"error": {"code": 400, "field": "value",
-                                    "message": "A rating must be a whole number from 1 to 4."}}
+    assert bad.json() == {
+        "error": {"code": 400, "field": "value", "message": "A rating must be a whole number from 1 to 4."}
+    }
     invalid = client.post("/api/v1/answers/", {"kind": "dance"}, format="json")
     assert invalid.status_code == 400 and invalid.json()["error"]["field"] == "kind"
     missing = _client(world, "planner").get("/api/v1/studies/nope/")
@@ -87,11 +96,16 @@ def test_errors_share_one_json_shape(world):
 def test_resident_answers_use_the_same_idempotent_service(world):
     client = _client(world, "resident")
     for value in (1, 2, 4):
-        assert client.post("/api/v1/answers/", {"kind": "rating", "site": "s1", "criterion": "accessibility",
-                                                "value": value}, format="json").json() == {"saved": True,
-                                                                                            "stale": False}
-    stale = client.post("/api/v1/answers/", {"kind": "rating", "site": "s1", "criterion": "accessibility",
-                                             "value": 1, "client_seq": 1}, format="json")
+        assert client.post(
+            "/api/v1/answers/",
+            {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": value},
+            format="json",
+        ).json() == {"saved": True, "stale": False}
+    stale = client.post(
+        "/api/v1/answers/",
+        {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": 1, "client_seq": 1},
+        format="json",
+    )
     assert stale.json() == {"saved": False, "stale": True}
     assert Rating.objects.get().value == 4
     mine = client.get("/api/v1/answers/").json()

@@ -15,8 +15,7 @@ from api.services import api_token_create
 from civic.wsgi import application
 from surveys.services import invitations_create, participant_consent
 
-schema = schemathesis.openapi.from_dict(json.loads(json.dumps(SchemaGenerator().get_schema(public=True),
-                                                              default=str)))
+schema = schemathesis.openapi.from_dict(json.loads(json.dumps(SchemaGenerator().get_schema(public=True), default=str)))
 schema.app = application
 
 
@@ -37,6 +36,9 @@ def test_no_generated_request_causes_a_server_error(case, credentials, monkeypat
     if case.path_parameters and "slug" in case.path_parameters:
         # Most requests target the real study so they reach the code behind the permission check.
         case.path_parameters["slug"] = "small"
-    token = (f"Invitation {credentials['resident']}" if case.path.startswith("/api/v1/answers")
-             else f"Token {credentials['staff']}")
+    token = (
+        f"Invitation {credentials['resident']}"
+        if case.path.startswith("/api/v1/answers")
+        else f"Token {credentials['staff']}"
+    )
     case.call_and_validate(headers={"Authorization": token}, checks=[not_a_server_error])

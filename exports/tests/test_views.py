@@ -156,8 +156,10 @@ def test_non_staff_cannot_read_the_audit_log_in_the_admin_and_staff_cannot_chang
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor == "sqlite",
-                    reason="SQLite's in-memory test database locks its shared cache under threads; CI runs PostgreSQL")
+@pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="SQLite's in-memory test database locks its shared cache under threads; CI runs PostgreSQL",
+)
 def test_concurrent_exports_by_two_users_do_not_cross_contaminate(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     first, second = build_study("first"), build_study("second", n_sites=3)

@@ -136,10 +136,7 @@ def _assemble(prob, session, best_name, best_x, refs, reservation, shift) -> dic
         "best_base_design": best,
         "references": references,
         "status_quo": _describe(prob, status_quo, lo, hi),
-        "base_designs": [
-            {"name": b.name, **_describe(prob, s.mask(b.interventions), lo, hi)}
-            for b in s.base_designs
-        ],
+        "base_designs": [{"name": b.name, **_describe(prob, s.mask(b.interventions), lo, hi)} for b in s.base_designs],
         "concession_schedule": session.schedule,
         "reservations": {n: float(reservation[g]) for g, n in enumerate(s.group_names)},
         "pinned": list(prob.pinned),
@@ -157,9 +154,7 @@ def explain(prob: Problem, out: dict, shift: float) -> str:
     parts: list[str] = []
     if not out["rounds"]:
         cheapest = min(s.interventions, key=lambda i: i.cost, default=None)
-        cheapest_text = (
-            f" (the cheapest, {cheapest.name}, costs {cheapest.cost:g})" if cheapest else ""
-        )
+        cheapest_text = f" (the cheapest, {cheapest.name}, costs {cheapest.cost:g})" if cheapest else ""
         parts.append(
             f"The budget of {s.budget:g} is below the cost of every available intervention"
             f"{cheapest_text}, so the only affordable package is the status quo; "
@@ -175,8 +170,7 @@ def explain(prob: Problem, out: dict, shift: float) -> str:
         )
     else:
         parts.append(
-            f"No agreement within {n_rounds} rounds; the outcome falls back to the best base "
-            f'design "{best["name"]}".'
+            f'No agreement within {n_rounds} rounds; the outcome falls back to the best base design "{best["name"]}".'
         )
         if not best["within_budget"]:
             parts.append("Note that this design exceeds the budget.")

@@ -115,9 +115,8 @@ def _respond(prob: Problem, agents: list[Agent], x: np.ndarray, last: bool) -> d
             reason = f"accepts: utility {fmt(u[a.index])} ≥ aspiration {fmt(a.aspiration)}"
             out[a.name] = {"accept": True, "reason": reason}
             continue
-        reason = (
-            f"rejects: utility {fmt(u[a.index])} is below my aspiration {fmt(a.aspiration)}"
-            + _loss_phrase(prob, a, x)
+        reason = f"rejects: utility {fmt(u[a.index])} is below my aspiration {fmt(a.aspiration)}" + _loss_phrase(
+            prob, a, x
         )
         if last:
             reason += "; round limit reached"

@@ -75,9 +75,9 @@ class Scenario:
     @cached_property
     def baseline(self) -> np.ndarray:
         """Baseline scores, groups × criteria."""
-        return np.array(
-            [[g.baseline[c] for c in self.criteria] for g in self.groups], dtype=float
-        ).reshape(len(self.groups), len(self.criteria))
+        return np.array([[g.baseline[c] for c in self.criteria] for g in self.groups], dtype=float).reshape(
+            len(self.groups), len(self.criteria)
+        )
 
     @cached_property
     def effects(self) -> np.ndarray:
@@ -104,9 +104,7 @@ class Scenario:
     def exclusion_pairs(self) -> tuple[tuple[int, int], ...]:
         """Mutually exclusive pairs (i < j); exclusion is symmetric whichever side declares it."""
         pairs = {
-            tuple(sorted((self.index[i.code], self.index[other])))
-            for i in self.interventions
-            for other in i.excludes
+            tuple(sorted((self.index[i.code], self.index[other]))) for i in self.interventions for other in i.excludes
         }
         return tuple(sorted(pairs))
 
@@ -128,11 +126,7 @@ class Scenario:
 
 def _is_number(value: Any) -> bool:
     # JSON booleans are ints in Python, but a weight of "true" is a mistake, not 1.
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
 
 
 class _Parser:
@@ -228,9 +222,7 @@ def _parse_groups(p: _Parser, doc: dict, criteria: tuple[str, ...], lo: float, h
         total = sum(weights.values())
         if "criterion_weights" in raw and abs(total - 1.0) > WEIGHT_SUM_TOL:
             p.error(f"{path}.criterion_weights", f"must sum to 1 (got {total:.6g})")
-        baseline = p.criterion_map(
-            p.mapping(raw, "baseline", f"{path}.baseline"), f"{path}.baseline", criteria
-        )
+        baseline = p.criterion_map(p.mapping(raw, "baseline", f"{path}.baseline"), f"{path}.baseline", criteria)
         raw_baseline = raw.get("baseline")
         for c in criteria if isinstance(raw_baseline, dict) else ():
             if c not in raw_baseline:
@@ -261,9 +253,7 @@ def _parse_interventions(p: _Parser, doc: dict, criteria: tuple[str, ...]):
         seen.add(code)
         name = p.string(raw, "name", f"{path}.name", default=code)
         cost = p.number(raw, "cost", f"{path}.cost", minimum=0)
-        effects = p.criterion_map(
-            p.mapping(raw, "effects", f"{path}.effects"), f"{path}.effects", criteria
-        )
+        effects = p.criterion_map(p.mapping(raw, "effects", f"{path}.effects"), f"{path}.effects", criteria)
         excludes: list[str] = []
         for j, other in enumerate(p.listing(raw, "excludes", f"{path}.excludes", required=False)):
             if not isinstance(other, str):
@@ -293,9 +283,7 @@ def _parse_base_designs(p: _Parser, doc: dict, known: set[str]):
         codes: list[str] = []
         for j, code in enumerate(p.listing(raw, "interventions", f"{path}.interventions")):
             if not isinstance(code, str):
-                p.error(
-                    f"{path}.interventions[{j}]", f"must be a code string (got {json.dumps(code)})"
-                )
+                p.error(f"{path}.interventions[{j}]", f"must be a code string (got {json.dumps(code)})")
             elif code not in known:
                 p.error(f"{path}.interventions", f"unknown intervention {json.dumps(code)}")
             elif code in codes:
@@ -351,9 +339,7 @@ def parse_scenario(doc: dict) -> Scenario:
         max_rounds = DEFAULT_MAX_ROUNDS
     if p.errors:
         raise ScenarioError(p.errors)
-    return Scenario(
-        title, budget, lo, hi, criteria, groups, interventions, base_designs, max_rounds
-    )
+    return Scenario(title, budget, lo, hi, criteria, groups, interventions, base_designs, max_rounds)
 
 
 def load_scenario(text: str) -> Scenario:
@@ -361,9 +347,7 @@ def load_scenario(text: str) -> Scenario:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ScenarioError(
-            f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
+        raise ScenarioError(f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
     return parse_scenario(doc)
 
 
@@ -392,9 +376,7 @@ def scenario_to_json(s: Scenario) -> dict:
             }
             for i in s.interventions
         ],
-        "base_designs": [
-            {"name": b.name, "interventions": list(b.interventions)} for b in s.base_designs
-        ],
+        "base_designs": [{"name": b.name, "interventions": list(b.interventions)} for b in s.base_designs],
         "max_rounds": s.max_rounds,
     }
 

@@ -173,9 +173,7 @@ def solve(
     )
     integrality = np.concatenate([np.ones(n), np.zeros(G * C), extra.integer])
     constraints = LinearConstraint(np.vstack(blocks), np.concatenate(lo), np.concatenate(hi))
-    res = milp(
-        -c, integrality=integrality, bounds=bounds, constraints=constraints, options=MIP_OPTIONS
-    )
+    res = milp(-c, integrality=integrality, bounds=bounds, constraints=constraints, options=MIP_OPTIONS)
     if res.status == 4:
         # HiGHS occasionally rejects its own presolved solution when a constraint is tight to
         # within 1e-6 (e.g. an aspiration equal to an attainable utility). Solving the original
@@ -416,9 +414,7 @@ def _tangent(prob: Problem, g: int, phi: int, v: float, d: np.ndarray) -> Row:
 # --- Brute force -------------------------------------------------------------------------------
 
 
-def enumerate_feasible(
-    prob: Problem, chunk: int = 1 << 16
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def enumerate_feasible(prob: Problem, chunk: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (packages × interventions, packages × groups utilities) for every feasible package.
 
     Vectorised in chunks of 2^16 packages; only for small scenarios (2^free packages).

@@ -72,9 +72,7 @@ def indicator(attribute: str, value: str | None) -> float | None:
     return None
 
 
-def ridge(
-    X: np.ndarray, y: np.ndarray, lambdas: Iterable[float] = LAMBDAS
-) -> tuple[np.ndarray, float]:
+def ridge(X: np.ndarray, y: np.ndarray, lambdas: Iterable[float] = LAMBDAS) -> tuple[np.ndarray, float]:
     """Ridge coefficients (closed form, centred so the intercept is not penalised) and the
     penalty with the lowest generalised cross-validation error."""
     Xc = X - X.mean(axis=0)
@@ -104,8 +102,7 @@ class Suggestion:
         lines = []
         for c, src in self.sources.items():
             parts = ", ".join(
-                f"{a['attribute']} coefficient {a['coefficient']:+.3f}"
-                f" × shortfall {a['shortfall']:.2f}"
+                f"{a['attribute']} coefficient {a['coefficient']:+.3f} × shortfall {a['shortfall']:.2f}"
                 for a in src["attributes"]
             )
             lines.append(

@@ -61,9 +61,7 @@ def test_negotiated_package_guarantees(seed):
         and not set(forbidden) & set(best["interventions"])
     )
     if attainable:
-        assert (
-            pkg["metrics"]["worst_group_utility"] >= best["metrics"]["worst_group_utility"] - 1e-6
-        )
+        assert pkg["metrics"]["worst_group_utility"] >= best["metrics"]["worst_group_utility"] - 1e-6
         assert np.all(u >= sv.Problem(s).u(best_x) - 1e-6)
     # Pareto-optimal among feasible packages (brute force).
     _, U = sv.all_feasible(sv.Problem(s, pinned, forbidden))
@@ -93,15 +91,10 @@ def test_small_scenario_beats_best_base_design():
     assert new["gini"] <= old["gini"]
     assert set(out["references"]) == {"utilitarian", "egalitarian", "nash", "equal_shares"}
     assert out["explanation"] and out["concession_schedule"]["kind"] == "linear"
-    rejected = [
-        resp for r in out["rounds"] for resp in r["responses"].values() if not resp["accept"]
-    ]
+    rejected = [resp for r in out["rounds"] for resp in r["responses"].values() if not resp["accept"]]
     assert rejected and all("concedes" in r["reason"] for r in rejected)
     assert all(
-        any(
-            c in r["reason"] for c in ("accessibility", "inclusivity", "aesthetics", "practicality")
-        )
-        for r in rejected
+        any(c in r["reason"] for c in ("accessibility", "inclusivity", "aesthetics", "practicality")) for r in rejected
     )
 
 

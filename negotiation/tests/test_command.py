@@ -60,9 +60,7 @@ def test_negotiate_save_records_scenario_session_rounds_and_outcome(study, tmp_p
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(document()))
     out = io.StringIO()
-    call_command(
-        "negotiate", str(path), "--json", "--save", study.slug, stdout=out, stderr=io.StringIO()
-    )
+    call_command("negotiate", str(path), "--json", "--save", study.slug, stdout=out, stderr=io.StringIO())
     scenario = Scenario.objects.get(study=study, title="Corner fixes")
     session = NegotiationSession.objects.get(scenario=scenario)
     outcome = json.loads(out.getvalue())

@@ -14,9 +14,7 @@ from surveys.demo import demo_seed
 
 
 @pytest.mark.django_db
-def test_the_demo_package_beats_the_best_base_design(
-    settings, tmp_path, django_capture_on_commit_callbacks
-):
+def test_the_demo_package_beats_the_best_base_design(settings, tmp_path, django_capture_on_commit_callbacks):
     settings.MEDIA_ROOT = tmp_path / "media"
     study = demo_seed(invitations=1).study
     lines = demo_scenario_seed(study=study)

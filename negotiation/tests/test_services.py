@@ -99,9 +99,7 @@ def test_it_rejects_bad_input_naming_the_field_and_saves_nothing(study, label, b
 
 def test_it_rejects_malformed_json_with_its_position(study, client, personas):
     client.force_login(personas["planner"])
-    response = client.post(
-        f"/studies/{study.slug}/negotiation/import/", {"document": '{"title": "x",\n "budget": }'}
-    )
+    response = client.post(f"/studies/{study.slug}/negotiation/import/", {"document": '{"title": "x",\n "budget": }'})
     assert response.status_code == 400
     assert "invalid JSON at line 2" in response.content.decode()
     assert not Scenario.objects.exists()
@@ -130,9 +128,7 @@ def test_a_stale_edit_is_refused(study):
     assert stale.budget == 120 and stale.version == 2
 
 
-def test_a_budget_below_every_intervention_yields_the_explained_status_quo(
-    study, django_capture_on_commit_callbacks
-):
+def test_a_budget_below_every_intervention_yields_the_explained_status_quo(study, django_capture_on_commit_callbacks):
     scenario = make_scenario(study, budget=10)
     with django_capture_on_commit_callbacks(execute=True):
         session = session_start(scenario=scenario)
@@ -184,21 +180,15 @@ def survey(study):
 def test_defaults_come_from_priority_tokens_and_mean_ratings(study, survey):
     groups, sites = survey
     criteria = ["accessibility", "aesthetics"]
-    senior = stakeholder_defaults(
-        study=study, group=groups["senior"], criteria=criteria, sites=sites
-    )
+    senior = stakeholder_defaults(study=study, group=groups["senior"], criteria=criteria, sites=sites)
     # Mean tokens 4 and 6 of 10; mean ratings (2+4+4+4)/4 and (3+1+1+1)/4.
     assert_allclose([senior["criterion_weights"][c] for c in criteria], [0.4, 0.6])
     assert_allclose([senior["baseline"][c] for c in criteria], [3.5, 1.5])
-    disabled = stakeholder_defaults(
-        study=study, group=groups["disabled"], criteria=criteria, sites=sites
-    )
+    disabled = stakeholder_defaults(study=study, group=groups["disabled"], criteria=criteria, sites=sites)
     assert_allclose([disabled["criterion_weights"][c] for c in criteria], [0.2, 0.8])
     assert_allclose([disabled["baseline"][c] for c in criteria], [4.0, 1.0])
     # A group without tokens or ratings: equal weights, everyone's mean ratings.
-    none = stakeholder_defaults(
-        study=study, group=groups["lgbtqia2"], criteria=criteria, sites=sites
-    )
+    none = stakeholder_defaults(study=study, group=groups["lgbtqia2"], criteria=criteria, sites=sites)
     assert_allclose([none["criterion_weights"][c] for c in criteria], [0.5, 0.5])
     assert_allclose([none["baseline"][c] for c in criteria], [3.5, 1.5])
 
@@ -211,9 +201,7 @@ def test_a_new_scenario_is_filled_with_the_defaults(study, survey):
     assert "w1" in senior.defaults_note
 
 
-def test_a_session_run_saves_rounds_and_outcome_and_is_idempotent(
-    study, django_capture_on_commit_callbacks
-):
+def test_a_session_run_saves_rounds_and_outcome_and_is_idempotent(study, django_capture_on_commit_callbacks):
     scenario = make_scenario(study)
     with mock.patch("negotiation.tasks.session_run_task.apply_async") as publish:
         with django_capture_on_commit_callbacks(execute=True):
@@ -235,9 +223,7 @@ def test_a_session_run_saves_rounds_and_outcome_and_is_idempotent(
 
 def test_a_crashed_session_is_rerun_from_the_start(study):
     scenario = make_scenario(study)
-    session = NegotiationSession.objects.create(
-        scenario=scenario, snapshot=scenario_to_document(scenario)
-    )
+    session = NegotiationSession.objects.create(scenario=scenario, snapshot=scenario_to_document(scenario))
     Round.objects.create(session=session, number=7, cost=1, proposal=["ghost"])
     session_run(session_id=session.pk)
     assert not Round.objects.filter(session=session, number=7).exists()
@@ -265,9 +251,7 @@ def test_a_session_stays_pending_when_the_broker_is_down_and_the_sweep_sends_it(
             session = session_start(scenario=scenario)
     session.refresh_from_db()
     assert session.status == NegotiationSession.Status.PENDING
-    NegotiationSession.objects.filter(pk=session.pk).update(
-        created_at=session.created_at.replace(year=2000)
-    )
+    NegotiationSession.objects.filter(pk=session.pk).update(created_at=session.created_at.replace(year=2000))
     with mock.patch("negotiation.tasks.session_run_task.apply_async") as publish:
         assert session_pending_sweep() == 1
     publish.assert_called_once_with(kwargs={"session_id": session.pk}, retry=False, ignore_result=True)

@@ -46,9 +46,7 @@ def _urls(study, scenario, a, b):
         ("outsider", False),
     ],
 )
-def test_every_negotiation_page_is_for_planners_of_the_study_and_staff(
-    client, personas, world, persona, allowed
-):
+def test_every_negotiation_page_is_for_planners_of_the_study_and_staff(client, personas, world, persona, allowed):
     client.force_login(personas[persona])
     for method, url in _urls(*world):
         response = getattr(client, method)(url)
@@ -63,9 +61,7 @@ def test_every_negotiation_page_is_for_planners_of_the_study_and_staff(
 def test_anonymous_visitors_are_sent_to_sign_in(client, world):
     for method, url in _urls(*world):
         response = getattr(client, method)(url)
-        assert response.status_code == 302 and response["Location"].startswith(
-            "/accounts/login/"
-        ), url
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
 
 
 def test_another_studys_session_is_not_found_through_this_study(client, personas, world):
@@ -85,9 +81,7 @@ def _form_values(html: str) -> dict:
     """The scenario form's current input values (text and hidden inputs)."""
     import re
 
-    form = html[
-        html.index('id="scenario-form"') : html.index("</form>", html.index('id="scenario-form"'))
-    ]
+    form = html[html.index('id="scenario-form"') : html.index("</form>", html.index('id="scenario-form"'))]
     values = {}
     for tag in re.findall(r"<input[^>]*>", form):
         name = re.search(r'name="([^"]+)"', tag)
@@ -110,9 +104,7 @@ def test_an_edit_is_saved_and_bumps_the_version(client, personas, world):
 def test_an_invalid_edit_shows_errors_by_field_and_saves_nothing(client, personas, world):
     _, scenario, *_ = world
     client.force_login(personas["planner"])
-    response = _edit_post(
-        client, scenario, budget="130", **{"i1-cost": "-5", "g0-w-accessibility": "0.2"}
-    )
+    response = _edit_post(client, scenario, budget="130", **{"i1-cost": "-5", "g0-w-accessibility": "0.2"})
     assert response.status_code == 400
     html = response.content.decode()
     assert "interventions[1].cost: must be ≥ 0" in html
@@ -129,18 +121,14 @@ def test_a_stale_edit_is_refused_with_a_clear_message(client, personas, world):
     stale_form = _form_values(page.content.decode())
     assert _edit_post(client, scenario, budget="120").status_code == 302
     stale_form["budget"] = "90"
-    response = client.post(
-        reverse("negotiation:edit", args=[scenario.study.slug, scenario.pk]), stale_form
-    )
+    response = client.post(reverse("negotiation:edit", args=[scenario.study.slug, scenario.pk]), stale_form)
     assert response.status_code == 409
     assert ERROR_STALE in response.content.decode().replace("&#x27;", "'")
     scenario.refresh_from_db()
     assert scenario.budget == 120
 
 
-def test_a_planner_runs_a_session_and_reads_the_result(
-    client, personas, world, django_capture_on_commit_callbacks
-):
+def test_a_planner_runs_a_session_and_reads_the_result(client, personas, world, django_capture_on_commit_callbacks):
     study, scenario, *_ = world
     client.force_login(personas["planner"])
     with django_capture_on_commit_callbacks(execute=True):
@@ -150,11 +138,7 @@ def test_a_planner_runs_a_session_and_reads_the_result(
         )
     session = NegotiationSession.objects.latest("pk")
     assert response["Location"] == reverse("negotiation:session", args=[study.slug, session.pk])
-    assert (
-        session.status == "done"
-        and session.pinned == ["benches"]
-        and session.forbidden == ["murals"]
-    )
+    assert session.status == "done" and session.pinned == ["benches"] and session.forbidden == ["murals"]
     page = client.get(response["Location"]).content.decode()
     for text in (
         "Negotiated package",
@@ -177,9 +161,7 @@ def test_a_running_session_polls_and_shows_its_rounds(client, personas, world):
     study, scenario, a, _ = world
     NegotiationSession.objects.filter(pk=a.pk).update(status="running", progress=40)
     client.force_login(personas["planner"])
-    response = client.get(
-        reverse("negotiation:session", args=[study.slug, a.pk]), headers={"HX-Request": "true"}
-    )
+    response = client.get(reverse("negotiation:session", args=[study.slug, a.pk]), headers={"HX-Request": "true"})
     html = response.content.decode()
     assert 'hx-trigger="every 1s"' in html and 'value="40"' in html and "Round 1" in html
     assert "<html" not in html
@@ -208,9 +190,7 @@ def test_import_lists_errors_by_field_and_export_downloads_json(client, personas
 
 def test_a_new_scenario_is_created_from_the_study(client, personas, study):
     client.force_login(personas["planner"])
-    response = client.post(
-        reverse("negotiation:scenarios", args=[study.slug]), {"title": "Fresh", "budget": "75"}
-    )
+    response = client.post(reverse("negotiation:scenarios", args=[study.slug]), {"title": "Fresh", "budget": "75"})
     scenario = Scenario.objects.get(title="Fresh")
     assert response["Location"] == reverse("negotiation:edit", args=[study.slug, scenario.pk])
     assert scenario.stakeholders.count() == 3 and scenario.criteria == [
@@ -222,15 +202,10 @@ def test_a_new_scenario_is_created_from_the_study(client, personas, study):
 def test_the_compare_page_shows_both_sessions(client, personas, world):
     study, scenario, a, b = world
     client.force_login(personas["planner"])
-    html = client.get(
-        reverse("negotiation:compare", args=[study.slug]) + f"?a={a.pk}&b={b.pk}"
-    ).content.decode()
+    html = client.get(reverse("negotiation:compare", args=[study.slug]) + f"?a={a.pk}&b={b.pk}").content.decode()
     assert f"Session {a.pk}" in html and f"Session {b.pk}" in html and "Utility of senior" in html
 
 
 def test_staff_home_links_to_negotiation(client, personas, study):
     client.force_login(personas["planner"])
-    assert (
-        reverse("negotiation:scenarios", args=[study.slug])
-        in client.get("/staff/").content.decode()
-    )
+    assert reverse("negotiation:scenarios", args=[study.slug]) in client.get("/staff/").content.decode()

@@ -48,8 +48,12 @@ def resident(study):
 
 def test_twenty_parallel_identical_saves_leave_one_row(resident):
     wave = Wave.objects.get(study=resident.study)
-    failures = _hammer(20, lambda i: services.rating_save(
-        participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=3))
+    failures = _hammer(
+        20,
+        lambda i: services.rating_save(
+            participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=3
+        ),
+    )
     assert failures == []
     assert Rating.objects.filter(participant=resident).count() == 1
     assert Rating.objects.get(participant=resident).value == 3
@@ -59,8 +63,14 @@ def test_concurrent_saves_with_different_values_keep_the_highest_client_seq(resi
     wave = Wave.objects.get(study=resident.study)
 
     def save(i: int) -> None:
-        services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="accessibility",
-                             value=1 + i % 4, client_seq=1000 + i)
+        services.rating_save(
+            participant=resident,
+            wave=wave,
+            site_code="s1",
+            criterion_name="accessibility",
+            value=1 + i % 4,
+            client_seq=1000 + i,
+        )
 
     failures = _hammer(12, save)
     assert failures == []

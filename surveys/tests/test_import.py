@@ -27,14 +27,17 @@ def _write(tmp_path, text):
 
 
 def test_it_imports_a_good_file_creating_what_is_needed(tmp_path, capsys):
-    call_command("import_responses", _write(tmp_path, GOOD), study="city", create=True, title="City",
-                 scale_min=1, scale_max=4)
+    call_command(
+        "import_responses", _write(tmp_path, GOOD), study="city", create=True, title="City", scale_min=1, scale_max=4
+    )
     study = Study.objects.get(slug="city")
     assert (study.scale_min, study.scale_max, study.title_en) == (1, 4, "City")
     assert list(Wave.objects.filter(study=study).values_list("name", flat=True)) == ["before", "after"]
     assert set(Group.objects.filter(study=study).values_list("code", flat=True)) == {"senior", "wheelchair"}
     assert dict(Criterion.objects.filter(study=study).values_list("name", "kind")) == {
-        "access": "rating", "beauty": "ranking"}
+        "access": "rating",
+        "beauty": "ranking",
+    }
     assert Rating.objects.filter(participant__study=study).count() == 4
     assert Ranking.objects.get().order == ["b", "a"]
     assert Priority.objects.get().tokens == 10
@@ -57,8 +60,10 @@ BAD_CASES = [
     ("p1,,w,rating,,access,1\n", "row 2: item is empty"),
     (",,w,rating,s1,access,1\n", "row 2: participant is empty"),
     ("p1,,w,ranking,a,beauty,1\np1,,w,ranking,b,beauty,1\n", "row 3: position 1 is given twice"),
-    ("p1,,w,ranking,a,beauty,1\np2,,w,ranking,a,beauty,1\np2,,w,ranking,b,beauty,2\n",
-     "row 2: the ranking of beauty by p1 in w is not a permutation of its 2 images"),
+    (
+        "p1,,w,ranking,a,beauty,1\np2,,w,ranking,a,beauty,1\np2,,w,ranking,b,beauty,2\n",
+        "row 2: the ranking of beauty by p1 in w is not a permutation of its 2 images",
+    ),
     ("p1,,w,priority,,access,4\n", "row 2: priority tokens of p1 in w sum to 4, not 10"),
     ("p1,a,w,rating,s1,access,1\np1,b,w,rating,s2,access,1\n", "row 3: participant p1 has groups b here"),
     ("p1,,w,rating,s1,access,1\np1,,w,rating,s1,access,2\n", "row 3: duplicate of row 2"),
@@ -100,7 +105,10 @@ def test_the_command_exits_non_zero_on_rejection(tmp_path):
 
     # A missing file is refused before any database access, so this runs against any database.
     missing = str(tmp_path / "missing.csv")
-    result = subprocess.run([sys.executable, "manage.py", "import_responses", missing, "--study", "zzz-none"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "import_responses", missing, "--study", "zzz-none"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "missing.csv: no such file" in result.stderr

@@ -66,19 +66,22 @@ def test_it_rejects_an_invitation_to_a_closed_study(study):
 
 def test_repeated_rating_saves_leave_one_row_with_the_latest_value(resident, wave):
     for value in (1, 4, 2, 3):
-        services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="accessibility",
-                             value=value)
+        services.rating_save(
+            participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=value
+        )
     rows = Rating.objects.filter(participant=resident, wave=wave)
     assert rows.count() == 1
     assert rows.get().value == 3
 
 
 def test_a_stale_client_seq_does_not_overwrite_a_newer_answer(resident, wave):
-    result = services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="accessibility",
-                                  value=4, client_seq=200)
+    result = services.rating_save(
+        participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=4, client_seq=200
+    )
     assert result.saved
-    stale = services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="accessibility",
-                                 value=1, client_seq=100)
+    stale = services.rating_save(
+        participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=1, client_seq=100
+    )
     assert stale.stale
     assert Rating.objects.get(participant=resident).value == 4
 
@@ -86,16 +89,18 @@ def test_a_stale_client_seq_does_not_overwrite_a_newer_answer(resident, wave):
 @pytest.mark.parametrize("value", [0, 5, -1, "abc", "", None, "2.5"])
 def test_it_rejects_a_rating_outside_the_scale_and_saves_nothing(resident, wave, value):
     with pytest.raises(SurveyError) as bad:
-        services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="accessibility",
-                             value=value)
+        services.rating_save(
+            participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=value
+        )
     assert str(bad.value) == "A rating must be a whole number from 1 to 4."
     assert not Rating.objects.exists()
 
 
 def test_it_rejects_unknown_sites_and_criteria(resident, wave):
     with pytest.raises(SurveyError, match="Unknown street: nowhere"):
-        services.rating_save(participant=resident, wave=wave, site_code="nowhere", criterion_name="accessibility",
-                             value=2)
+        services.rating_save(
+            participant=resident, wave=wave, site_code="nowhere", criterion_name="accessibility", value=2
+        )
     with pytest.raises(SurveyError, match="Unknown question: beauty"):
         services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="beauty", value=2)
     # A ranking criterion is not a rating criterion.
@@ -107,8 +112,9 @@ def test_it_rejects_unknown_sites_and_criteria(resident, wave):
 def test_it_refuses_answers_before_consent(study, wave):
     participant = services.invitations_create(study=study, count=1)[0].invitation.participant
     with pytest.raises(SurveyError) as refused:
-        services.rating_save(participant=participant, wave=wave, site_code="s1", criterion_name="accessibility",
-                             value=2)
+        services.rating_save(
+            participant=participant, wave=wave, site_code="s1", criterion_name="accessibility", value=2
+        )
     assert refused.value.message == errors.CONSENT_REQUIRED
 
 
@@ -161,8 +167,9 @@ def test_a_comment_longer_than_the_limit_is_rejected(resident, wave):
     assert not Comment.objects.exists()
 
 
-def test_withdrawing_deletes_analysis_results_that_used_the_answers_and_requests_fresh_ones(resident, wave,
-                                                                                           monkeypatch):
+def test_withdrawing_deletes_analysis_results_that_used_the_answers_and_requests_fresh_ones(
+    resident, wave, monkeypatch
+):
     from analytics.models import AnalysisRun
 
     monkeypatch.setattr("analytics.services._enqueue", lambda run_id: True)
@@ -173,9 +180,17 @@ def test_withdrawing_deletes_analysis_results_that_used_the_answers_and_requests
     assert fresh.status in ("pending", "queued") and fresh.reason == "a participant withdrew"
 
 
-@pytest.mark.parametrize(("move", "expected"), [
-    ("up:b", ["b", "a", "c"]), ("down:b", ["a", "c", "b"]), ("up:a", ["a", "b", "c"]),
-    ("down:c", ["a", "b", "c"]), ("up:zz", ["a", "b", "c"]), ("sideways:b", ["a", "b", "c"]), ("", ["a", "b", "c"]),
-])
+@pytest.mark.parametrize(
+    ("move", "expected"),
+    [
+        ("up:b", ["b", "a", "c"]),
+        ("down:b", ["a", "c", "b"]),
+        ("up:a", ["a", "b", "c"]),
+        ("down:c", ["a", "b", "c"]),
+        ("up:zz", ["a", "b", "c"]),
+        ("sideways:b", ["a", "b", "c"]),
+        ("", ["a", "b", "c"]),
+    ],
+)
 def test_a_move_button_swaps_an_image_with_its_neighbour_and_nothing_else(move, expected):
     assert services.ranking_move(order=["a", "b", "c"], move=move) == expected

@@ -41,8 +41,9 @@ def test_the_whole_flow_works_without_javascript_and_resumes_where_it_stopped(cl
     participant = _start(client, invitation_token)
     client.post(reverse("surveys:groups"), {"groups": ["senior", "disabled"]})
     assert set(participant.groups.values_list("code", flat=True)) == {"senior", "disabled"}
-    response = client.post(reverse("surveys:rate", args=["s1"]),
-                           {"rating-accessibility": "3", "rating-aesthetics": "2"})
+    response = client.post(
+        reverse("surveys:rate", args=["s1"]), {"rating-accessibility": "3", "rating-aesthetics": "2"}
+    )
     assert response["Location"] == reverse("surveys:rate", args=["s2"])
     # Closing the tab and opening the link again resumes at the first unanswered step.
     resumed = client.get(reverse("surveys:resume"))
@@ -69,8 +70,9 @@ def test_autosave_returns_a_partial_for_htmx_and_json_for_api_calls(client, stud
     data = {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": "2"}
     partial = client.post(url, data, headers={"HX-Request": "true"})
     assert partial.status_code == 200 and "Saved" in partial.content.decode()
-    api = client.post(url, json.dumps({**data, "value": 4}), content_type="application/json",
-                      headers={"Accept": "application/json"})
+    api = client.post(
+        url, json.dumps({**data, "value": 4}), content_type="application/json", headers={"Accept": "application/json"}
+    )
     assert api.json() == {"saved": True, "stale": False}
     assert Rating.objects.get(participant=participant).value == 4
 
@@ -78,12 +80,19 @@ def test_autosave_returns_a_partial_for_htmx_and_json_for_api_calls(client, stud
 def test_bad_input_gets_a_message_in_the_residents_language_and_changes_nothing(client, study, invitation_token):
     _start(client, invitation_token, language="fr")
     url = reverse("surveys:answer")
-    response = client.post(url, {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": "9"},
-                           headers={"HX-Request": "true"})
+    response = client.post(
+        url,
+        {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": "9"},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 400
     assert "Une note doit être un nombre entier de 1 à 4." in response.content.decode()
-    api = client.post(url, json.dumps({"kind": "ranking", "criterion": "beautiful", "order": ["s1"]}),
-                      content_type="application/json", headers={"Accept": "application/json"})
+    api = client.post(
+        url,
+        json.dumps({"kind": "ranking", "criterion": "beautiful", "order": ["s1"]}),
+        content_type="application/json",
+        headers={"Accept": "application/json"},
+    )
     assert api.status_code == 400
     assert api.json()["error"]["field"] == "order"
     assert "exactement une fois" in api.json()["error"]["message"]
@@ -98,8 +107,9 @@ def test_a_closed_study_refuses_answers(client, study, invitation_token):
     _start(client, invitation_token)
     study.status = "closed"
     study.save()
-    response = client.post(reverse("surveys:answer"), {"kind": "rating", "site": "s1", "criterion": "accessibility",
-                                                       "value": "2"})
+    response = client.post(
+        reverse("surveys:answer"), {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": "2"}
+    )
     assert response.status_code == 403
     assert not Rating.objects.exists()
 

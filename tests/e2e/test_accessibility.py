@@ -161,10 +161,13 @@ def test_a_content_security_policy_violation_is_reported(open_page, live_server)
     assert any("img-src" in v for v in problems.csp_violations), problems
 
 
-@pytest.mark.parametrize(("locale", "take_part", "start"), [("en-CA", "Take part", "Start the survey"),
-                                                            ("fr-CA", "Participer", "Commencer le questionnaire")])
-def test_the_open_link_pages_are_accessible_and_lead_into_the_survey(open_page, live_server, study, locale,
-                                                                     take_part, start):
+@pytest.mark.parametrize(
+    ("locale", "take_part", "start"),
+    [("en-CA", "Take part", "Start the survey"), ("fr-CA", "Participer", "Commencer le questionnaire")],
+)
+def test_the_open_link_pages_are_accessible_and_lead_into_the_survey(
+    open_page, live_server, study, locale, take_part, start
+):
     study.open_signup = True
     study.save()
     page, problems = open_page(viewport=PHONE, locale=locale)

@@ -95,9 +95,23 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.directory)],
-            stdout=open(self.directory / "redis.log", "ab"), stderr=subprocess.STDOUT,
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=open(self.directory / "redis.log", "ab"),
+            stderr=subprocess.STDOUT,
         )
 
         def pong():
@@ -180,8 +194,12 @@ class Worker:
     def __init__(self, name: str, redis_url: str, directory: Path):
         self.name = name
         self.log_path = directory / f"worker-{name}.log"
-        self.env = stack_env(DATABASE_URL=database_url(), REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url,
-                             MEDIA_ROOT=str(directory / "media"))
+        self.env = stack_env(
+            DATABASE_URL=database_url(),
+            REDIS_URL=redis_url,
+            CELERY_BROKER_URL=redis_url,
+            MEDIA_ROOT=str(directory / "media"),
+        )
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -191,10 +209,28 @@ class Worker:
             log.write(f"\n=== start {self.starts} ===\n")
         offset = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "civic", "worker", "--pool=prefork", "--concurrency=1",
-             "-Q", "celery", "-n", f"{self.name}@%h", "--loglevel=INFO", "--without-gossip",
-             "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "civic",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "-Q",
+                "celery",
+                "-n",
+                f"{self.name}@%h",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -275,12 +311,23 @@ class PrivatePostgres:
 
     def _ctl(self, action: str, *extra: str) -> None:
         options = f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(self.bindir / "pg_ctl", "-D", self.data, "-w", "-t", "30", "-l", self.directory / "log",
-                  "-o", options, action, *extra)
+        self._run(
+            self.bindir / "pg_ctl",
+            "-D",
+            self.data,
+            "-w",
+            "-t",
+            "30",
+            "-l",
+            self.directory / "log",
+            "-o",
+            options,
+            action,
+            *extra,
+        )
 
     def init(self) -> None:
-        self._run(self.bindir / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync",
-                  "-E", "UTF8")
+        self._run(self.bindir / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
         self.start()
 
     def url(self, name: str = "postgres") -> str:

@@ -35,9 +35,7 @@ def _kwargs(message: dict) -> dict:
     return kwargs
 
 
-def test_a_rolled_back_request_publishes_nothing_and_a_committed_one_publishes_once(
-    broker, settings, tmp_path
-):
+def test_a_rolled_back_request_publishes_nothing_and_a_committed_one_publishes_once(broker, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     study = build_study("enqueue")
     redis = broker.client()

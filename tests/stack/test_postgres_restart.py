@@ -43,11 +43,16 @@ def _copy_schema(private_postgres, name: str) -> None:
     schema-only dump takes a second where `migrate` takes half a minute on a busy machine."""
     dump = subprocess.run(
         [private_postgres.bindir / "pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-d", database_url()],
-        check=True, capture_output=True, timeout=60,
+        check=True,
+        capture_output=True,
+        timeout=60,
     ).stdout
     subprocess.run(
         [private_postgres.bindir / "psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", private_postgres.url(name)],
-        input=dump, check=True, capture_output=True, timeout=60,
+        input=dump,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
 
 
@@ -59,15 +64,38 @@ def server(private_postgres, django_db_setup, tmp_path):
         conn.execute(f'CREATE DATABASE "{name}"')
     _copy_schema(private_postgres, name)
     env = stack_env(
-        DATABASE_URL=private_postgres.url(name), REDIS_URL="", DEBUG="false", SECRET_KEY="stack-" + "k" * 50,
-        ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false", MEDIA_ROOT=str(tmp_path / "media"),
+        DATABASE_URL=private_postgres.url(name),
+        REDIS_URL="",
+        DEBUG="false",
+        SECRET_KEY="stack-" + "k" * 50,
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="false",
+        MEDIA_ROOT=str(tmp_path / "media"),
     )
     port = free_port()
     log = open(tmp_path / "gunicorn.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "civic.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "sync",
-         "--timeout", "60", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "civic.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "1",
+            "-k",
+            "sync",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
     def up():

@@ -94,20 +94,29 @@ def test_answers_survive_a_redis_outage_and_work_requested_meanwhile_runs_once_a
 
     connected = worker.log().count("Connected to redis")
     broker.start()
-    wait_for(lambda: worker.log().count("Connected to redis") > connected, timeout=60,
-             what="the worker to reconnect to the restarted Redis")
+    wait_for(
+        lambda: worker.log().count("Connected to redis") > connected,
+        timeout=60,
+        what="the worker to reconnect to the restarted Redis",
+    )
     # The beat sweep leaves runs younger than SWEEP_GRACE to their own publish; age this one
     # instead of sleeping.
     AnalysisRun.objects.filter(pk=run.pk).update(created_at=F("created_at") - SWEEP_GRACE - timedelta(seconds=1))
     # As beat would: the worker runs the sweep, which publishes the run (the sweep returns how
     # many runs it published; it ignores results, so read that from the worker's log).
     sweep = pending_jobs_sweep_task.apply_async(retry=True)
-    wait_for(lambda: f"pending_jobs_sweep_task[{sweep.id}] succeeded" in worker.log(), timeout=60,
-             what="the worker to run the sweep")
+    wait_for(
+        lambda: f"pending_jobs_sweep_task[{sweep.id}] succeeded" in worker.log(),
+        timeout=60,
+        what="the worker to run the sweep",
+    )
     assert re.search(rf"pending_jobs_sweep_task\[{sweep.id}\] succeeded in [0-9.e-]+s: 1\n", worker.log())
 
-    wait_for(lambda: AnalysisRun.objects.filter(pk=run.pk, status__in=["done", "failed"]).exists(),
-             timeout=60, what="the swept run to finish")
+    wait_for(
+        lambda: AnalysisRun.objects.filter(pk=run.pk, status__in=["done", "failed"]).exists(),
+        timeout=60,
+        what="the swept run to finish",
+    )
     run.refresh_from_db()
     assert (run.status, run.error, run.attempts) == ("done", "", 1)
     assert AnalysisRun.objects.filter(study=study).count() == 1
@@ -161,7 +170,10 @@ def test_a_run_whose_message_redis_lost_is_published_again_and_runs_once(start_w
 
     AnalysisRun.objects.filter(pk=run.pk).update(enqueued_at=F("enqueued_at") - STALE_QUEUED - timedelta(seconds=1))
     start_worker("w1")
-    wait_for(lambda: AnalysisRun.objects.filter(pk=run.pk, status__in=["done", "failed"]).exists(),
-             timeout=60, what="the re-sent run to finish")
+    wait_for(
+        lambda: AnalysisRun.objects.filter(pk=run.pk, status__in=["done", "failed"]).exists(),
+        timeout=60,
+        what="the re-sent run to finish",
+    )
     run.refresh_from_db()
     assert (run.status, run.error, run.attempts) == ("done", "", 1)

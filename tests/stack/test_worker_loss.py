@@ -37,9 +37,7 @@ def _computing(run_id: int) -> bool:
     return status == "running" and progress >= 10
 
 
-def test_a_killed_worker_child_hands_the_analysis_back_and_it_is_saved_once(
-    start_worker, broker, settings, tmp_path
-):
+def test_a_killed_worker_child_hands_the_analysis_back_and_it_is_saved_once(start_worker, broker, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     study = study_with_answers("killed")
     worker = start_worker("w1")
@@ -52,8 +50,7 @@ def test_a_killed_worker_child_hands_the_analysis_back_and_it_is_saved_once(
     os.kill(child, signal.SIGKILL)
     assert _status(run.pk)[0] == "running", "the analysis finished before the kill; make it slower"
 
-    wait_for(lambda: _status(run.pk)[0] in ("done", "failed"), timeout=120,
-             what="the redelivered analysis to finish")
+    wait_for(lambda: _status(run.pk)[0] in ("done", "failed"), timeout=120, what="the redelivered analysis to finish")
     run.refresh_from_db()
     assert (run.status, run.error) == ("done", "")
     assert run.attempts == 2, "the redelivered message must have recomputed the run"
@@ -64,13 +61,14 @@ def test_a_killed_worker_child_hands_the_analysis_back_and_it_is_saved_once(
     assert worker.proc.poll() is None, "the worker's main process survives and restarts its child"
     # The row is saved before the task returns and the message is acknowledged just after.
     redis = broker.client()
-    wait_for(lambda: redis.llen("celery") == 0 and redis.hlen("unacked") == 0, timeout=30,
-             what="the redelivered message to be acknowledged")
+    wait_for(
+        lambda: redis.llen("celery") == 0 and redis.hlen("unacked") == 0,
+        timeout=30,
+        what="the redelivered message to be acknowledged",
+    )
 
 
-def test_a_run_whose_whole_worker_was_killed_is_taken_over_by_a_new_worker(
-    start_worker, broker, settings, tmp_path
-):
+def test_a_run_whose_whole_worker_was_killed_is_taken_over_by_a_new_worker(start_worker, broker, settings, tmp_path):
     """The main process dies too (OOM killer, container kill): nobody rejects the message, which
     Redis keeps unacknowledged until the visibility timeout (an hour). The run is not left
     waiting that long: once it has been running for STALE_RUNNING, a sweep — here the startup
@@ -120,17 +118,16 @@ def test_the_same_run_delivered_twice_at_once_is_computed_once(start_worker, bro
     assert AnalysisRun.objects.filter(study=study).count() == 1
 
 
-def test_two_runs_of_the_same_inputs_at_once_leave_one_deterministic_result(
-    start_worker, broker, settings, tmp_path
-):
+def test_two_runs_of_the_same_inputs_at_once_leave_one_deterministic_result(start_worker, broker, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     study = study_with_answers("same-inputs", n_participants=30)
     start_worker("w1")
     start_worker("w2")
     with transaction.atomic():
         runs = [analysis_request(study=study, reason=f"click {i}", **FAST) for i in range(2)]
-    wait_for(lambda: not AnalysisRun.objects.filter(study=study).active().exists(), timeout=120,
-             what="both runs to finish")
+    wait_for(
+        lambda: not AnalysisRun.objects.filter(study=study).active().exists(), timeout=120, what="both runs to finish"
+    )
 
     # One done row per (study, scope, inputs): the later save replaced the earlier row.
     rows = list(AnalysisRun.objects.filter(study=study))

@@ -19,9 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("scenario", help="path to the scenario JSON file ('-' for stdin)")
-        parser.add_argument(
-            "--json", action="store_true", dest="as_json", help="print only the outcome JSON"
-        )
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print only the outcome JSON")
         parser.add_argument("--pin", action="append", default=[], metavar="CODE")
         parser.add_argument("--forbid", action="append", default=[], metavar="CODE")
         parser.add_argument("--save", metavar="STUDY", help="record the run in this study")
@@ -42,9 +40,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(outcome["explanation"])
         for r in outcome["rounds"]:
-            self.stdout.write(
-                f"round {r['round']}: {', '.join(r['proposal'])} (cost {r['cost']:g})"
-            )
+            self.stdout.write(f"round {r['round']}: {', '.join(r['proposal'])} (cost {r['cost']:g})")
 
     def _save(self, slug: str, text: str, outcome: dict, pin, forbid) -> None:
         # Imported here so that a run without --save never loads the models' services.
@@ -58,9 +54,7 @@ class Command(BaseCommand):
             raise CommandError(f"--save: no study {slug!r}")
         with transaction.atomic():
             scenario = scenario_import(study=study, document=json.loads(text))
-            session = session_save_outcome(
-                scenario=scenario, outcome=outcome, pinned=pin, forbidden=forbid
-            )
+            session = session_save_outcome(scenario=scenario, outcome=outcome, pinned=pin, forbidden=forbid)
         self.stderr.write(f"saved scenario {scenario.pk} and session {session.pk} in {slug}")
 
 

@@ -18,10 +18,14 @@ class Command(BaseCommand):
         extra = self._extras(result.study)
         base = base_url.rstrip("/")
         w = self.stdout.write
-        w(f"Demo study '{result.study.slug}': {result.study.participants.count()} participants, "
-          f"{result.study.sites.count()} streets, {result.study.criteria.count()} criteria.")
-        w(f"  Round 'before discussion' holds the real StreetReview ratings. {SYNTHETIC_NOTE} "
-          "(round 'after discussion', rankings, priorities)")
+        w(
+            f"Demo study '{result.study.slug}': {result.study.participants.count()} participants, "
+            f"{result.study.sites.count()} streets, {result.study.criteria.count()} criteria."
+        )
+        w(
+            f"  Round 'before discussion' holds the real StreetReview ratings. {SYNTHETIC_NOTE} "
+            "(round 'after discussion', rankings, priorities)"
+        )
         for line in extra:
             w("  " + line)
         w("\nResident links (each opens a fresh survey):")
