@@ -8,6 +8,8 @@ COPY civic civic
 COPY surveys surveys
 COPY analytics analytics
 COPY negotiation negotiation
+COPY exports exports
+COPY api api
 RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \

@@ -38,8 +38,12 @@ def test_the_embedded_default_boots_with_nothing_set(tmp_path):
 
 
 def test_settings_read_database_and_redis_urls(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-           "REDIS_URL": "redis://127.0.0.1:6379/3"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "REDIS_URL": "redis://127.0.0.1:6379/3",
+    }
     code = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='civic.settings'; django.setup();"
         "from django.conf import settings; from civic.celery import app;"
@@ -51,8 +55,9 @@ def test_settings_read_database_and_redis_urls(tmp_path):
 
 def test_a_bad_boolean_setting_fails_loudly(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DEBUG": "maybe"}
-    out = subprocess.run([sys.executable, "-c", "import civic.settings"], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import civic.settings"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert out.returncode != 0 and "DEBUG must be true or false, got 'maybe'" in out.stderr
 
 
@@ -62,8 +67,12 @@ def test_seed_demo_builds_the_montreal_study_from_the_real_data_and_is_idempoten
     call_command("seed_demo", stdout=io.StringIO())
     counts = (Participant.objects.count(), Rating.objects.count(), Site.objects.count(), Criterion.objects.count())
     call_command("seed_demo", stdout=io.StringIO())
-    assert (Participant.objects.count(), Rating.objects.count(), Site.objects.count(),
-            Criterion.objects.count()) == counts
+    assert (
+        Participant.objects.count(),
+        Rating.objects.count(),
+        Site.objects.count(),
+        Criterion.objects.count(),
+    ) == counts
     study = Study.objects.get(slug="montreal-streets")
     assert [s.code for s in study.sites.all()] == [f"i{i:02d}" for i in range(1, 21)]
     assert study.sites.get(code="i02").attributes["bike_lane_presence"] == "Present"
@@ -72,11 +81,54 @@ def test_seed_demo_builds_the_montreal_study_from_the_real_data_and_is_idempoten
     assert Rating.objects.filter(wave=before).count() == len(real) * 4 == 960
     # Row k of each evaluator is street i{k+1:02d}.
     first = real[0]
-    stored = Rating.objects.get(wave=before, participant__code=first["evaluator"], site__code="i01",
-                                criterion__name="aesthetics")
+    stored = Rating.objects.get(
+        wave=before, participant__code=first["evaluator"], site__code="i01", criterion__name="aesthetics"
+    )
     assert stored.value == int(first["aesthetics"])
     f3p1 = Participant.objects.get(study=study, code="F3P1")
     assert {"disabled", "senior", "women", "racialised"} <= set(f3p1.groups.values_list("code", flat=True))
     assert study.criteria.filter(kind="ranking").count() == 12
     assert all(c.images.count() == 7 for c in study.criteria.filter(kind="ranking"))
     assert all(img.file and img.alt_text_en and img.alt_text_fr for img in study.images.all())
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _project_dirs_with_tests() -> set[str]:
+    """Top-level folders that hold test modules (anywhere below them), except the virtual environment."""
+    found = set()
+    for path in ROOT.glob("*/**/test_*.py"):
+        top = path.relative_to(ROOT).parts[0]
+        if not top.startswith(".") and top not in {"bench", "build"}:
+            found.add(top)
+    return found
+
+
+def test_every_folder_with_tests_is_collected_by_the_test_command():
+    testpaths = set(_pyproject()["tool"]["pytest"]["ini_options"]["testpaths"])
+    missing = _project_dirs_with_tests() - testpaths
+    assert not missing, f"pytest testpaths in pyproject.toml miss {sorted(missing)}: their tests never run"
+
+
+def test_every_app_is_packaged_and_copied_into_the_image():
+    from django.apps import apps
+
+    ours = sorted({c.name.split(".")[0] for c in apps.get_app_configs() if (ROOT / c.name.split(".")[0]).is_dir()})
+    include = _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    for app in ours + ["civic"]:
+        assert f"{app}*" in include, f"{app} is not in the setuptools include list"
+        assert f"COPY {app} {app}" in dockerfile, f"the Dockerfile does not copy {app}"
+
+
+def test_the_french_catalogue_has_nothing_untranslated_or_fuzzy():
+    po = ROOT / "locale" / "fr" / "LC_MESSAGES" / "django.po"
+    result = subprocess.run(
+        ["msgfmt", "--check", "--statistics", "-o", "/dev/null", str(po)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
