@@ -13,7 +13,7 @@ COPY api api
 RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
-    && mkdir -p /app/media && chown -R civic /app/media
+    && mkdir -p /app/media /app/var/exports && chown -R civic /app/media /app/var
 USER civic
 EXPOSE 8000
 CMD ["gunicorn", "civic.wsgi", "-b", "0.0.0.0:8000", "-k", "gthread", "-w", "3", "--threads", "8", "--access-logfile", "-"]
