@@ -41,8 +41,7 @@ lint: install
 messages:
 	# Extracts every string of the project into locale/fr/LC_MESSAGES/django.po, where the French
 	# translations live (open it in Poedit or Weblate), and refuses untranslated or fuzzy entries.
-	$(BIN)/python manage.py makemessages -l fr --no-location --ignore=$(VENV) --ignore=bench --ignore=tests \
-		--ignore=analytics --ignore=negotiation --ignore=exports --ignore=api
+	$(BIN)/python manage.py makemessages -l fr --no-location --ignore=$(VENV) --ignore=bench --ignore=tests
 	@msgfmt --check --statistics -o /dev/null locale/fr/LC_MESSAGES/django.po 2>&1 | tee /dev/stderr \
 		| grep -Eq 'untranslated|fuzzy' && { echo "locale/fr/LC_MESSAGES/django.po: translate the entries above"; exit 1; } || true
 	$(BIN)/python manage.py compilemessages -l fr --ignore=$(VENV)

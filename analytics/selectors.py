@@ -79,6 +79,11 @@ def _report_panels(run: AnalysisRun, *, min_group_size: int) -> list[Panel]:
     return panels
 
 
+def group_labels(*, study: Study) -> dict[str, str]:
+    """Each group's name as written, in the active language, keyed by the code reports use."""
+    return {g.code: g.label for g in Group.objects.filter(study=study)}
+
+
 def dashboard_build(*, study: Study) -> Dashboard:
     latest = analysis_latest(study)
     rows, waves = representation_rows(study=study)
@@ -88,8 +93,12 @@ def dashboard_build(*, study: Study) -> Dashboard:
         current=analysis_current(study),
         panels=_report_panels(latest, min_group_size=study.min_group_size) if latest else [],
         representation=representation_panel(rows, waves=waves, min_group_size=study.min_group_size),
-        small_groups=small_groups(report, study.min_group_size) if report else {},
+        small_groups=_named(small_groups(report, study.min_group_size), group_labels(study=study)) if report else {},
     )
+
+
+def _named(counts: dict[str, int], labels: dict[str, str]) -> dict[str, int]:
+    return {labels.get(code, code): n for code, n in counts.items()}
 
 
 def panel_for_csv(*, study: Study, key: str) -> Panel | None:

@@ -102,6 +102,16 @@ def test_small_groups_are_shown_with_a_caution_not_hidden(analysed, personas, cl
     client.force_login(personas["planner"])
     html = client.get(_urls(analysed.slug)["dashboard"]).content.decode()
     assert "Caution: small groups." in html and "Seniors ⚠" in html
+    assert "<li>Seniors: 4</li>" in html and "senior:" not in html
+
+
+def test_a_planner_whose_browser_asks_for_french_reads_the_dashboard_in_french(analysed, personas, client):
+    analysed.min_group_size = 50
+    analysed.save()
+    client.force_login(personas["planner"])
+    html = client.get(_urls(analysed.slug)["dashboard"], headers={"Accept-Language": "fr-CA,fr;q=0.9"}).content.decode()
+    assert "Attention : petits groupes." in html and "<li>Personnes aînées: 4</li>" in html
+    assert "Analyser maintenant" in html and "Analyse now" not in html
 
 
 def test_analyse_now_creates_one_run_and_returns_to_the_dashboard(
