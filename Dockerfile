@@ -12,7 +12,8 @@ COPY exports exports
 COPY api api
 RUN pip install --no-cache-dir .
 COPY . .
-RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
+RUN SECRET_KEY=build-only python manage.py compilemessages -l fr -v0 \
+    && SECRET_KEY=build-only python manage.py collectstatic --no-input -v0 \
     && mkdir -p /app/media /app/var/exports && chown -R civic /app/media /app/var
 USER civic
 EXPOSE 8000

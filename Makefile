@@ -16,6 +16,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python manage.py compilemessages -l fr --ignore=$(VENV) -v0
 
 demo: install
 	$(BIN)/python manage.py migrate --no-input
