@@ -139,7 +139,13 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Open for answers")
     def open_studies(self, request, queryset):
-        queryset.update(status=Study.Status.OPEN)
+        from .readiness import StudyNotReady, study_open
+
+        for study in queryset:
+            try:
+                study_open(study=study)
+            except StudyNotReady as exc:
+                self.message_user(request, f"{study.slug}: {exc}", messages.ERROR)
 
     @admin.action(description="Close")
     def close_studies(self, request, queryset):

@@ -112,6 +112,7 @@ class Study(Localized, models.Model):
 
 class StudyMembership(models.Model):
     class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
         PLANNER = "planner", _("Planner")
         RESEARCHER = "researcher", _("Researcher")
 

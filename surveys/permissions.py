@@ -6,6 +6,7 @@ from django.http import Http404
 
 from .models import Study, StudyMembership
 
+OWNER = StudyMembership.Role.OWNER
 PLANNER = StudyMembership.Role.PLANNER
 RESEARCHER = StudyMembership.Role.RESEARCHER
 
@@ -22,7 +23,7 @@ def user_roles(user, study: Study) -> set[str]:
     if not user.is_authenticated:
         return set()
     if user.is_staff:
-        return {PLANNER, RESEARCHER, "admin"}
+        return {OWNER, PLANNER, RESEARCHER, "admin"}
     return set(StudyMembership.objects.filter(user=user, study=study).values_list("role", flat=True))
 
 
