@@ -79,7 +79,7 @@ def analysis_request(
     run = AnalysisRun.objects.create(
         study=study,
         scope=scope,
-        parameters=_parameters(n_permutations, n_bootstrap, seed),
+        parameters={**_parameters(n_permutations, n_bootstrap, seed), "min_tested": study.min_tested_group_size},
         reason=reason[:200],
         requested_by=requested_by,
     )

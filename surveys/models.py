@@ -55,6 +55,14 @@ class Study(Localized, models.Model):
     min_group_size = models.PositiveSmallIntegerField(
         default=5, help_text=_("Groups smaller than this are shown with a caution.")
     )
+    min_tested_group_size = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(2)],
+        help_text=_(
+            "Smallest group (and smallest rest of the raters) whose divergence gets a significance test; "
+            "smaller groups are shown as too small to test."
+        ),
+    )
     k_anonymity = models.PositiveSmallIntegerField(
         default=5, help_text=_("Smallest group-membership cell allowed in anonymised exports.")
     )

@@ -1,13 +1,28 @@
 """Group divergence with a cluster-level permutation test, and Benjamini–Hochberg q-values.
 
-d(g) = mean over sites s of [mean rating of members of g at s − mean rating of the others at s],
-over sites where both sides rated. Every group is handled at once with matrix products
-(membership^T @ values), and permutations run in batches, so there is no Python loop over
-participants.
+With diff_s = mean rating of members of g at s − mean rating of the others at s, over the sites
+where both sides rated:
+
+- the level divergence d(g) = mean over those sites of diff_s (a shift of the whole group);
+- the profile divergence = root mean square over those sites of (diff_s − d(g)): a group that
+  rates *different streets* differently from everyone else, with no overall shift, has a large
+  profile divergence and d ≈ 0.
+
+Both are tested by permuting whole membership rows among the participants who rated something
+(a participant keeps all their ratings). A group's permuted member set is then a uniformly
+random subset of its size, so when the number of distinct subsets C(N, n) is at most the
+permutations asked for, every subset is enumerated and the p-value is exact (never below
+1/C(N, n)); otherwise it is the Monte Carlo p-value (1 + exceedances) / (1 + permutations).
+A group with fewer members, or fewer non-members, than ``min_tested`` is too small to test: its
+divergences are reported, its p-values are not. Every group is handled at once with matrix
+products (membership^T @ values), and permutations run in batches, so there is no Python loop
+over participants.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,13 +38,28 @@ PERMUTATION_BATCH = 128
 TIE_TOLERANCE = 1e-12
 
 
+# Groups with fewer members (or non-members) than this get divergences but no p-values.
+MIN_TESTED = 3
+
+
 @dataclass(frozen=True)
 class DivergenceResult:
-    """Per-group divergence, p-value and group size for one rating matrix."""
+    """Per-group divergences, their p-values and the group sizes for one rating matrix.
 
-    divergence: np.ndarray  # float, shape (n_groups,); nan when not computable
-    p_value: np.ndarray  # float, shape (n_groups,); nan when not computable
+    Arrays have shape (n_groups,). ``same_test_as[g]`` is the index of an earlier group whose
+    member set among this matrix's raters equals g's or its complement (so g's test is that
+    group's test and a multiple-testing correction must count it once), or −1.
+    """
+
+    divergence: np.ndarray  # float; nan when not computable
+    p_value: np.ndarray  # float; nan when not computable or not tested
     n: np.ndarray  # int, members who rated anything
+    profile: np.ndarray  # float; nan when not computable
+    profile_p_value: np.ndarray  # float; nan when not computable or not tested
+    min_p_value: np.ndarray  # float; the smallest p-value the group's test can reach
+    too_small: np.ndarray  # bool; computable but fewer than min_tested members or non-members
+    exact: np.ndarray  # bool; p-values from the enumeration of every relabelling
+    same_test_as: np.ndarray  # int
 
 
 def _split_sums(members: np.ndarray, values0: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +74,17 @@ def divergence_from_sums(
 
     The trailing axis is sites; any leading axes (groups, permutations) are kept.
     """
+    return split_statistics(sum_in, cnt_in, total_sum, total_cnt)[0]
+
+
+def split_statistics(
+    sum_in: np.ndarray, cnt_in: np.ndarray, total_sum: np.ndarray, total_cnt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(level divergence d, profile divergence) from group sums/counts per site.
+
+    Both are nan where no site has both sides rated. The trailing axis is sites; any leading
+    axes (groups, permutations) are kept.
+    """
     cnt_out = total_cnt - cnt_in
     valid = (cnt_in > 0) & (cnt_out > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -51,15 +92,49 @@ def divergence_from_sums(
     diff = np.where(valid, diff, 0.0)
     n_valid = valid.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_valid > 0, diff.sum(axis=-1) / n_valid, np.nan)
+        level = np.where(n_valid > 0, diff.sum(axis=-1) / n_valid, np.nan)
+        deviation = np.where(valid, diff - level[..., None], 0.0)
+        profile = np.where(n_valid > 0, np.sqrt((deviation**2).sum(axis=-1) / n_valid), np.nan)
+    return level, profile
 
 
 def group_divergence(values: np.ndarray, memberships: np.ndarray) -> np.ndarray:
     """Observed divergence of every group (no test); nan for groups with no comparable site."""
+    return group_divergences(values, memberships)[0]
+
+
+def group_profile_divergence(values: np.ndarray, memberships: np.ndarray) -> np.ndarray:
+    """Observed profile divergence of every group (no test); nan with no comparable site."""
+    return group_divergences(values, memberships)[1]
+
+
+def group_divergences(values: np.ndarray, memberships: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(level, profile) divergence of every group, without a test."""
     observed = (~np.isnan(values)).astype(float)
     values0 = np.nan_to_num(values)
     sum_in, cnt_in = _split_sums(memberships.astype(float), values0, observed)
-    return divergence_from_sums(sum_in, cnt_in, values0.sum(axis=0), observed.sum(axis=0))
+    return split_statistics(sum_in, cnt_in, values0.sum(axis=0), observed.sum(axis=0))
+
+
+def same_tests(memberships: np.ndarray) -> np.ndarray:
+    """For each group, an earlier group with the same or the complementary member set, or −1.
+
+    Relabelling whole rows moves a group and its complement (or its twin) together, so their
+    permutation tests are one test: the same p-values, and d of a complement is −d.
+    """
+    m = memberships.astype(bool)
+    out = np.full(m.shape[1], -1, dtype=np.intp)
+    for g in range(m.shape[1]):
+        for h in range(g):
+            if out[h] == -1 and (np.array_equal(m[:, g], m[:, h]) or np.array_equal(m[:, g], ~m[:, h])):
+                out[g] = h
+                break
+    return out
+
+
+def relabellings(n_people: int, n_members: int) -> int:
+    """How many distinct member sets a permutation of n_people rows can give a group: C(N, n)."""
+    return math.comb(int(n_people), int(n_members))
 
 
 def divergence_test(
@@ -68,14 +143,17 @@ def divergence_test(
     n_permutations: int,
     rng: np.random.Generator,
     min_members: int = 2,
+    min_tested: int = MIN_TESTED,
 ) -> DivergenceResult:
-    """Divergence of every group and its two-sided permutation p-value.
+    """Divergences of every group and their permutation p-values.
 
     Only participants who rated something take part: shuffling labels onto people with no
     ratings would dilute groups with empty rows. Whole membership rows are permuted, so each
-    participant keeps all their ratings and the overlap structure of the groups is kept.
+    participant keeps all their ratings and the overlap structure of the groups is kept. The
+    level test is two-sided on |d|; the profile test is one-sided (a larger profile divergence
+    is more extreme). Groups with fewer than ``min_members`` raters get no divergence at all.
     """
-    return divergence_tests([values], memberships, n_permutations, rng, min_members)[0]
+    return divergence_tests([values], memberships, n_permutations, rng, min_members, min_tested)[0]
 
 
 def divergence_tests(
@@ -84,6 +162,7 @@ def divergence_tests(
     n_permutations: int,
     rng: np.random.Generator,
     min_members: int = 2,
+    min_tested: int = MIN_TESTED,
 ) -> list[DivergenceResult]:
     """divergence_test for several matrices over the same participants (the criteria of a wave).
 
@@ -91,28 +170,91 @@ def divergence_tests(
     participants who rated any of the matrices; a matrix rated by fewer people uses the order in
     which its own raters appear in that permutation, which is again a uniformly random
     permutation of exactly its raters. Matrices with the same raters share one product per batch.
+    Groups whose relabellings can all be enumerated (C(N, n) ≤ n_permutations) are tested exactly.
     """
     actives = [active_rows(v) for v in matrices]
+    n_groups = memberships.shape[1]
     results: list[DivergenceResult] = []
     for values, active in zip(matrices, actives, strict=True):
         m = memberships[active].astype(float)
         x = values[active]
         observed = (~np.isnan(x)).astype(float)
         x0 = np.nan_to_num(x)
-        d_obs = divergence_from_sums(*_split_sums(m, x0, observed), x0.sum(0), observed.sum(0))
+        d_obs, prof_obs = split_statistics(*_split_sums(m, x0, observed), x0.sum(0), observed.sum(0))
         n = m.sum(axis=0).astype(int)
-        d_obs = np.where(n >= min_members, d_obs, np.nan)
-        results.append(DivergenceResult(divergence=d_obs, p_value=d_obs * np.nan, n=n))
-    tested = [i for i, r in enumerate(results) if not np.all(np.isnan(r.divergence))]
-    exceed = {i: np.zeros(memberships.shape[1]) for i in tested}
-    if n_permutations > 0 and tested:
-        _count_exceedances(matrices, actives, memberships, results, tested, exceed, n_permutations, rng)
+        shown = n >= min_members
+        d_obs, prof_obs = np.where(shown, d_obs, np.nan), np.where(shown, prof_obs, np.nan)
+        n_people = int(active.sum())
+        smaller_side = np.minimum(n, n_people - n)
+        computable = ~np.isnan(d_obs)
+        too_small = computable & (smaller_side < min_tested)
+        counts = np.array([relabellings(n_people, k) for k in smaller_side], dtype=float)
+        exact = computable & ~too_small & (counts <= n_permutations)
+        with np.errstate(divide="ignore"):
+            min_p = np.where(exact, 1.0 / counts, 1.0 / (1.0 + max(n_permutations, 0)))
+        min_p = np.where(computable, min_p, np.nan)
+        results.append(
+            DivergenceResult(
+                divergence=d_obs,
+                p_value=np.full(n_groups, np.nan),
+                n=n,
+                profile=prof_obs,
+                profile_p_value=np.full(n_groups, np.nan),
+                min_p_value=min_p,
+                too_small=too_small,
+                exact=exact,
+                same_test_as=same_tests(memberships[active]),
+            )
+        )
+    testable = [~np.isnan(r.divergence) & ~r.too_small for r in results]
+    tested = [i for i, ok in enumerate(testable) if ok.any()]
+    exceed = {i: np.zeros(n_groups) for i in tested}
+    exceed_profile = {i: np.zeros(n_groups) for i in tested}
+    monte_carlo = [i for i in tested if (testable[i] & ~results[i].exact).any()]
+    if n_permutations > 0 and monte_carlo:
+        _count_exceedances(
+            matrices, actives, memberships, results, monte_carlo, exceed, exceed_profile, n_permutations, rng
+        )
     for i in tested:
-        d_obs = results[i].divergence
+        r, ok = results[i], testable[i]
         with np.errstate(invalid="ignore"):
-            p = np.where(np.isnan(d_obs), np.nan, (1.0 + exceed[i]) / (1.0 + n_permutations))
-        results[i] = DivergenceResult(divergence=d_obs, p_value=p, n=results[i].n)
+            p = np.where(ok, (1.0 + exceed[i]) / (1.0 + n_permutations), np.nan)
+            p_prof = np.where(ok, (1.0 + exceed_profile[i]) / (1.0 + n_permutations), np.nan)
+        if n_permutations <= 0:
+            p, p_prof = p * np.nan, p_prof * np.nan
+        for g in np.flatnonzero(ok & r.exact):
+            p[g], p_prof[g] = _exact_p_values(matrices[i][actives[i]], memberships[actives[i], g], r, g)
+        results[i] = DivergenceResult(
+            divergence=r.divergence,
+            p_value=p,
+            n=r.n,
+            profile=r.profile,
+            profile_p_value=p_prof,
+            min_p_value=r.min_p_value,
+            too_small=r.too_small,
+            exact=r.exact,
+            same_test_as=r.same_test_as,
+        )
     return results
+
+
+def _exact_p_values(x: np.ndarray, member: np.ndarray, result: DivergenceResult, g: int) -> tuple[float, float]:
+    """Exact permutation p-values of group g: the share of all C(N, n) member sets of its size
+    whose |d| (and profile divergence) reach the observed ones. The observed set is one of them,
+    so neither p-value is below 1 / C(N, n)."""
+    n_people, n = x.shape[0], int(member.sum())
+    small = min(n, n_people - n)
+    subsets = np.array(list(itertools.combinations(range(n_people), small)), dtype=np.intp).reshape(-1, small)
+    indicator = np.zeros((len(subsets), n_people))
+    np.put_along_axis(indicator, subsets, 1.0, axis=1)
+    if small != n:
+        indicator = 1.0 - indicator  # the enumerated sets were the non-members
+    observed = (~np.isnan(x)).astype(float)
+    x0 = np.nan_to_num(x)
+    d, profile = split_statistics(indicator @ x0, indicator @ observed, x0.sum(0), observed.sum(0))
+    d_hits = np.nan_to_num(np.abs(d), nan=-1.0) >= abs(result.divergence[g]) - TIE_TOLERANCE
+    profile_hits = np.nan_to_num(profile, nan=-1.0) >= result.profile[g] - TIE_TOLERANCE
+    return float(d_hits.mean()), float(profile_hits.mean())
 
 
 def _count_exceedances(
@@ -122,10 +264,12 @@ def _count_exceedances(
     results: list[DivergenceResult],
     tested: list[int],
     exceed: dict[int, np.ndarray],
+    exceed_profile: dict[int, np.ndarray],
     n_permutations: int,
     rng: np.random.Generator,
 ) -> None:
-    """Add to ``exceed`` how many permuted |d| reach each observed |d| (per matrix and group)."""
+    """Add to ``exceed`` how many permuted |d| reach each observed |d|, and to ``exceed_profile``
+    how many permuted profile divergences reach the observed one (per matrix and group)."""
     union = np.logical_or.reduce([actives[i] for i in tested])
     classes = []
     for mask, positions in classes_by_rows([actives[i] for i in tested]):
@@ -133,15 +277,19 @@ def _count_exceedances(
         matrices_of_class = [matrices[i] for i in members]
         classes.append(_PermutationClass(matrices_of_class, memberships, mask, union, members))
     thresholds = {i: np.where(np.isnan(results[i].divergence), np.inf, np.abs(results[i].divergence)) for i in tested}
+    profile_thresholds = {i: np.where(np.isnan(results[i].profile), np.inf, results[i].profile) for i in tested}
     n_union, done = int(union.sum()), 0
     while done < n_permutations:
         batch = min(PERMUTATION_BATCH, n_permutations - done)
         order = random_permutations(n_union, batch, rng)
         for cls in classes:
             # A permuted group with no comparable site carries no evidence either way.
-            d = np.nan_to_num(np.abs(cls.permuted_divergence(order)), nan=-1.0)
+            level, profile = cls.permuted_divergence(order)
+            d = np.nan_to_num(np.abs(level), nan=-1.0)
+            profile = np.nan_to_num(profile, nan=-1.0)
             for k, j in enumerate(cls.indices):
                 exceed[j] += (d[:, :, k] >= thresholds[j] - TIE_TOLERANCE).sum(axis=0)
+                exceed_profile[j] += (profile[:, :, k] >= profile_thresholds[j] - TIE_TOLERANCE).sum(axis=0)
         done += batch
 
 
@@ -194,8 +342,9 @@ class _PermutationClass:
             self.local = np.full(int(union.sum()), -1, dtype=np.intp)
             self.local[mask[union]] = np.arange(int(mask.sum()))
 
-    def permuted_divergence(self, order: np.ndarray) -> np.ndarray:
-        """Divergence shaped (batch, groups, matrices) for each permutation row of ``order``."""
+    def permuted_divergence(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(level, profile) divergences shaped (batch, groups, matrices) for each permutation
+        row of ``order``."""
         batch = order.shape[0]
         if self.local is not None:
             # Keep this class's raters in the order the permutation visits them.
@@ -206,7 +355,7 @@ class _PermutationClass:
         members = np.take(self.rows, self.ids[order.T], axis=0).reshape(n_people, -1)
         sums = (self.stacked_t @ members).astype(np.float64)  # (m · 2 · s) × (b · g)
         sums = sums.T.reshape(batch, n_groups, *self.shape)
-        return divergence_from_sums(sums[:, :, :, 0], sums[:, :, :, 1], self.total_sum, self.total_cnt)
+        return split_statistics(sums[:, :, :, 0], sums[:, :, :, 1], self.total_sum, self.total_cnt)
 
 
 def _exact_dtype(x0: np.ndarray) -> type:

@@ -21,7 +21,7 @@ from .data import (
     rng_for,
 )
 from .disagreement import bootstrap_cis, pairwise_disagreement
-from .divergence import DivergenceResult, benjamini_hochberg, divergence_tests
+from .divergence import MIN_TESTED, DivergenceResult, benjamini_hochberg, divergence_tests
 from .jsonify import to_json
 from .longitudinal import Change, paired_changes
 from .rankings import group_ranking, group_rankings, kendall_w, most_distant
@@ -54,13 +54,19 @@ def compute_report(
     n_permutations: int = 999,
     n_bootstrap: int = 999,
     seed: int = 0,
+    min_tested: int = MIN_TESTED,
     progress: ProgressCallback | None = None,
 ) -> dict:
-    """All disagreement measures of a study. Same data and seed give an identical report."""
+    """All disagreement measures of a study. Same data and seed give an identical report.
+
+    ``min_tested`` is the smallest group (and the smallest rest of the raters) that gets a
+    permutation test; smaller groups are reported with their divergences, flagged too small
+    to test, and left out of the multiple-testing correction.
+    """
     criteria = _criterion_names(data)
     units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
     tracker = _Progress(progress, units)
-    tests = _divergence_tests(data, n_permutations, seed)
+    tests = _divergence_tests(data, n_permutations, seed, min_tested)
     waves = [_wave_report(data, wave, tests[w], tracker) for w, wave in enumerate(data.waves)]
     resampled = _Resampled(data, criteria, n_permutations, n_bootstrap, seed)
     longitudinal = []
@@ -70,7 +76,12 @@ def compute_report(
     report = {
         "study": data.slug,
         "scale": {"min": data.scale_min, "max": data.scale_max},
-        "parameters": {"n_permutations": n_permutations, "n_bootstrap": n_bootstrap, "seed": seed},
+        "parameters": {
+            "n_permutations": n_permutations,
+            "n_bootstrap": n_bootstrap,
+            "seed": seed,
+            "min_tested": min_tested,
+        },
         "groups": list(data.group_names),
         "waves": waves,
         "longitudinal": longitudinal if data.waves else [],
@@ -102,7 +113,7 @@ def _wave_participants(wave: WaveData) -> int:
 # --- one wave -----------------------------------------------------------------------------------
 
 
-def _divergence_tests(data: StudyData, n_permutations: int, seed: int) -> list[list]:
+def _divergence_tests(data: StudyData, n_permutations: int, seed: int, min_tested: int) -> list[list]:
     """Divergence tests of every criterion of every wave, per wave.
 
     One stream for the study: all criteria of all waves share their permutations of the
@@ -112,7 +123,7 @@ def _divergence_tests(data: StudyData, n_permutations: int, seed: int) -> list[l
     """
     matrices = [r.values for wave in data.waves for r in wave.ratings]
     rng = rng_for(seed, _DIVERGENCE)
-    results = divergence_tests(matrices, data.memberships, n_permutations, rng)
+    results = divergence_tests(matrices, data.memberships, n_permutations, rng, min_tested=min_tested)
     per_wave, start = [], 0
     for wave in data.waves:
         per_wave.append(results[start : start + len(wave.ratings)])
@@ -120,13 +131,29 @@ def _divergence_tests(data: StudyData, n_permutations: int, seed: int) -> list[l
     return per_wave
 
 
+def wave_q_values(tests: list[DivergenceResult], profile: bool = False) -> list[np.ndarray]:
+    """Benjamini–Hochberg q-values over all (group, criterion) cells of a wave together.
+
+    A group whose member set equals (or complements) an earlier group's among a criterion's
+    raters shares that group's test: it is counted once in the correction and gets its q-value.
+    """
+    if not tests:
+        return []
+    p_values = [t.profile_p_value if profile else t.p_value for t in tests]
+    own = [np.where(t.same_test_as < 0, p, np.nan) for t, p in zip(tests, p_values, strict=True)]
+    q = np.split(benjamini_hochberg(np.concatenate(own)), len(tests))
+    for t, q_c in zip(tests, q, strict=True):
+        shared = np.flatnonzero(t.same_test_as >= 0)
+        q_c[shared] = q_c[t.same_test_as[shared]]
+    return q
+
+
 def _wave_report(data: StudyData, wave: WaveData, tests: list[DivergenceResult], tracker: _Progress) -> dict:
-    # Benjamini–Hochberg runs over all (group, criterion) cells of the wave together.
-    q = benjamini_hochberg(np.concatenate([t.p_value for t in tests])) if tests else np.array([])
-    q_values = np.split(q, len(tests)) if tests else []
+    q_values = wave_q_values(tests)
+    profile_q_values = wave_q_values(tests, profile=True)
     criteria = []
-    for rating, test, q_c in zip(wave.ratings, tests, q_values, strict=True):
-        criteria.append(_criterion_entry(data, rating, test, q_c))
+    for rating, test, q_c, pq_c in zip(wave.ratings, tests, q_values, profile_q_values, strict=True):
+        criteria.append(_criterion_entry(data, rating, test, q_c, pq_c))
         tracker.step()
     rankings = []
     for ranking in wave.rankings:
@@ -143,13 +170,19 @@ def _wave_report(data: StudyData, wave: WaveData, tests: list[DivergenceResult],
     }
 
 
-def _criterion_entry(data: StudyData, rating: RatingMatrix, test: DivergenceResult, q: np.ndarray) -> dict:
+def _significant(q: float) -> bool:
+    return bool(not np.isnan(q) and q <= SIGNIFICANCE)
+
+
+def _criterion_entry(
+    data: StudyData, rating: RatingMatrix, test: DivergenceResult, q: np.ndarray, profile_q: np.ndarray
+) -> dict:
     values, members = rating.values, data.memberships
     split = variance_split(values, members)
     overall_alpha, group_alpha = alphas(values, members, data.scale_min, data.scale_max)
     groups = []
     for g, name in enumerate(data.group_names):
-        significant = bool(not np.isnan(q[g]) and q[g] <= SIGNIFICANCE)
+        same = int(test.same_test_as[g])
         groups.append(
             {
                 "group": name,
@@ -158,7 +191,15 @@ def _criterion_entry(data: StudyData, rating: RatingMatrix, test: DivergenceResu
                 "divergence": test.divergence[g],
                 "p_value": test.p_value[g],
                 "q_value": q[g],
-                "significant": significant,
+                "significant": _significant(q[g]),
+                "profile_divergence": test.profile[g],
+                "profile_p_value": test.profile_p_value[g],
+                "profile_q_value": profile_q[g],
+                "profile_significant": _significant(profile_q[g]),
+                "min_p_value": test.min_p_value[g],
+                "too_small_to_test": bool(test.too_small[g]),
+                "exact_test": bool(test.exact[g]),
+                "same_test_as": data.group_names[same] if same >= 0 else None,
                 "alpha_ordinal": group_alpha[g],
             }
         )

@@ -29,7 +29,7 @@ def test_analyze_json_prints_only_the_report_equal_to_the_service_result(study, 
     printed = json.loads(out)
     run = AnalysisRun.objects.done().get()
     assert printed == run.result
-    assert run.parameters == FAST
+    assert run.parameters == {**FAST, "min_tested": study.min_tested_group_size}
     service_run = analysis_request(study=study, enqueue=False, **FAST)
     assert analysis_run(run_id=service_run.pk).result == printed
 

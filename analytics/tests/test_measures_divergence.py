@@ -31,9 +31,15 @@ def test_group_without_comparable_site_is_nan():
 
 
 def test_small_groups_get_no_divergence_or_p_value():
-    result = divergence_test(VALUES, MEMBERS, 99, np.random.default_rng(0))
+    result = divergence_test(VALUES, MEMBERS, 99, np.random.default_rng(0), min_tested=2)
     assert np.isnan(result.divergence[2]) and np.isnan(result.p_value[2])
     assert result.n.tolist() == [2, 2, 1]
+
+
+def test_groups_below_the_tested_size_keep_their_divergence_but_get_no_p_value():
+    result = divergence_test(VALUES, MEMBERS, 99, np.random.default_rng(0))
+    np.testing.assert_allclose(result.divergence[:2], [1.0, 0.25])
+    assert np.isnan(result.p_value[:2]).all() and result.too_small[:2].all()
 
 
 def _exact_p(values, members, g):
@@ -48,9 +54,23 @@ def _exact_p(values, members, g):
 
 
 @pytest.mark.parametrize("g", [0, 1])
+def test_exact_relabelling_matches_exhaustive_enumeration(g):
+    # C(4, 2) = 6 relabellings ≤ 20000 permutations asked: the p-value is exact.
+    result = divergence_test(VALUES, MEMBERS, 20000, np.random.default_rng(1), min_tested=2)
+    assert result.exact[g]
+    assert result.p_value[g] == pytest.approx(_exact_p(VALUES, MEMBERS, g), abs=1e-12)
+
+
+@pytest.mark.parametrize("g", [0, 1])
 def test_vectorised_permutation_matches_exhaustive_enumeration(g):
-    result = divergence_test(VALUES, MEMBERS, 20000, np.random.default_rng(1))
-    assert result.p_value[g] == pytest.approx(_exact_p(VALUES, MEMBERS, g), abs=0.015)
+    # Five permutations are fewer than the six relabellings, so this is the Monte Carlo path;
+    # repeated runs average to the exact p-value.
+    rng = np.random.default_rng(1)
+    runs = [divergence_test(VALUES, MEMBERS, 5, rng, min_tested=2) for _ in range(3000)]
+    assert not runs[0].exact[g]
+    # E[(1 + X) / 6] with X ~ Binomial(5, p_exact) is (1 + 5 p_exact) / 6.
+    expected = (1 + 5 * _exact_p(VALUES, MEMBERS, g)) / 6
+    assert np.mean([r.p_value[g] for r in runs]) == pytest.approx(expected, abs=0.015)
 
 
 def test_p_value_formula_with_no_exceedance_is_one_over_n_plus_one():
@@ -66,16 +86,17 @@ def test_only_participants_who_rated_are_permuted():
     # Adding members who rated nothing must not change the result (same seed, same stream).
     extra = np.vstack([VALUES, np.full((3, 2), nan)])
     members = np.vstack([MEMBERS, np.ones((3, 3), bool)])
-    a = divergence_test(VALUES, MEMBERS, 500, np.random.default_rng(3))
-    b = divergence_test(extra, members, 500, np.random.default_rng(3))
+    a = divergence_test(VALUES, MEMBERS, 500, np.random.default_rng(3), min_tested=2)
+    b = divergence_test(extra, members, 500, np.random.default_rng(3), min_tested=2)
     np.testing.assert_array_equal(a.p_value, b.p_value)
     np.testing.assert_array_equal(a.divergence, b.divergence)
 
 
 def test_non_integer_values_use_exact_float64_path():
     values = VALUES / 3.0
-    result = divergence_test(values, MEMBERS, 20000, np.random.default_rng(1))
-    assert result.p_value[0] == pytest.approx(_exact_p(values, MEMBERS, 0), abs=0.015)
+    rng = np.random.default_rng(1)
+    runs = [divergence_test(values, MEMBERS, 5, rng, min_tested=2).p_value[0] for _ in range(3000)]
+    assert np.mean(runs) == pytest.approx((1 + 5 * _exact_p(values, MEMBERS, 0)) / 6, abs=0.015)
 
 
 def test_benjamini_hochberg_by_hand():

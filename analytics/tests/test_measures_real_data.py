@@ -87,3 +87,21 @@ def test_report_on_real_data(study):
     for entry in criteria.values():
         assert 0 <= entry["pairwise_disagreement"] <= 1
         assert len(entry["sites"]) == 20
+
+
+def test_the_two_disabled_raters_diverge_in_profile_on_practicality(study):
+    """Their mean shift is small (level p ≈ 0.74), but they rate different streets differently:
+    every one of the C(12, 2) = 66 pairs of raters is enumerated and none but them reaches
+    their profile divergence, so p = 1/66, the smallest a group of 2 among 12 can reach."""
+    from analytics.measures.divergence import divergence_test
+
+    disabled = study.group_names.index("Disabled")
+    practicality = study.waves[0].ratings[CRITERIA.index("practicality")].values
+    members = study.memberships[:, [disabled]]
+    result = divergence_test(practicality, members, 999, np.random.default_rng(0), min_tested=2)
+    assert result.exact[0]
+    assert result.profile_p_value[0] == pytest.approx(1 / 66) == result.min_p_value[0]
+    assert result.p_value[0] > 0.5
+    # With the default smallest tested group (3), two raters are too small to test.
+    default = divergence_test(practicality, members, 999, np.random.default_rng(0))
+    assert default.too_small[0] and np.isnan(default.profile_p_value[0])

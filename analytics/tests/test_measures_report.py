@@ -71,7 +71,7 @@ def report(study) -> dict:
 def test_contract_keys_and_json(report):
     assert CONTRACT["report"] <= report.keys()
     assert CONTRACT["scale"] <= report["scale"].keys()
-    assert report["parameters"] == {"n_permutations": 299, "n_bootstrap": 299, "seed": 5}
+    assert report["parameters"] == {"n_permutations": 299, "n_bootstrap": 299, "seed": 5, "min_tested": 3}
     for wave in report["waves"]:
         assert CONTRACT["wave"] <= wave.keys()
         for criterion in wave["criteria"]:
