@@ -79,3 +79,92 @@ def _alpha_from_counts(counts: np.ndarray, raters: float, domain: np.ndarray) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         alpha = krippendorff.alpha(value_counts=counts, level_of_measurement="ordinal", value_domain=domain)
     return None if not np.isfinite(alpha) else float(alpha)
+
+
+def coincidences(counts: np.ndarray) -> np.ndarray:
+    """Krippendorff's coincidences contributed by each unit: (..., units, values, values).
+
+    o_u[c, k] = (n_uc n_uk − [c = k] n_uc) / (m_u − 1) for a unit with m_u ≥ 2 pairable values,
+    zero otherwise; the coincidence matrix of the data is their sum over units.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    m = counts.sum(axis=-1)
+    outer = counts[..., :, None] * counts[..., None, :]
+    outer -= np.einsum("...c,cd->...cd", counts, np.eye(counts.shape[-1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(m >= 2, 1.0 / np.where(m >= 2, m - 1.0, 1.0), 0.0)
+    return outer * scale[..., None, None]
+
+
+def alpha_from_coincidences(o: np.ndarray, domain: np.ndarray) -> np.ndarray:
+    """Ordinal alpha from coincidence matrices (..., values, values); nan where undefined.
+
+    δ²(c, k) = (Σ_{g=c..k} n_g − (n_c + n_k) / 2)² with n_c the coincidence margins, and
+    alpha = 1 − (n − 1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck, as the krippendorff package computes it.
+    """
+    del domain  # the ordinal metric depends on the order of the values only
+    n_c = o.sum(axis=-1)
+    n = n_c.sum(axis=-1)
+    cum = np.cumsum(n_c, axis=-1)
+    # Σ_{g=c..k} n_g for c ≤ k is cum[k] − cum[c] + n_c; the metric is symmetric.
+    lo = np.minimum.outer(np.arange(n_c.shape[-1]), np.arange(n_c.shape[-1]))
+    hi = np.maximum.outer(np.arange(n_c.shape[-1]), np.arange(n_c.shape[-1]))
+    between = np.take(cum, hi, axis=-1) - np.take(cum, lo, axis=-1) + np.take(n_c, lo, axis=-1)
+    delta = (between - (n_c[..., :, None] + n_c[..., None, :]) / 2.0) ** 2
+    observed = (o * delta).sum(axis=(-1, -2))
+    expected = (n_c[..., :, None] * n_c[..., None, :] * delta).sum(axis=(-1, -2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = 1.0 - (n - 1.0) * observed / expected
+    return np.where(expected > 0, alpha, np.nan)
+
+
+def alpha_cis(
+    values: np.ndarray,
+    memberships: np.ndarray,
+    scale_min: int,
+    scale_max: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    level: float = 0.95,
+) -> list[tuple[float | None, float | None]]:
+    """Percentile bootstrap intervals of ordinal alpha, overall then within each group.
+
+    Sites (the units of alpha) are resampled with replacement, the raters kept: alpha depends on
+    the data only through the coincidences each unit contributes, so a resample is a weighted sum
+    of them. Resampling raters instead would pair a duplicated rater with their own copy and
+    fake agreement. The interval therefore says how much alpha depends on which streets were
+    shown, not on which residents happened to take part. (None, None) where alpha is undefined.
+    """
+    domain = np.arange(int(scale_min), int(scale_max) + 1, dtype=np.float64)
+    groups = memberships.shape[1]
+    empty: list[tuple[float | None, float | None]] = [(None, None)] * (groups + 1)
+    observed = ~np.isnan(values)
+    if n_boot <= 0 or domain.size < 2 or not np.isin(values[observed], domain).all() or values.shape[1] == 0:
+        return empty
+    overall, per_group = alphas(values, memberships, scale_min, scale_max)
+    n_people, n_sites = values.shape
+    idx = np.where(observed, values - domain[0], 0).astype(np.intp)
+    onehot = np.zeros((n_people, n_sites, domain.size))
+    people, sites = np.nonzero(observed)
+    onehot[people, sites, idx[people, sites]] = 1.0
+    who = np.hstack([np.ones((n_people, 1)), memberships.astype(np.float64)])
+    counts = (who.T @ onehot.reshape(n_people, -1)).reshape(groups + 1, n_sites, domain.size)
+    per_unit = coincidences(counts).reshape(groups + 1, n_sites, -1)  # who × sites × V²
+    draws = rng.integers(0, n_sites, size=(n_boot, n_sites))
+    weights = np.zeros((n_boot, n_sites))
+    np.add.at(weights, (np.repeat(np.arange(n_boot), n_sites), draws.reshape(-1)), 1.0)
+    tail = (1.0 - level) / 2.0 * 100.0
+    out = []
+    for w, point in enumerate([overall, *per_group]):
+        if point is None:
+            out.append((None, None))
+            continue
+        o = (weights @ per_unit[w]).reshape(n_boot, domain.size, domain.size)
+        replicates = alpha_from_coincidences(o, domain)
+        replicates = replicates[~np.isnan(replicates)]
+        if replicates.size == 0:
+            out.append((None, None))
+            continue
+        low, high = np.percentile(replicates, [tail, 100.0 - tail])
+        out.append((float(low), float(high)))
+    return out

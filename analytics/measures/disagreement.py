@@ -104,10 +104,17 @@ def side_by_side(matrices: list[np.ndarray], levels: np.ndarray) -> np.ndarray:
     return np.stack(blocks, axis=2)
 
 
-def disagreement_from_cumulative(cumulative: np.ndarray, levels: np.ndarray, k: float) -> np.ndarray:
+def disagreement_from_cumulative(
+    cumulative: np.ndarray, levels: np.ndarray, k: float, squared_weights: np.ndarray | None = None
+) -> np.ndarray:
     """Pairwise disagreement from cumulative counts shaped (batch, n_levels, ..., n_sites).
 
     Same definition as disagreement_from_counts, for counts summed from cumulative_onehot.
+    ``squared_weights`` (batch, ..., n_sites), when given, is Σ_i w_i² over the raters of each
+    site for weighted (bootstrap) counts: pairs are then counted between *distinct* participants
+    only, Σ_{i<j} w_i w_j = (N² − Σ w_i²) / 2. A participant drawn twice is never paired with
+    themself, so resampling does not invent zero-distance pairs (the distance sum needs no change:
+    such pairs are at distance 0 anyway).
     """
     cumulative = np.asarray(cumulative, dtype=np.float64)
     n = cumulative[:, -1]
@@ -115,12 +122,16 @@ def disagreement_from_cumulative(cumulative: np.ndarray, levels: np.ndarray, k: 
     for t, gap in enumerate(np.diff(levels)):
         below = cumulative[:, t]
         pair_sum += float(gap) * below * (n - below)
-    return _mean_over_sites(pair_sum, n, k)
+    if squared_weights is None:
+        return _mean_over_sites(pair_sum, n, k)
+    pairs = (n * n - np.asarray(squared_weights, dtype=np.float64)) / 2.0
+    return _mean_over_sites(pair_sum, n, k, pairs=pairs)
 
 
-def _mean_over_sites(pair_sum: np.ndarray, n: np.ndarray, k: float) -> np.ndarray:
+def _mean_over_sites(pair_sum: np.ndarray, n: np.ndarray, k: float, pairs: np.ndarray | None = None) -> np.ndarray:
     """Mean over sites with a pair of (sum of pairwise distances / pairs), divided by K."""
-    pairs = n * (n - 1) / 2.0
+    if pairs is None:
+        pairs = n * (n - 1) / 2.0
     ok = pairs > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         per_site = np.where(ok, pair_sum / np.where(ok, pairs, 1.0), 0.0)
@@ -216,6 +227,9 @@ def bootstrap_cis(
     """Percentile bootstrap intervals of several matrices over the same participant rows.
 
     Each matrix is resampled over its own raters (rows with any rating), exactly as on its own.
+    Within a resample only pairs of distinct participants count (see disagreement_from_cumulative):
+    pairing a drawn participant with their own copy would add zero distances that the point
+    estimate never has, and pull the interval below it.
     Matrices with the same raters (every criterion of a wave, usually) share one set of resamples:
     the weights are drawn once and one product against their side-by-side one-hot histograms gives
     the counts of all of them. Classes of matrices draw in order of first appearance.
@@ -237,11 +251,15 @@ def bootstrap_cis(
             # Level-major columns: (level, matrix, site), so every level is one contiguous block.
             onehot = side_by_side(rows, levels).reshape(n_rows, -1)
             shape = (max(levels.size, 1), len(rows), n_sites)
+            # The last level block marks every rating: the raters of each (matrix, site).
+            rated = np.ascontiguousarray(onehot[:, -len(rows) * n_sites :])
             replicates = []
             for start in range(0, n_boot, BOOTSTRAP_CHUNK):
                 size = min(BOOTSTRAP_CHUNK, n_boot - start)
-                counts = (bootstrap_weights(n_rows, size, rng) @ onehot).reshape(size, *shape)
-                replicates.append(disagreement_from_cumulative(counts, levels, k))
+                weights = bootstrap_weights(n_rows, size, rng)
+                counts = (weights @ onehot).reshape(size, *shape)
+                squared = ((weights * weights) @ rated).reshape(size, len(rows), n_sites)
+                replicates.append(disagreement_from_cumulative(counts, levels, k, squared))
             replicates_all = np.concatenate(replicates)  # n_boot × matrices
             if not np.isnan(replicates_all).any():
                 # One percentile call for every matrix when no replicate is undefined.

@@ -6,10 +6,11 @@ The key layout is the contract of DESIGN.md ("Report JSON"); extra keys are addi
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-from .agreement import alphas
+from .agreement import alpha_cis, alphas
 from .consistency import names_match, rating_ranking_consistencies
 from .data import (
     RankingMatrix,
@@ -31,7 +32,7 @@ from .variance import variance_split
 SIGNIFICANCE = 0.05
 
 # Purpose codes for the per-cell random streams (see data.rng_for).
-_DIVERGENCE, _BOOTSTRAP, _CHANGE = 1, 2, 3
+_DIVERGENCE, _BOOTSTRAP, _CHANGE, _ALPHA = 1, 2, 3, 4
 
 ProgressCallback = Callable[[float], None]
 
@@ -67,7 +68,8 @@ def compute_report(
     units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
     tracker = _Progress(progress, units)
     tests = _divergence_tests(data, n_permutations, seed, min_tested)
-    waves = [_wave_report(data, wave, tests[w], tracker) for w, wave in enumerate(data.waves)]
+    resampling = _Resampling(n_bootstrap, seed)
+    waves = [_wave_report(data, w, wave, tests[w], tracker, resampling) for w, wave in enumerate(data.waves)]
     resampled = _Resampled(data, criteria, n_permutations, n_bootstrap, seed)
     longitudinal = []
     for c, name in enumerate(criteria):
@@ -148,12 +150,32 @@ def wave_q_values(tests: list[DivergenceResult], profile: bool = False) -> list[
     return q
 
 
-def _wave_report(data: StudyData, wave: WaveData, tests: list[DivergenceResult], tracker: _Progress) -> dict:
+class _Resampling(NamedTuple):
+    n_bootstrap: int
+    seed: int
+
+
+def _wave_report(
+    data: StudyData,
+    w: int,
+    wave: WaveData,
+    tests: list[DivergenceResult],
+    tracker: _Progress,
+    resampling: _Resampling,
+) -> dict:
     q_values = wave_q_values(tests)
     profile_q_values = wave_q_values(tests, profile=True)
     criteria = []
-    for rating, test, q_c, pq_c in zip(wave.ratings, tests, q_values, profile_q_values, strict=True):
-        criteria.append(_criterion_entry(data, rating, test, q_c, pq_c))
+    for c, (rating, test, q_c, pq_c) in enumerate(zip(wave.ratings, tests, q_values, profile_q_values, strict=True)):
+        alpha_intervals = alpha_cis(
+            rating.values,
+            data.memberships,
+            data.scale_min,
+            data.scale_max,
+            resampling.n_bootstrap,
+            rng_for(resampling.seed, _ALPHA, w, c),
+        )
+        criteria.append(_criterion_entry(data, rating, test, q_c, pq_c, alpha_intervals))
         tracker.step()
     rankings = []
     for ranking in wave.rankings:
@@ -175,7 +197,12 @@ def _significant(q: float) -> bool:
 
 
 def _criterion_entry(
-    data: StudyData, rating: RatingMatrix, test: DivergenceResult, q: np.ndarray, profile_q: np.ndarray
+    data: StudyData,
+    rating: RatingMatrix,
+    test: DivergenceResult,
+    q: np.ndarray,
+    profile_q: np.ndarray,
+    alpha_intervals: list[tuple[float | None, float | None]],
 ) -> dict:
     values, members = rating.values, data.memberships
     split = variance_split(values, members)
@@ -201,6 +228,8 @@ def _criterion_entry(
                 "exact_test": bool(test.exact[g]),
                 "same_test_as": data.group_names[same] if same >= 0 else None,
                 "alpha_ordinal": group_alpha[g],
+                "alpha_ci_low": alpha_intervals[g + 1][0],
+                "alpha_ci_high": alpha_intervals[g + 1][1],
             }
         )
     return {
@@ -209,6 +238,8 @@ def _criterion_entry(
         "n_ratings": int((~np.isnan(values)).sum()),
         "mean": _mean(values),
         "alpha_ordinal": overall_alpha,
+        "alpha_ci_low": alpha_intervals[0][0],
+        "alpha_ci_high": alpha_intervals[0][1],
         "pairwise_disagreement": pairwise_disagreement(values, data.scale_range),
         "between_group_variance": split.between,
         "within_group_variance": split.within,
