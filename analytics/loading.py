@@ -19,7 +19,7 @@ from surveys.models import Criterion, Group, Participant, RankingSetItem, Site, 
 from .measures import RankingMatrix, RatingMatrix, StudyData, WaveData
 
 # Bumped whenever the loader or the report changes meaning, so old fingerprints stop matching.
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 _RATING_COLUMNS = ("participant_id", "wave_id", "site_id", "criterion_id", "value")
 

@@ -705,11 +705,14 @@ def _analysis_report(study: Study, k: int):
 
 
 def _redact_small_groups(value, k: int):
+    """Blanks every group (declared or opinion group) smaller than k, and leaves out the
+    opinion map's per-person points, which only the study's staff see on the dashboard."""
     if isinstance(value, list):
         return [_redact_small_groups(item, k) for item in value]
     if not isinstance(value, dict):
         return value
     n = value.get("n")
-    if "group" in value and isinstance(n, int) and 0 < n < k:
-        return {"group": value["group"], "suppressed": f"fewer than {k} members"}
-    return {key: _redact_small_groups(item, k) for key, item in value.items()}
+    if ("group" in value or "representative" in value) and isinstance(n, int) and 0 < n < k:
+        kept = {key: value[key] for key in ("group", "id", "opinion_group") if key in value}
+        return {**kept, "suppressed": f"fewer than {k} members"}
+    return {key: _redact_small_groups(item, k) for key, item in value.items() if key != "points"}

@@ -25,6 +25,7 @@ from .disagreement import bootstrap_cis, pairwise_disagreement
 from .divergence import MIN_TESTED, DivergenceResult, benjamini_hochberg, divergence_tests
 from .jsonify import to_json
 from .longitudinal import Change, paired_changes
+from .opinion import opinion_groups
 from .rankings import group_ranking, group_rankings, kendall_w, most_distant
 from .sites import site_summaries
 from .variance import variance_split
@@ -70,6 +71,8 @@ def compute_report(
     tests = _divergence_tests(data, n_permutations, seed, min_tested)
     resampling = _Resampling(n_bootstrap, seed)
     waves = [_wave_report(data, w, wave, tests[w], tracker, resampling) for w, wave in enumerate(data.waves)]
+    for entry, wave in zip(waves, data.waves, strict=True):
+        entry["opinion_groups"] = _opinion_entry(data, wave, seed)
     resampled = _Resampled(data, criteria, n_permutations, n_bootstrap, seed)
     longitudinal = []
     for c, name in enumerate(criteria):
@@ -194,6 +197,11 @@ def _wave_report(
 
 def _significant(q: float) -> bool:
     return bool(not np.isnan(q) and q <= SIGNIFICANCE)
+
+
+def _opinion_entry(data: StudyData, wave: WaveData, seed: int) -> dict:
+    matrices = [(r.criterion, r.values) for r in wave.ratings]
+    return opinion_groups(matrices, data.memberships, data.group_names, data.site_codes, seed=seed)
 
 
 def _criterion_entry(

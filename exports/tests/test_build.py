@@ -210,6 +210,10 @@ def test_the_latest_analysis_report_is_included_with_small_groups_blanked(popula
     # lgbtqia2 has one member: its figures must not travel.
     assert {"group": "lgbtqia2", "suppressed": "fewer than 5 members"} in groups
     assert any(g.get("n", 0) >= 5 for g in groups)
+    # The opinion map's points are per person: they stay on the dashboard.
+    assert all("points" not in w["opinion_groups"] for w in report["waves"])
+    overlap = [cell for w in report["waves"] for cell in w["opinion_groups"]["declared_overlap"]]
+    assert all(cell.get("n", 0) == 0 or cell["n"] >= 5 for cell in overlap)
 
 
 def test_the_command_writes_the_same_zip_and_leaves_no_private_copy(populated, tmp_path):
