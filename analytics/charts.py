@@ -11,6 +11,9 @@ import json
 from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
+from django.utils.formats import number_format
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 from plotly.subplots import make_subplots
 
 CAUTION = "⚠"
@@ -33,6 +36,9 @@ class Panel:
     figure: dict | None = None
     note: str = ""
     section: str = ""
+    # One sentence a planner can repeat, generated from the figures, and the method behind it.
+    summary: str = ""
+    method: str = ""
 
     @property
     def dom_id(self) -> str:
@@ -48,6 +54,7 @@ class _Labels:
     groups: dict[str, str]
     criteria: dict[str, str]
     small: set[str]
+    sites: dict[str, str] = field(default_factory=dict)
 
     def group(self, code: str | None) -> str:
         if code is None:
@@ -58,9 +65,34 @@ class _Labels:
     def criterion(self, name: str) -> str:
         return self.criteria.get(name, name)
 
+    def site(self, code: str) -> str:
+        return self.sites.get(code) or code
+
+
+def _num(value, digits: int = 2, *, sign: bool = False) -> str:
+    """A number in the active language's format (decimal comma in French)."""
+    if value is None:
+        return "—"
+    text = number_format(round(float(value), digits), digits)
+    return f"+{text}" if sign and value > 0 else text.replace("-", "−")
+
+
+def _percent(value) -> str:
+    return "—" if value is None else _("%(n)s%%") % {"n": number_format(round(100 * float(value)), 0)}
+
+
+def _yes_no(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+def _chance(p) -> str:
+    return _("unlikely to be chance") if p is not None and p <= 0.05 else _("could be chance")
+
 
 def _figure(fig: go.Figure, *, height: int = 360) -> dict:
     fig.update_layout(
+        # Plotly's decimal and thousands separators: "0,6" and "1 200" in French.
+        separators=", " if (get_language() or "en").startswith("fr") else ".,",
         height=height,
         margin={"l": 60, "r": 20, "t": 30, "b": 60},
         font={"family": "system-ui, sans-serif", "size": 13},
@@ -85,18 +117,26 @@ def small_groups(report: dict, min_size: int) -> dict[str, int]:
     return {code: n for code, n in sizes.items() if n < min_size}
 
 
-def report_panels(report: dict, *, min_group_size: int) -> list[Panel]:
-    """Every chart of the dashboard, in page order."""
+def report_panels(report: dict, *, min_group_size: int, names: dict | None = None) -> list[Panel]:
+    """Every chart of the dashboard, in page order.
+
+    `names` maps codes to what people wrote, in the active language ({"groups", "criteria",
+    "sites"}); without it the English labels stored with the report are used.
+    """
+    names = names or {}
+    stored = report.get("labels", {})
     labels = _Labels(
-        groups=report.get("labels", {}).get("groups", {}),
-        criteria=report.get("labels", {}).get("criteria", {}),
+        groups={**stored.get("groups", {}), **names.get("groups", {})},
+        criteria={**stored.get("criteria", {}), **names.get("criteria", {})},
         small=set(small_groups(report, min_group_size)),
+        sites=names.get("sites", {}),
     )
+    scale = report.get("scale") or {}
     panels: list[Panel] = []
     for w, wave in enumerate(report["waves"]):
         if wave["criteria"]:
             panels.append(_divergence_panel(w, wave, labels))
-            panels.append(_sites_panel(w, wave, labels))
+            panels.append(_sites_panel(w, wave, labels, scale))
     panels.append(_agreement_panel(report, labels))
     panels.append(_rankings_panel(report, labels))
     panels.append(_consistency_panel(report, labels))
@@ -106,22 +146,60 @@ def report_panels(report: dict, *, min_group_size: int) -> list[Panel]:
     return panels
 
 
+def _worst_by_criterion(wave: dict) -> dict[str, dict]:
+    """Per criterion, the group with the lowest mean rating (the worst-off group), if any."""
+    worst = {}
+    for c in wave["criteria"]:
+        rated = [g for g in c["groups"] if g["mean"] is not None]
+        if rated:
+            worst[c["criterion"]] = min(rated, key=lambda g: g["mean"])
+    return worst
+
+
+def _gap_sentence(labels: _Labels, group: str, criterion: str, d: float, p) -> str:
+    values = {
+        "group": labels.group(group),
+        "criterion": labels.criterion(criterion),
+        "points": _num(abs(d), 1),
+        "chance": _chance(p),
+    }
+    # English says "0.6 points" and "1.4 points"; French says "0,6 point" and "1,4 point" but "2 points":
+    # the count picks the French form (below 2 singular), both English forms are the same.
+    count = 1 if abs(d) < 2 else 2
+    if d < 0:
+        text = ngettext(
+            "%(group)s rate %(criterion)s %(points)s points lower than others; %(chance)s.",
+            "%(group)s rate %(criterion)s %(points)s points lower than others; %(chance)s.",
+            count,
+        )
+    else:
+        text = ngettext(
+            "%(group)s rate %(criterion)s %(points)s points higher than others; %(chance)s.",
+            "%(group)s rate %(criterion)s %(points)s points higher than others; %(chance)s.",
+            count,
+        )
+    return text % values
+
+
 def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
     criteria = [c["criterion"] for c in wave["criteria"]]
     groups = [g["group"] for g in wave["criteria"][0]["groups"]]
     by_cell = {(c["criterion"], g["group"]): g for c in wave["criteria"] for g in c["groups"]}
+    worst = _worst_by_criterion(wave)
     z, text = [], []
     table = Table(
-        caption=f"Group divergence by criterion, {wave['wave']} (* = significant, q ≤ 0.05)",
+        caption=_("Group divergence by criterion, %(wave)s (* = unlikely to be chance, q ≤ 0.05)")
+        % {"wave": wave["wave"]},
         columns=[
-            "group",
-            "criterion",
-            "n",
-            "group mean",
-            "divergence",
-            "p-value",
-            "q-value",
-            "significant",
+            _("group"),
+            _("criterion"),
+            _("n"),
+            _("group mean"),
+            _("divergence"),
+            _("p-value"),
+            _("q-value"),
+            _("significant"),
+            _("worst-off on this criterion"),
         ],
     )
     for group in groups:
@@ -131,7 +209,7 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
             d = cell["divergence"]
             z_row.append(d)
             mark = "*" if cell["significant"] else ""
-            t_row.append("" if d is None else f"{d:+.2f}{mark}")
+            t_row.append("" if d is None else f"{_num(d, 2, sign=True)}{mark}")
             table.rows.append(
                 [
                     labels.group(group),
@@ -141,37 +219,76 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
                     _round(d),
                     _round(cell["p_value"]),
                     _round(cell["q_value"]),
-                    "yes" if cell["significant"] else "no",
+                    _yes_no(cell["significant"]),
+                    _yes_no(worst.get(criterion, {}).get("group") == group),
                 ]
             )
         z.append(z_row)
         text.append(t_row)
+    # Each criterion's axis label names its worst-off group, so the chart says it, not only the table.
+    x = [
+        _("%(criterion)s<br>worst-off: %(group)s")
+        % {"criterion": labels.criterion(c), "group": labels.group(worst[c]["group"])}
+        if c in worst
+        else labels.criterion(c)
+        for c in criteria
+    ]
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[labels.criterion(c) for c in criteria],
+            x=x,
             y=[labels.group(g) for g in groups],
             text=text,
             texttemplate="%{text}",
             colorscale="RdBu",
             zmid=0,
-            colorbar={"title": {"text": "divergence"}},
-            hovertemplate="%{y} on %{x}: %{z:.2f}<extra></extra>",
+            colorbar={"title": {"text": _("divergence")}},
+            hovertemplate="%{y} · %{x}: %{z:.2f}<extra></extra>",
         )
     )
+    marks = [(x[i], labels.group(worst[c]["group"])) for i, c in enumerate(criteria) if c in worst]
+    if marks:
+        fig.add_trace(
+            go.Scatter(
+                x=[m[0] for m in marks],
+                y=[m[1] for m in marks],
+                mode="markers",
+                marker={"symbol": "square-open", "size": 34, "color": "#111827", "line": {"width": 3}},
+                name=_("worst-off group (lowest mean)"),
+                hoverinfo="skip",
+            )
+        )
     fig.update_yaxes(autorange="reversed")
+    cells = [g for c in wave["criteria"] for g in c["groups"] if g["divergence"] is not None]
+    crit_of = {id(g): c["criterion"] for c in wave["criteria"] for g in c["groups"]}
+    if cells:
+        top = max(cells, key=lambda g: abs(g["divergence"]))
+        summary = _gap_sentence(labels, top["group"], crit_of[id(top)], top["divergence"], top["q_value"])
+    else:
+        summary = _("Not enough answers yet to compare groups.")
     return Panel(
         key=f"divergence-{w + 1}",
         section=wave["wave"],
-        title=f"Who diverges on what — {wave['wave']}",
+        title=_("Who rates differently, on what — %(wave)s") % {"wave": wave["wave"]},
         table=table,
         figure=_figure(fig, height=120 + 45 * len(groups)),
-        note="Mean difference between a group's ratings and everyone else's, in scale points. "
-        "Cells marked * are significant after the Benjamini–Hochberg correction.",
+        note=_(
+            "Each cell: how many scale points a group's ratings sit above (+) or below (−) everyone "
+            "else's. Cells marked * are unlikely to be chance. A dark square marks each criterion's "
+            "worst-off group."
+        ),
+        summary=summary,
+        method=_(
+            "Divergence is the mean difference, in scale points, between the group's members and all other "
+            "participants. Its p-value comes from a permutation test that reshuffles which participants "
+            "belong to the group; the q-value applies the Benjamini–Hochberg correction over every group and "
+            "criterion of the wave, and q ≤ 0.05 counts as unlikely to be chance. The worst-off group of a "
+            "criterion is the one with the lowest mean rating."
+        ),
     )
 
 
-def _sites_panel(w: int, wave: dict, labels: _Labels) -> Panel:
+def _sites_panel(w: int, wave: dict, labels: _Labels, scale: dict) -> Panel:
     criteria = wave["criteria"]
     fig = make_subplots(
         rows=len(criteria),
@@ -181,17 +298,18 @@ def _sites_panel(w: int, wave: dict, labels: _Labels) -> Panel:
         subplot_titles=[labels.criterion(c["criterion"]) for c in criteria],
     )
     table = Table(
-        caption=f"Mean rating per site and the worst-off group there, {wave['wave']}",
-        columns=["criterion", "site", "n", "overall mean", "worst group", "worst group mean"],
+        caption=_("Mean rating per site and the worst-off group there, %(wave)s") % {"wave": wave["wave"]},
+        columns=[_("criterion"), _("site"), _("n"), _("overall mean"), _("worst-off group"), _("worst group mean")],
     )
+    lowest = None
     for row, criterion in enumerate(criteria, start=1):
         sites = criterion["sites"]
-        x = [s["site"] for s in sites]
+        x = [labels.site(s["site"]) for s in sites]
         fig.add_trace(
             go.Bar(
                 x=x,
                 y=[s["mean"] for s in sites],
-                name="overall mean",
+                name=_("everyone's mean"),
                 marker_color=_GREY,
                 showlegend=row == 1,
                 legendgroup="all",
@@ -203,7 +321,7 @@ def _sites_panel(w: int, wave: dict, labels: _Labels) -> Panel:
             go.Bar(
                 x=x,
                 y=[s["worst_group_mean"] for s in sites],
-                name="worst group's mean",
+                name=_("worst-off group's mean"),
                 marker_color=_WORST,
                 text=[labels.group(s["worst_group"]) for s in sites],
                 hovertemplate="%{x}: %{text} %{y:.2f}<extra></extra>",
@@ -218,27 +336,53 @@ def _sites_panel(w: int, wave: dict, labels: _Labels) -> Panel:
             table.rows.append(
                 [
                     labels.criterion(criterion["criterion"]),
-                    s["site"],
+                    labels.site(s["site"]),
                     s["n"],
                     _round(s["mean"]),
                     labels.group(s["worst_group"]),
                     _round(s["worst_group_mean"]),
                 ]
             )
+            if s["worst_group_mean"] is not None and (
+                lowest is None or s["worst_group_mean"] < lowest[1]["worst_group_mean"]
+            ):
+                lowest = (criterion["criterion"], s)
     fig.update_layout(barmode="group")
+    if scale.get("min") is not None and scale.get("max") is not None:
+        # The axis is the study's own scale (a 1–4 scale is not drawn as 0–3).
+        fig.update_yaxes(range=[scale["min"], scale["max"]], dtick=1)
+    if lowest:
+        criterion, s = lowest
+        summary = _(
+            "The lowest mark of any group: %(group)s give %(site)s %(mean)s for %(criterion)s, "
+            "where everyone gives %(overall)s."
+        ) % {
+            "group": labels.group(s["worst_group"]),
+            "site": labels.site(s["site"]),
+            "mean": _num(s["worst_group_mean"], 1),
+            "criterion": labels.criterion(criterion),
+            "overall": _num(s["mean"], 1),
+        }
+    else:
+        summary = _("No site has been rated yet.")
     return Panel(
         key=f"sites-{w + 1}",
         section=wave["wave"],
-        title=f"Every site: the total next to the worst-off group — {wave['wave']}",
+        title=_("Every site: everyone next to the worst-off group — %(wave)s") % {"wave": wave["wave"]},
         table=table,
         figure=_figure(fig, height=140 + 170 * len(criteria)),
+        summary=summary,
+        method=_(
+            "For each site, the mean of every rating it received, and the mean of the group whose members "
+            "rated it lowest (the worst-off group there). Groups with no rating at a site are left out there."
+        ),
     )
 
 
 def _agreement_panel(report: dict, labels: _Labels) -> Panel:
     table = Table(
-        caption="Agreement (Krippendorff's alpha, ordinal) overall and within each group",
-        columns=["wave", "criterion", "who", "n", "alpha"],
+        caption=_("Agreement (Krippendorff's alpha, ordinal) overall and within each group"),
+        columns=[_("wave"), _("criterion"), _("who"), _("n"), _("alpha")],
     )
     fig = go.Figure()
     for wave in report["waves"]:
@@ -247,7 +391,7 @@ def _agreement_panel(report: dict, labels: _Labels) -> Panel:
                 [
                     wave["wave"],
                     labels.criterion(criterion["criterion"]),
-                    "everyone",
+                    _("everyone"),
                     criterion["n_participants"],
                     _round(criterion["alpha_ordinal"]),
                 ]
@@ -268,7 +412,7 @@ def _agreement_panel(report: dict, labels: _Labels) -> Panel:
         go.Bar(
             x=x,
             y=[c["alpha_ordinal"] for c in last["criteria"]],
-            name="everyone",
+            name=_("everyone"),
             marker_color=_GREY,
         )
     )
@@ -282,27 +426,42 @@ def _agreement_panel(report: dict, labels: _Labels) -> Panel:
                 marker_color=_PALETTE[i % len(_PALETTE)],
             )
         )
-    fig.update_layout(barmode="group", yaxis_title="alpha")
+    fig.update_layout(barmode="group", yaxis_title=_("agreement (1 = full, 0 = chance)"))
+    rated = [c for c in last["criteria"] if c["alpha_ordinal"] is not None]
+    if rated:
+        least = min(rated, key=lambda c: c["alpha_ordinal"])
+        summary = _(
+            "Residents agree least on %(criterion)s: agreement %(alpha)s, where 1 is full agreement and 0 "
+            "no more than chance."
+        ) % {"criterion": labels.criterion(least["criterion"]), "alpha": _num(least["alpha_ordinal"], 2)}
+    else:
+        summary = _("Not enough answers yet to measure agreement.")
     return Panel(
         key="agreement",
-        title=f"Agreement — {last['wave']}",
+        title=_("How much residents agree — %(wave)s") % {"wave": last["wave"]},
         table=table,
         figure=_figure(fig),
-        note="1 = perfect agreement, 0 = no more than chance. The table covers every wave.",
+        note=_("1 = perfect agreement, 0 = no more than chance. The table covers every wave."),
+        summary=summary,
+        method=_(
+            "Krippendorff's alpha for ordinal data, over the participants who rated each site: 1 when "
+            "everyone gives a site the same rating, 0 when ratings agree no more than chance would, "
+            "negative when they disagree systematically."
+        ),
     )
 
 
 def _rankings_panel(report: dict, labels: _Labels) -> Panel:
     table = Table(
-        caption="Ranking concordance (Kendall's W) and each group's consensus order",
+        caption=_("Ranking concordance (Kendall's W) and each group's consensus order"),
         columns=[
-            "wave",
-            "ranking criterion",
-            "who",
-            "n",
-            "Kendall W",
-            "consensus (best first)",
-            "distance to the others",
+            _("wave"),
+            _("ranking criterion"),
+            _("who"),
+            _("n"),
+            _("Kendall W"),
+            _("consensus (best first)"),
+            _("distance to the others"),
         ],
     )
     last = report["waves"][-1] if report["waves"] else {"rankings": [], "wave": ""}
@@ -312,7 +471,7 @@ def _rankings_panel(report: dict, labels: _Labels) -> Panel:
                 [
                     wave["wave"],
                     labels.criterion(r["criterion"]),
-                    "everyone",
+                    _("everyone"),
                     r["n"],
                     _round(r["kendall_w"]),
                     " > ".join(r["consensus"]),
@@ -333,6 +492,7 @@ def _rankings_panel(report: dict, labels: _Labels) -> Panel:
                 )
     rankings = last["rankings"]
     figure = None
+    summary = _("No ranking answers yet.")
     if rankings:
         groups = [g["group"] for g in rankings[0]["groups"]]
         z = [[r["groups"][i]["distance"] for r in rankings] for i in range(len(groups))]
@@ -344,8 +504,8 @@ def _rankings_panel(report: dict, labels: _Labels) -> Panel:
                 colorscale="Oranges",
                 zmin=0,
                 zmax=1,
-                colorbar={"title": {"text": "distance"}},
-                hovertemplate="%{y} on %{x}: %{z:.2f}<extra></extra>",
+                colorbar={"title": {"text": _("distance")}},
+                hovertemplate="%{y} · %{x}: %{z:.2f}<extra></extra>",
             )
         )
         fig.add_trace(
@@ -354,35 +514,55 @@ def _rankings_panel(report: dict, labels: _Labels) -> Panel:
                 y=[labels.group(r["most_divergent_group"]) if r["most_divergent_group"] else None for r in rankings],
                 mode="markers",
                 marker={"symbol": "star", "size": 12, "color": "#111827"},
-                name="most divergent group",
+                name=_("most divergent group"),
             )
         )
         fig.update_yaxes(autorange="reversed")
         figure = _figure(fig, height=140 + 45 * len(groups))
+        first = next((r for r in rankings if r["most_divergent_group"]), None)
+        if first:
+            g = next(g for g in first["groups"] if g["group"] == first["most_divergent_group"])
+            summary = _(
+                "When asked to rank images on %(criterion)s, %(group)s order them most differently from "
+                "everyone else (distance %(distance)s, where 0 is the same order and 1 the reverse)."
+            ) % {
+                "criterion": labels.criterion(first["criterion"]),
+                "group": labels.group(g["group"]),
+                "distance": _num(g["distance"], 2),
+            }
     return Panel(
         key="rankings",
-        title=f"Ranking concordance — {last['wave']}",
+        title=_("How differently groups rank the images — %(wave)s") % {"wave": last["wave"]},
         table=table,
         figure=figure,
-        note="Heat: normalised Kendall tau distance between a group's consensus order and "
-        "everyone else's (0 = same order). The star marks the most divergent group.",
+        note=_(
+            "Heat: how far a group's order is from everyone else's (0 = same order, 1 = reversed). "
+            "The star marks the most divergent group."
+        ),
+        summary=summary,
+        method=_(
+            "Each group's consensus order sorts images by their mean rank among its members. The distance is "
+            "the normalised Kendall tau distance between that order and the order of everyone else; Kendall's "
+            "W measures how much the members of a group agree with one another (1 = identical rankings)."
+        ),
     )
 
 
 def _consistency_panel(report: dict, labels: _Labels) -> Panel:
     table = Table(
-        caption="Ratings vs rankings: share of image pairs ordered differently",
+        caption=_("Ratings vs rankings: share of image pairs ordered differently"),
         columns=[
-            "wave",
-            "ranking criterion",
-            "rating criterion",
-            "same criterion",
-            "discordance",
-            "tied pairs share",
-            "participants",
+            _("wave"),
+            _("ranking criterion"),
+            _("rating criterion"),
+            _("same criterion"),
+            _("discordance"),
+            _("tied pairs share"),
+            _("participants"),
         ],
     )
     fig = go.Figure()
+    matched_all = []
     for i, wave in enumerate(report["waves"]):
         pairs = wave.get("consistency", [])
         for p in pairs:
@@ -391,13 +571,14 @@ def _consistency_panel(report: dict, labels: _Labels) -> Panel:
                     wave["wave"],
                     labels.criterion(p["ranking_criterion"]),
                     labels.criterion(p["rating_criterion"]),
-                    "yes" if p["same_criterion"] else "no",
+                    _yes_no(p["same_criterion"]),
                     _round(p["discordance"]),
                     _round(p["tied_pairs_share"]),
                     p["n_participants"],
                 ]
             )
         matched = [p for p in pairs if p["same_criterion"]]
+        matched_all += [p for p in matched if p["discordance"] is not None]
         fig.add_trace(
             go.Bar(
                 x=[
@@ -409,31 +590,48 @@ def _consistency_panel(report: dict, labels: _Labels) -> Panel:
                 marker_color=_PALETTE[i % len(_PALETTE)],
             )
         )
-    fig.update_layout(barmode="group", yaxis_title="discordance", yaxis_range=[0, 1])
+    fig.update_layout(barmode="group", yaxis_title=_("share of pairs ordered differently"), yaxis_range=[0, 1])
+    if matched_all:
+        p = matched_all[-1]
+        summary = _(
+            "On %(criterion)s, %(share)s of image pairs are put in a different order when people rank them "
+            "than when they rate them."
+        ) % {"criterion": labels.criterion(p["ranking_criterion"]), "share": _percent(p["discordance"])}
+    else:
+        summary = _("No criterion was both rated and ranked on the same images yet.")
     return Panel(
         key="consistency",
-        title="Ratings vs rankings",
+        title=_("Ratings vs rankings"),
         table=table,
         figure=_figure(fig),
-        note="Ratings carry intensity, rankings force trade-offs: a high share means people "
-        "order images differently when forced to choose. The chart shows matching criteria; "
-        "the table every pair.",
+        note=_(
+            "Ratings carry intensity, rankings force trade-offs: a high share means people "
+            "order images differently when forced to choose. The chart shows matching criteria; "
+            "the table every pair."
+        ),
+        summary=summary,
+        method=_(
+            "For each participant who both rated and ranked, every pair of images is compared: discordant when "
+            "the rating order and the ranking order disagree. Pairs with equal ratings are counted apart (tied "
+            "pairs share)."
+        ),
     )
 
 
 def _variance_panel(report: dict, labels: _Labels) -> Panel:
     table = Table(
-        caption="Within-group vs between-group variance per wave",
+        caption=_("Disagreement within groups vs between groups, per wave"),
         columns=[
-            "criterion",
-            "wave",
-            "within-group variance",
-            "between-group variance",
-            "between-group share",
+            _("criterion"),
+            _("wave"),
+            _("within-group variance"),
+            _("between-group variance"),
+            _("between-group share"),
         ],
     )
     criteria = list(dict.fromkeys(c["criterion"] for w in report["waves"] for c in w["criteria"]))
     fig = make_subplots(rows=1, cols=max(len(criteria), 1), subplot_titles=[labels.criterion(c) for c in criteria])
+    latest = None
     for col, name in enumerate(criteria, start=1):
         waves, within, between = [], [], []
         for wave in report["waves"]:
@@ -452,11 +650,15 @@ def _variance_panel(report: dict, labels: _Labels) -> Panel:
                     _round(entry["between_group_share"]),
                 ]
             )
+            if entry["between_group_share"] is not None and (
+                latest is None or entry["between_group_share"] > latest[2]["between_group_share"]
+            ):
+                latest = (name, wave["wave"], entry)
         fig.add_trace(
             go.Bar(
                 x=waves,
                 y=within,
-                name="within groups (information gap)",
+                name=_("within groups (information gap)"),
                 marker_color=_WITHIN,
                 showlegend=col == 1,
             ),
@@ -467,7 +669,7 @@ def _variance_panel(report: dict, labels: _Labels) -> Panel:
             go.Bar(
                 x=waves,
                 y=between,
-                name="between groups (value conflict)",
+                name=_("between groups (value conflict)"),
                 marker_color=_BETWEEN,
                 showlegend=col == 1,
             ),
@@ -475,60 +677,128 @@ def _variance_panel(report: dict, labels: _Labels) -> Panel:
             col=col,
         )
     fig.update_layout(barmode="group")
+    if latest:
+        name, wave, entry = latest
+        summary = _(
+            "On %(criterion)s (%(wave)s), %(share)s of the disagreement lies between groups, a value "
+            "conflict; the rest is disagreement inside groups, which better information can narrow."
+        ) % {"criterion": labels.criterion(name), "wave": wave, "share": _percent(entry["between_group_share"])}
+    else:
+        summary = _("Not enough answers yet to split disagreement within and between groups.")
     return Panel(
         key="variance",
-        title="Information gap vs value conflict",
+        title=_("Information gap vs value conflict"),
         table=table,
         figure=_figure(fig, height=380),
-        note="Discussion that closes information gaps shrinks the within-group variance; a "
-        "value conflict shows as between-group variance that holds across waves.",
+        note=_(
+            "Discussion that closes information gaps shrinks the within-group variance; a "
+            "value conflict shows as between-group variance that holds across waves."
+        ),
+        summary=summary,
+        method=_(
+            "Each site's own mean is removed from its ratings first. The between-group part is how much of "
+            "what remains a person's groups explain (the drop in residual variance when group indicators are "
+            "added to a regression on sites alone); the within-group part is what is left. The between-group "
+            "share is between ÷ (within + between)."
+        ),
     )
+
+
+def _lowest_group(report: dict, criterion: str) -> str | None:
+    """The group with the lowest mean rating of `criterion` in the latest wave that rated it."""
+    for wave in reversed(report["waves"]):
+        entry = next((c for c in wave["criteria"] if c["criterion"] == criterion), None)
+        if entry:
+            worst = _worst_by_criterion({"criteria": [entry]})
+            return worst[criterion]["group"] if worst else None
+    return None
+
+
+_DASHES = ["dot", "dash", "dashdot", "longdash", "longdashdot"]
+_SYMBOLS = ["square", "diamond", "triangle-up", "cross", "x", "star"]
 
 
 def _longitudinal_panel(report: dict, labels: _Labels) -> Panel:
     table = Table(
-        caption="Pairwise disagreement per wave with 95% bootstrap confidence interval",
+        caption=_("Disagreement per wave with its 95% bootstrap confidence interval, everyone and each group"),
         columns=[
-            "criterion",
-            "who",
-            "wave",
-            "n",
-            "pairwise disagreement",
-            "ci low",
-            "ci high",
-            "between-group share",
+            _("criterion"),
+            _("who"),
+            _("wave"),
+            _("n"),
+            _("pairwise disagreement"),
+            _("ci low"),
+            _("ci high"),
+            _("between-group share"),
         ],
     )
-    fig = go.Figure()
-    for i, entry in enumerate(report["longitudinal"]):
-        color = _PALETTE[i % len(_PALETTE)]
+    entries = report["longitudinal"]
+    fig = make_subplots(
+        rows=1,
+        cols=max(len(entries), 1),
+        shared_yaxes=True,
+        subplot_titles=[labels.criterion(e["criterion"]) for e in entries],
+    )
+    group_order = list(report.get("groups", []))
+    for col, entry in enumerate(entries, start=1):
         name = labels.criterion(entry["criterion"])
         series = entry["series"]
         x = [s["wave"] for s in series]
+        worst = _lowest_group(report, entry["criterion"])
         fig.add_trace(
             go.Scatter(
                 x=x + x[::-1],
                 y=[s["ci_high"] for s in series] + [s["ci_low"] for s in series][::-1],
                 fill="toself",
-                fillcolor=color,
+                fillcolor=_GREY,
                 opacity=0.15,
                 line={"width": 0},
                 hoverinfo="skip",
                 showlegend=False,
-                legendgroup=name,
-            )
+            ),
+            row=1,
+            col=col,
         )
         fig.add_trace(
             go.Scatter(
                 x=x,
                 y=[s["pairwise_disagreement"] for s in series],
                 mode="lines+markers",
-                name=name,
-                line={"color": color},
-                legendgroup=name,
-            )
+                name=_("everyone"),
+                line={"color": "#111827", "width": 3},
+                marker={"size": 9},
+                legendgroup="everyone",
+                showlegend=col == 1,
+            ),
+            row=1,
+            col=col,
         )
-        for who, rows in [("everyone", series)] + [
+        for g in entry.get("groups", []):
+            i = group_order.index(g["group"]) if g["group"] in group_order else 0
+            is_worst = g["group"] == worst
+            # Distinct dashes and markers keep overlapping lines apart, and colour is not the only cue.
+            fig.add_trace(
+                go.Scatter(
+                    x=[s["wave"] for s in g["series"]],
+                    y=[s["pairwise_disagreement"] for s in g["series"]],
+                    mode="lines+markers",
+                    name=_("%(group)s (worst-off)") % {"group": labels.group(g["group"])}
+                    if is_worst
+                    else labels.group(g["group"]),
+                    line={
+                        "color": _WORST if is_worst else _PALETTE[(i + 2) % len(_PALETTE)],
+                        "width": 4 if is_worst else 1.5,
+                        "dash": "solid" if is_worst else _DASHES[i % len(_DASHES)],
+                    },
+                    marker={"symbol": _SYMBOLS[i % len(_SYMBOLS)], "size": 8},
+                    opacity=1 if is_worst else 0.8,
+                    legendgroup=g["group"],
+                    showlegend=col == 1 or is_worst,
+                ),
+                row=1,
+                col=col,
+            )
+        for who, rows in [(_("everyone"), series)] + [
             (labels.group(g["group"]), g["series"]) for g in entry.get("groups", [])
         ]:
             for s in rows:
@@ -544,63 +814,118 @@ def _longitudinal_panel(report: dict, labels: _Labels) -> Panel:
                         _round(s["between_group_share"]),
                     ]
                 )
-    fig.update_layout(yaxis_title="pairwise disagreement (0–1)")
+    fig.update_yaxes(title_text=_("disagreement (0–1)"), row=1, col=1)
+    changes = [(e, c) for e in entries for c in e["changes"] if c["delta"] is not None]
+    if changes:
+        entry, c = max(changes, key=lambda ec: abs(ec[1]["delta"]))
+        summary = _(
+            "Disagreement on %(criterion)s went from %(before)s to %(after)s between %(from)s and %(to)s; %(chance)s."
+        ) % {
+            "criterion": labels.criterion(entry["criterion"]),
+            "before": _num(next(s for s in entry["series"] if s["wave"] == c["from"])["pairwise_disagreement"], 2),
+            "after": _num(next(s for s in entry["series"] if s["wave"] == c["to"])["pairwise_disagreement"], 2),
+            "from": c["from"],
+            "to": c["to"],
+            "chance": _chance(c["p_value"]),
+        }
+    else:
+        summary = _("A second wave is needed to see disagreement change.")
     return Panel(
         key="longitudinal",
-        title="Disagreement across waves",
+        title=_("Disagreement across waves, everyone and each group"),
         table=table,
-        figure=_figure(fig),
-        note="Bands are 95% bootstrap confidence intervals over participants.",
+        figure=_figure(fig, height=400),
+        note=_(
+            "The thick red line is each criterion's worst-off group (lowest mean rating); the grey band is "
+            "everyone's confidence interval (95%)."
+        ),
+        summary=summary,
+        method=_(
+            "Pairwise disagreement is the mean absolute difference between two participants' ratings of the "
+            "same site, divided by the width of the scale (0 = everyone agrees, 1 = as far apart as possible). "
+            "Bands are 95% bootstrap confidence intervals over participants; changes between waves are tested "
+            "by a paired permutation test."
+        ),
     )
 
 
 def _changes_panel(report: dict, labels: _Labels) -> Panel:
     table = Table(
-        caption="Change in pairwise disagreement between consecutive waves (permutation test)",
-        columns=["criterion", "who", "from", "to", "change", "p-value"],
+        caption=_("Change in disagreement between consecutive waves (permutation test)"),
+        columns=[_("criterion"), _("who"), _("from"), _("to"), _("change"), _("p-value")],
     )
+    total = sure = 0
     for entry in report["longitudinal"]:
         name = labels.criterion(entry["criterion"])
-        for who, changes in [("everyone", entry["changes"])] + [
+        for who, changes in [(_("everyone"), entry["changes"])] + [
             (labels.group(g["group"]), g["changes"]) for g in entry.get("groups", [])
         ]:
             for c in changes:
                 table.rows.append([name, who, c["from"], c["to"], _round(c["delta"]), _round(c["p_value"])])
-    return Panel(key="changes", title="Changes between waves", table=table)
+                total += 1
+                sure += c["p_value"] is not None and c["p_value"] <= 0.05
+    if total:
+        summary = _("%(sure)s of the %(total)s changes between waves are unlikely to be chance.") % {
+            "sure": sure,
+            "total": total,
+        }
+    else:
+        summary = _("A second wave is needed to see disagreement change.")
+    return Panel(
+        key="changes",
+        title=_("Changes between waves"),
+        table=table,
+        summary=summary,
+        method=_(
+            "Each change is the later wave's pairwise disagreement minus the earlier one's. Its p-value comes "
+            "from a permutation test that swaps, at random, the two waves' answers of each participant who "
+            "answered both. A p-value of 0.05 or less counts as unlikely to be chance."
+        ),
+    )
 
 
-def representation_panel(rows: list[dict], *, waves: list[str], min_group_size: int) -> Panel:
-    """Participants and completions per group against the group's target, live."""
+def representation_panel(
+    rows: list[dict], *, waves: list[str], min_group_size: int, open_wave: str | None = None
+) -> Panel:
+    """Participants and completions per group against the group's target, live.
+
+    The chart counts the open wave (the one residents are answering now), else the latest one.
+    """
     table = Table(
-        caption="Participants and completions per group against the target",
-        columns=["group", "target", "participants", "share of target"]
-        + [f"{what} {w}" for w in waves for what in ("answered", "completed")],
+        caption=_("Participants and completions per group against the target"),
+        columns=[_("group"), _("target"), _("participants"), _("share of target")]
+        + [
+            (_("answered %(wave)s") if what == "answered" else _("completed %(wave)s")) % {"wave": w}
+            for w in waves
+            for what in ("answered", "completed")
+        ],
     )
     names = []
     for row in rows:
         label = row["label"] + (f" {CAUTION}" if row["participants"] < min_group_size else "")
         names.append(label)
-        share = f"{row['participants'] / row['target']:.0%}" if row["target"] else None
+        share = _percent(row["participants"] / row["target"]) if row["target"] else None
         table.rows.append(
             [label, row["target"], row["participants"], share]
             + [row[what].get(w, 0) for w in waves for what in ("answered", "completed")]
         )
+    shown = open_wave if open_wave in waves else (waves[-1] if waves else None)
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=names, y=[r["participants"] for r in rows], name="participants", marker_color=_BETWEEN))
-    if waves:
+    fig.add_trace(go.Bar(x=names, y=[r["participants"] for r in rows], name=_("participants"), marker_color=_BETWEEN))
+    if shown:
         fig.add_trace(
             go.Bar(
                 x=names,
-                y=[r["answered"].get(waves[-1], 0) for r in rows],
-                name=f"answered {waves[-1]}",
+                y=[r["answered"].get(shown, 0) for r in rows],
+                name=_("answered %(wave)s") % {"wave": shown},
                 marker_color="#047857",
             )
         )
         fig.add_trace(
             go.Bar(
                 x=names,
-                y=[r["completed"].get(waves[-1], 0) for r in rows],
-                name=f"completed {waves[-1]}",
+                y=[r["completed"].get(shown, 0) for r in rows],
+                name=_("completed %(wave)s") % {"wave": shown},
                 marker_color="#7c3aed",
             )
         )
@@ -609,16 +934,43 @@ def representation_panel(rows: list[dict], *, waves: list[str], min_group_size: 
             x=names,
             y=[r["target"] for r in rows],
             mode="markers",
-            name="target",
+            name=_("target"),
             marker={"symbol": "line-ew-open", "size": 40, "color": _WORST, "line": {"width": 3}},
         )
     )
     fig.update_layout(barmode="group")
+    short = [r for r in rows if r["participants"] < min_group_size]
+    targeted = [r for r in rows if r["target"]]
+    if not rows or not any(r["participants"] for r in rows):
+        summary = _("Nobody has joined yet.")
+    elif short:
+        summary = " ".join(
+            _("%(group)s: %(n)s of the %(needed)s participants needed for reliable figures.")
+            % {"group": r["label"], "n": r["participants"], "needed": min_group_size}
+            for r in short
+        )
+    elif targeted:
+        r = min(targeted, key=lambda r: r["participants"] / r["target"])
+        summary = _("Furthest from its target: %(group)s, with %(n)s of the %(target)s participants aimed for.") % {
+            "group": r["label"],
+            "n": r["participants"],
+            "target": r["target"],
+        }
+    else:
+        summary = _("Every group has at least %(needed)s participants.") % {"needed": min_group_size}
     return Panel(
         key="representation",
-        title="Who is taking part",
+        title=_("Who is taking part"),
         table=table,
         figure=_figure(fig),
-        note="Counted live from the survey, so an under-represented group shows while the "
-        "survey runs. Groups overlap: one person can count in several.",
+        note=_(
+            "Counted live from the survey, so an under-represented group shows while the "
+            "survey runs. Groups overlap: one person can count in several."
+        ),
+        summary=summary,
+        method=_(
+            "Participants are the people who joined and said they belong to the group; answered counts those "
+            "who gave at least one answer in the wave, completed those who finished it. The target is the "
+            "number the study aims for."
+        ),
     )

@@ -17,7 +17,7 @@ from civic.csv import csv_safe
 from surveys.permissions import PLANNER, RESEARCHER, study_get_for_user
 
 from .models import AnalysisRun
-from .selectors import dashboard_build, panel_for_csv
+from .selectors import brief_build, dashboard_build, panel_for_csv
 from .services import analysis_current, analysis_request
 
 TEMPLATE = "analytics/dashboard.html"
@@ -64,6 +64,21 @@ def analyse(request: HttpRequest, slug: str) -> HttpResponse:
 def progress(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_for_user(request.user, slug, PLANNER, RESEARCHER)
     return _progress_response(request, study, analysis_current(study))
+
+
+@login_required
+@require_GET
+def glossary(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_get_for_user(request.user, slug, PLANNER, RESEARCHER)
+    return render(request, "analytics/glossary.html", {"study": study})
+
+
+@login_required
+@require_GET
+def brief(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study on one page, printable for a council meeting (the print stylesheet does the rest)."""
+    study = study_get_for_user(request.user, slug, PLANNER, RESEARCHER)
+    return render(request, "analytics/brief.html", {"study": study, "brief": brief_build(study=study)})
 
 
 @login_required

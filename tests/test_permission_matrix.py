@@ -71,6 +71,8 @@ MATRIX = {
     ),
     "analytics:progress": ("get", "/studies/{slug}/analytics/progress/", PLANNERS_AND_RESEARCHERS),
     "analytics:csv": ("get", "/studies/{slug}/analytics/csv/representation.csv", PLANNERS_AND_RESEARCHERS),
+    "analytics:glossary": ("get", "/studies/{slug}/analytics/glossary/", PLANNERS_AND_RESEARCHERS),
+    "analytics:brief": ("get", "/studies/{slug}/analytics/brief/", PLANNERS_AND_RESEARCHERS),
     "negotiation:scenarios": ("get", "/studies/{slug}/negotiation/", PLANNERS),
     "negotiation:import": ("get", "/studies/{slug}/negotiation/import/", PLANNERS),
     # Comparing a session with itself is refused (400) — but only after the role check (404).

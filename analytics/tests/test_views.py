@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from unittest import mock
 
 import pytest
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
+from django.utils.html import escape
 
 from analytics.models import AnalysisRun
 from analytics.services import analysis_request, analysis_run
@@ -102,7 +105,7 @@ def test_small_groups_are_shown_with_a_caution_not_hidden(analysed, personas, cl
     client.force_login(personas["planner"])
     html = client.get(_urls(analysed.slug)["dashboard"]).content.decode()
     assert "Caution: small groups." in html and "Seniors ⚠" in html
-    assert "<li>Seniors: 4</li>" in html and "senior:" not in html
+    assert "<li>Seniors: 4 of the 50 answers needed</li>" in html and "senior:" not in html
 
 
 def test_a_planner_whose_browser_asks_for_french_reads_the_dashboard_in_french(analysed, personas, client):
@@ -110,8 +113,64 @@ def test_a_planner_whose_browser_asks_for_french_reads_the_dashboard_in_french(a
     analysed.save()
     client.force_login(personas["planner"])
     html = client.get(_urls(analysed.slug)["dashboard"], headers={"Accept-Language": "fr-CA,fr;q=0.9"}).content.decode()
-    assert "Attention : petits groupes." in html and "<li>Personnes aînées: 4</li>" in html
+    assert "Attention : petits groupes." in html and "<li>Personnes aînées : 4 des 50 réponses nécessaires</li>" in html
     assert "Analyser maintenant" in html and "Analyse now" not in html
+    assert "Comment c’est calculé" in html and "Qui note autrement, et sur quoi" in html
+    # Group and criterion names as written in French, numbers with a decimal comma.
+    assert "Personnes en situation de handicap" in html and "Accessibilité" in html
+    assert re.search(r"<td>-?\d+,\d+</td>", html)
+    assert "Disabled residents" not in html
+
+
+def test_each_section_opens_with_a_plain_sentence_generated_from_the_figures(analysed, personas, client):
+    report = AnalysisRun.objects.done().get().result
+    cells = [(c["criterion"], g) for c in report["waves"][0]["criteria"] for g in c["groups"]]
+    criterion, top = max(cells, key=lambda cg: abs(cg[1]["divergence"]))
+    labels = {"senior": "Seniors", "disabled": "Disabled residents", "lgbtqia2": "LGBTQIA2+ residents"}
+    direction = "lower" if top["divergence"] < 0 else "higher"
+    chance = "unlikely to be chance" if top["q_value"] <= 0.05 else "could be chance"
+    expected = (
+        f"{labels[top['group']]} rate {criterion.capitalize()} {abs(top['divergence']):.1f} points "
+        f"{direction} than others; {chance}."
+    )
+    analysed.min_group_size = 2  # no ⚠ after the names
+    analysed.save()
+    client.force_login(personas["planner"])
+    html = client.get(_urls(analysed.slug)["dashboard"]).content.decode()
+    assert html.count('<p class="finding">') >= 8
+    assert f'<p class="finding">{escape(expected)}</p>' in html
+    assert "<summary>How this is computed</summary>" in html and "Benjamini–Hochberg" in html
+
+
+@pytest.mark.parametrize(("language", "text"), [("en", "Worst-off group"), ("fr", "Groupe le plus défavorisé")])
+def test_the_glossary_explains_the_words_in_both_languages(analysed, personas, client, language, text):
+    client.force_login(personas["researcher"])
+    response = client.get(reverse("analytics:glossary", args=[analysed.slug]), headers={"Accept-Language": language})
+    assert response.status_code == 200 and text in response.content.decode()
+
+
+def test_the_sites_chart_is_drawn_on_the_study_scale(analysed, personas, client):
+    from analytics.selectors import dashboard_build
+
+    with translation.override("en"):
+        panel = next(p for p in dashboard_build(study=analysed).panels if p.key == "sites-1")
+    assert panel.figure["layout"]["yaxis"]["range"] == [analysed.scale_min, analysed.scale_max]
+
+
+def test_the_heat_map_names_each_criterions_worst_off_group(analysed, personas, client):
+    from analytics.selectors import dashboard_build
+
+    report = AnalysisRun.objects.done().get().result
+    analysed.min_group_size = 2
+    with translation.override("en"):
+        panel = next(p for p in dashboard_build(study=analysed).panels if p.key == "divergence-1")
+    labels = {"senior": "Seniors", "disabled": "Disabled residents", "lgbtqia2": "LGBTQIA2+ residents"}
+    for criterion in report["waves"][0]["criteria"]:
+        worst = min(criterion["groups"], key=lambda g: g["mean"])
+        assert (
+            f"{criterion['criterion'].capitalize()}<br>worst-off: {labels[worst['group']]}"
+            in panel.figure["data"][0]["x"]
+        )
 
 
 def test_analyse_now_creates_one_run_and_returns_to_the_dashboard(
@@ -169,7 +228,17 @@ def _csv(client, slug, key):
 def test_the_divergence_csv_holds_every_group_and_criterion(analysed, personas, client):
     client.force_login(personas["researcher"])
     rows = _csv(client, analysed.slug, "divergence-1")
-    assert rows[0] == ["group", "criterion", "n", "group mean", "divergence", "p-value", "q-value", "significant"]
+    assert rows[0] == [
+        "group",
+        "criterion",
+        "n",
+        "group mean",
+        "divergence",
+        "p-value",
+        "q-value",
+        "significant",
+        "worst-off on this criterion",
+    ]
     assert len(rows) == 1 + 3 * 2
     report = AnalysisRun.objects.done().get().result
     cell = report["waves"][0]["criteria"][0]["groups"][0]
@@ -211,3 +280,34 @@ def test_the_static_plotly_stylesheet_matches_the_installed_plotly():
 def test_no_migration_is_missing(db):
     out = io.StringIO()
     call_command("makemigrations", "analytics", "--check", "--dry-run", stdout=out)
+
+
+def test_the_brief_puts_findings_worst_off_groups_and_the_negotiation_on_one_page(analysed, personas, client):
+    from negotiation.tests.helpers import DOCUMENT, make_done_session, make_scenario
+
+    session = make_done_session(make_scenario(analysed))
+    data = session.outcome.data
+    client.force_login(personas["planner"])
+    url = reverse("analytics:brief", args=[analysed.slug])
+    html = client.get(url, headers={"Accept-Language": "fr"}).content.decode()
+    assert "synthèse pour le conseil" in html
+    assert "Groupes les plus défavorisés" in html and "Personnes aînées" in html
+    assert "Ensemble négocié" in html and "Meilleur scénario de base" in html
+    interventions = {i["code"]: i["name"] for i in DOCUMENT["interventions"]}
+    assert all(interventions[code] in html for code in data["package"]["interventions"])
+    worst = min(data["package"]["utilities"], key=data["package"]["utilities"].get)
+    names = {
+        "senior": "Personnes aînées",
+        "disabled": "Personnes en situation de handicap",
+        "lgbtqia2": "Personnes LGBTQIA2+",
+    }
+    assert names[worst] in html
+    assert html.count("<tr") >= 2 + 2 + 1 + 4  # worst-off table and the six packages
+    assert 'href="/static/analytics/brief.css"' in html
+
+
+def test_the_brief_of_a_study_without_analysis_or_negotiation_says_so(study, personas, client):
+    client.force_login(personas["planner"])
+    html = client.get(reverse("analytics:brief", args=[study.slug])).content.decode()
+    assert "This study has not been analysed yet." in html
+    assert "No negotiation has been run for this study yet." in html
