@@ -188,7 +188,10 @@ def divergence_tests(
         smaller_side = np.minimum(n, n_people - n)
         computable = ~np.isnan(d_obs)
         too_small = computable & (smaller_side < min_tested)
-        counts = np.array([relabellings(n_people, k) for k in smaller_side], dtype=float)
+        # C(N, n) overflows a float long before N reaches thousands; only whether it exceeds the
+        # permutations asked matters beyond that, so it is capped there.
+        cap = max(n_permutations, 0) + 1
+        counts = np.array([min(relabellings(n_people, k), cap) for k in smaller_side], dtype=float)
         exact = computable & ~too_small & (counts <= n_permutations)
         with np.errstate(divide="ignore"):
             min_p = np.where(exact, 1.0 / counts, 1.0 / (1.0 + max(n_permutations, 0)))

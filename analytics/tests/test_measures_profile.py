@@ -151,3 +151,12 @@ def test_report_counts_complementary_groups_once_in_benjamini_hochberg():
         q = benjamini_hochberg(np.array([groups[0][key], groups[2][key]]))
         q_key = key.replace("p_value", "q_value")
         assert [g[q_key] for g in groups] == pytest.approx([q[0], q[0], q[1]], abs=1e-12)
+
+
+def test_large_groups_whose_relabellings_overflow_a_float_use_monte_carlo():
+    rng = np.random.default_rng(0)
+    values = rng.integers(1, 6, size=(3000, 4)).astype(float)
+    members = rng.random((3000, 1)) < 0.4
+    result = divergence_test(values, members, 99, rng)
+    assert not result.exact[0] and result.min_p_value[0] == pytest.approx(1 / 100)
+    assert 0 < result.p_value[0] <= 1
