@@ -20,6 +20,11 @@ class Scenario(models.Model):
     budget = models.FloatField()
     criteria = models.JSONField(default=list, help_text="Names of the study's rating criteria.")
     max_rounds = models.PositiveSmallIntegerField(default=20)
+    mediator = models.CharField(
+        max_length=20,
+        choices=[("nash", "Nash product"), ("maximin", "Worst gain first, then Nash product")],
+        default="nash",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -65,7 +70,11 @@ class Intervention(models.Model):
     cost = models.FloatField()
     effects = models.JSONField(default=dict, help_text="{criterion: rating-scale points}")
     excludes = models.JSONField(default=list, blank=True, help_text="Codes of excluded interventions.")
+    group_effects = models.JSONField(
+        default=dict, blank=True, help_text="{group name: {criterion: points}}, replacing effects for those groups."
+    )
     suggested_effects = models.JSONField(default=dict, blank=True)
+    suggested_group_effects = models.JSONField(default=dict, blank=True)
     # Where each suggestion came from: {criterion: {attribute, coefficient, n, lambda, ...}}.
     suggestion_source = models.TextField(blank=True)
     order = models.PositiveIntegerField(default=0)
@@ -119,6 +128,9 @@ class Round(models.Model):
     aspirations = models.JSONField(default=dict)
     responses = models.JSONField(default=dict)
     mediator = models.TextField(blank=True)
+    # The round's other keys of the outcome JSON (the mediator's rule, whether the proposal
+    # meets every aspiration), kept as they came.
+    extra = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["session", "number"]
@@ -137,6 +149,7 @@ class Round(models.Model):
             "aspirations": self.aspirations,
             "responses": self.responses,
             "mediator": self.mediator,
+            **self.extra,
         }
 
 

@@ -38,6 +38,7 @@ ERROR_STALE = (
 )
 ERROR_TITLE_TAKEN = "title: a scenario with this title already exists in the study"
 ERROR_NO_GROUPS = "groups: the study has no groups to negotiate between"
+ERROR_NO_SUGGESTION = "interventions: this intervention has no suggested effects; ask for suggestions first"
 
 # A pending row younger than this is probably still waiting for its own on_commit publish.
 SWEEP_GRACE = timedelta(seconds=10)
@@ -63,7 +64,7 @@ def scenario_to_document(scenario: Scenario) -> dict:
         "criteria": list(scenario.criteria),
         "groups": [
             {
-                "name": s.group.code,
+                "name": group_name(s.group),
                 "criterion_weights": dict(s.criterion_weights),
                 "baseline": dict(s.baseline),
             }
@@ -76,12 +77,29 @@ def scenario_to_document(scenario: Scenario) -> dict:
                 "cost": i.cost,
                 "effects": dict(i.effects),
                 "excludes": list(i.excludes),
+                **({"group_effects": dict(i.group_effects)} if i.group_effects else {}),
             }
             for i in scenario.interventions.all()
         ],
         "base_designs": [{"name": b.name, "interventions": list(b.interventions)} for b in scenario.base_designs.all()],
         "max_rounds": scenario.max_rounds,
+        "mediator": scenario.mediator,
     }
+
+
+def group_name(group: Group) -> str:
+    """A group's name in scenario documents and outcomes: the name as written (its English
+    label, which the import keeps verbatim), never the derived code."""
+    return group.label_en or group.code
+
+
+def study_groups_by_name(study: Study) -> dict[str, Group]:
+    """The study's groups under every name a scenario document may use for them: the name as
+    written first, then (for files written before names were used) the derived code."""
+    groups = list(study.groups.all())
+    out = {g.code: g for g in groups}
+    out.update({group_name(g): g for g in groups})
+    return out
 
 
 def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None):
@@ -109,12 +127,19 @@ def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None
     for k, name in enumerate(criteria if isinstance(criteria, list) else []):
         if isinstance(name, str) and name not in rating:
             errors.append(f"criteria[{k}]: {name!r} is not a rating criterion of the study")
-    codes = set(study.groups.values_list("code", flat=True))
+    known = study_groups_by_name(study)
     groups = document.get("groups")
+    seen: dict[int, int] = {}
     for k, g in enumerate(groups if isinstance(groups, list) else []):
         name = g.get("name") if isinstance(g, dict) else None
-        if isinstance(name, str) and name not in codes:
-            errors.append(f"groups[{k}].name: {name!r} is not a group of the study")
+        if not isinstance(name, str):
+            continue
+        if name not in known:
+            errors.append(f"groups[{k}].name: “{name}” is not a group of the study")
+        elif known[name].pk in seen:
+            errors.append(f"groups[{k}].name: “{name}” is the same group as groups[{seen[known[name].pk]}]")
+        else:
+            seen[known[name].pk] = k
     title = document.get("title")
     taken = Scenario.objects.filter(study=study, title=title if isinstance(title, str) else "")
     if exclude_pk is not None:
@@ -129,8 +154,8 @@ def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None
 def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
     """Replace the stakeholders, interventions and base designs by the parsed document's,
     keeping the survey defaults and suggestions already stored for the same group or code."""
-    groups = {g.code: g for g in scenario.study.groups.all()}
-    old_stake = {s.group.code: s for s in scenario.stakeholders.select_related("group")} if keep_existing else {}
+    groups = study_groups_by_name(scenario.study)
+    old_stake = {s.group_id: s for s in scenario.stakeholders.all()} if keep_existing else {}
     old_int = {i.code: i for i in scenario.interventions.all()} if keep_existing else {}
     scenario.stakeholders.all().delete()
     scenario.interventions.all().delete()
@@ -138,7 +163,7 @@ def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
     sites = list(Site.objects.filter(study=scenario.study))
     stakeholders = []
     for k, g in enumerate(parsed.groups):
-        previous = old_stake.get(g.name)
+        previous = old_stake.get(groups[g.name].pk)
         if previous is not None:
             defaults = {
                 "criterion_weights": previous.default_weights,
@@ -173,7 +198,9 @@ def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
             cost=i.cost,
             effects=dict(i.effects),
             excludes=list(i.excludes),
+            group_effects={group_name(groups[g]): dict(e) for g, e in i.group_effects.items()},
             suggested_effects=old_int[i.code].suggested_effects if i.code in old_int else {},
+            suggested_group_effects=old_int[i.code].suggested_group_effects if i.code in old_int else {},
             suggestion_source=old_int[i.code].suggestion_source if i.code in old_int else "",
             order=k,
         )
@@ -197,6 +224,7 @@ def scenario_import(*, study: Study, document, user=None) -> Scenario:
                 budget=parsed.budget,
                 criteria=list(parsed.criteria),
                 max_rounds=parsed.max_rounds,
+                mediator=parsed.mediator,
                 created_by=user if user is not None and user.is_authenticated else None,
             )
             _write_children(scenario=scenario, parsed=parsed, keep_existing=False)
@@ -219,6 +247,7 @@ def scenario_update_from_document(*, scenario: Scenario, document, version: int)
             budget=parsed.budget,
             criteria=list(parsed.criteria),
             max_rounds=parsed.max_rounds,
+            mediator=parsed.mediator,
             updated_at=timezone.now(),
         )
         if not updated:
@@ -244,7 +273,7 @@ def scenario_create(*, study: Study, title: str, budget: float, user=None, max_r
         "criteria": criteria,
         "groups": [
             {
-                "name": g.code,
+                "name": group_name(g),
                 **_strip_note(stakeholder_defaults(study=study, group=g, criteria=criteria, sites=sites)),
             }
             for g in groups
@@ -326,12 +355,19 @@ def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sit
     return {"criterion_weights": weights, "baseline": baseline, "note": "; ".join(notes)}
 
 
+#: A group's own suggestion is kept as a group effect only where it differs from the common one
+#: by at least this many rating points (smaller differences are noise at survey sample sizes).
+GROUP_SUGGESTION_MIN_DIFFERENCE = 0.05
+
+
 def effects_suggest(*, scenario: Scenario) -> int:
     """Suggest each intervention's effects from the audited site attributes and the ratings
-    (ridge regression, see ``bargaining.suggest``); stores the suggestion and its source.
+    (ridge regression, see ``bargaining.suggest``): once over everyone's ratings, and once per
+    stakeholder group over its members' ratings, giving that group's own effects where they
+    differ from the common ones. Stores the suggestions and their source.
 
-    Effects themselves are not changed: the planner decides. Returns how many interventions
-    received a suggestion."""
+    Effects themselves are not changed (see :func:`suggestion_apply`): the planner decides.
+    Returns how many interventions received a suggestion."""
     study = scenario.study
     sites = list(Site.objects.filter(study=study).exclude(attributes={}))
     if not sites:
@@ -341,31 +377,74 @@ def effects_suggest(*, scenario: Scenario) -> int:
     if wave is None:
         return 0
     by_pk = {s.pk: s.code for s in sites}
-    ratings = [
-        (by_pk[site_id], name, value)
-        for site_id, name, value in Rating.objects.filter(
-            wave=wave, site_id__in=by_pk, criterion__name__in=criteria
-        ).values_list("site_id", "criterion__name", "value")
-    ]
+    rows = Rating.objects.filter(wave=wave, site_id__in=by_pk, criterion__name__in=criteria)
     interventions = list(scenario.interventions.all())
     mapping = {i.code: attributes_for(i.code, i.name) for i in interventions}
-    suggestions = suggest_effects(
-        site_attributes={s.code: s.attributes for s in sites},
-        ratings=ratings,
-        criteria=criteria,
-        interventions={code: attrs for code, attrs in mapping.items() if attrs},
-    )
+    kwargs = {
+        "site_attributes": {s.code: s.attributes for s in sites},
+        "criteria": criteria,
+        "interventions": {code: attrs for code, attrs in mapping.items() if attrs},
+    }
+
+    def ratings(queryset):
+        return [
+            (by_pk[site_id], name, value)
+            for site_id, name, value in queryset.values_list("site_id", "criterion__name", "value")
+        ]
+
+    suggestions = suggest_effects(ratings=ratings(rows), **kwargs)
+    per_group = {
+        group_name(st.group): suggest_effects(ratings=ratings(rows.filter(participant__groups=st.group)), **kwargs)
+        for st in scenario.stakeholders.select_related("group")
+    }
     with transaction.atomic():
         for i in interventions:
             found = suggestions.get(i.code)
             i.suggested_effects = found.effects if found else {}
+            i.suggested_group_effects = {}
+            for name, by_code in per_group.items():
+                own = by_code.get(i.code)
+                if found is None or own is None:
+                    continue
+                differs = {
+                    c: v
+                    for c, v in own.effects.items()
+                    if abs(v - found.effects.get(c, 0.0)) >= GROUP_SUGGESTION_MIN_DIFFERENCE
+                }
+                if differs:
+                    i.suggested_group_effects[name] = differs
             i.suggestion_source = (
                 f"wave {wave.name!r}; " + found.describe()
                 if found
                 else "no audited attribute matches this intervention"
             )
-            i.save(update_fields=["suggested_effects", "suggestion_source"])
+            if i.suggested_group_effects:
+                i.suggestion_source += "\nGroup-specific: the same regression over each group's members' ratings; " + (
+                    "; ".join(
+                        f"{name}: " + ", ".join(f"{c} {v:+.2f}" for c, v in e.items())
+                        for name, e in i.suggested_group_effects.items()
+                    )
+                )
+            i.save(update_fields=["suggested_effects", "suggested_group_effects", "suggestion_source"])
     return len(suggestions)
+
+
+def suggestion_apply(*, scenario: Scenario, code: str, version: int) -> Scenario:
+    """Replace one intervention's effects (and group effects) by its stored suggestion, through
+    the same validation and optimistic lock as every edit. Raises ScenarioError when the
+    intervention has no suggestion, ScenarioConflict when someone saved meanwhile."""
+    document = scenario_to_document(scenario)
+    stored = scenario.interventions.filter(code=code).first()
+    if stored is None or not stored.suggested_effects:
+        raise ScenarioError(ERROR_NO_SUGGESTION)
+    for item in document["interventions"]:
+        if item["code"] == code:
+            item["effects"] = {c: v for c, v in stored.suggested_effects.items() if v}
+            if stored.suggested_group_effects:
+                item["group_effects"] = dict(stored.suggested_group_effects)
+            else:
+                item.pop("group_effects", None)
+    return scenario_update_from_document(scenario=scenario, document=document, version=version)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,6 +515,7 @@ def session_run(*, session_id: int) -> NegotiationSession:
                     "aspirations": record["aspirations"],
                     "responses": record["responses"],
                     "mediator": record.get("mediator", ""),
+                    "extra": _round_extra(record),
                 },
             )
             percent = 10 + int(85 * min(record["round"] / max_rounds, 1.0))
@@ -458,6 +538,13 @@ def session_run(*, session_id: int) -> NegotiationSession:
         )
     session.refresh_from_db()
     return session
+
+
+_ROUND_FIELDS = {"round", "proposal", "cost", "utilities", "aspirations", "responses", "mediator"}
+
+
+def _round_extra(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in _ROUND_FIELDS}
 
 
 def session_save_outcome(
@@ -486,6 +573,7 @@ def session_save_outcome(
                 aspirations=r["aspirations"],
                 responses=r["responses"],
                 mediator=r.get("mediator", ""),
+                extra=_round_extra(r),
             )
             for r in outcome["rounds"]
         )

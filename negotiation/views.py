@@ -4,8 +4,6 @@ service call and responds."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
@@ -17,6 +15,7 @@ from surveys.permissions import PLANNER, study_get_for_user
 
 from . import forms, presenters
 from .bargaining import ScenarioError
+from .bargaining.scenario import decode_document
 from .models import NegotiationSession, Scenario
 from .services import (
     ScenarioConflict,
@@ -108,10 +107,7 @@ def scenario_import_view(request, slug: str):
 
 
 def _decode(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    return decode_document(text)
 
 
 @login_required

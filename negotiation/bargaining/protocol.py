@@ -3,16 +3,25 @@
 * Reservation r_g: the group's utility under the best base design (lowered uniformly if no feasible
   package reaches it, see ``outcome.py``).
 * Opening aspiration a_g: the group's utility under its own best feasible package.
-* Each round the mediator proposes the package maximising Π_g (u_g − r_g) subject to the budget,
-  exclusions, pins/forbids and u_g ≥ a_g for all g. If the aspirations are jointly infeasible it
-  proposes the Nash package without aspiration constraints (still u_g ≥ r_g); the agents whose
-  aspiration that proposal misses reject it — they are the ones blocking feasibility.
-* Agents accept a proposal meeting their aspiration. Blocking agents concede on the published
+* Each round the mediator proposes, subject to the budget, exclusions, pins/forbids and u_g ≥ a_g
+  for all g, the package its rule prefers: the **Nash** mediator maximises Π_g (u_g − r_g); the
+  **maximin** (inequality-aware) mediator first maximises the smallest gain min_g (u_g − r_g),
+  then the Nash product with that smallest gain held. If the aspirations are jointly infeasible
+  it proposes its rule's package without aspiration constraints (still u_g ≥ r_g); the agents
+  whose aspiration that proposal misses reject it — they are the ones blocking feasibility.
+* Agents accept a proposal meeting their aspiration. Rejecting agents concede on the published
   linear schedule: a_g falls by (opening_g − r_g)/(max_rounds − 1) per round, never below r_g.
-  So by the last round every blocking agent is at its reservation and the unconstrained Nash
-  package meets every aspiration: agreement is reached within max_rounds whenever max_rounds ≥ 2.
-* Agreement when all accept; at the round limit without agreement the outcome falls back to the
-  best base design.
+  So by the last round every blocking agent is at its reservation and the unconstrained package
+  meets every aspiration: agreement is reached within max_rounds whenever max_rounds ≥ 2.
+* The session ends in agreement as soon as every agent accepts a proposal, and the agreed package
+  is that proposal. At the round limit without agreement the outcome falls back to the best base
+  design.
+
+The protocol runs step by step (:class:`Protocol`): ``propose`` gives the mediator's proposal for
+the current aspirations, ``agent_responses`` what the automatic agents answer, and ``close_round``
+applies a round's answers (which may come from people, with their own concessions) and says
+whether the session is over. ``state()`` / ``Protocol.from_state`` carry everything between rounds
+as JSON, so a round can be computed in one worker and the next in another without re-solving.
 """
 
 from __future__ import annotations
@@ -22,17 +31,35 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .solvers import NashResult, Problem, nash
+from . import solvers
+from .solvers import NashResult, Problem
 from .utility import criterion_levels, package_cost, rounded
 
 #: An agent accepts when its utility is within this of its aspiration (solver tolerance).
 ACCEPT_TOL = 1e-6
+
+#: The mediators a scenario may choose, with what each maximises (published in the outcome).
+MEDIATORS = {
+    "nash": "the Nash product Π (u_g − reservation_g)",
+    "maximin": (
+        "first the smallest gain over the reservation, min_g (u_g − reservation_g), then the Nash "
+        "product with that smallest gain held"
+    ),
+}
+DEFAULT_MEDIATOR = "nash"
 
 
 def fmt(v: float) -> str:
     """Numbers in the transcript: three decimals, so a utility just below an aspiration never
     reads as equal to it (3.170 vs 3.175); two significant digits for tiny amounts."""
     return f"{v:.3f}" if abs(v) >= 0.001 or v == 0 else f"{v:.2g}"
+
+
+def mediator_package(prob: Problem, mediator: str, d: np.ndarray, u_min: np.ndarray | None = None):
+    """The mediator's preferred package over feasible packages with u ≥ max(d, u_min)."""
+    if mediator == "maximin":
+        return solvers.maximin_then_nash(prob, d, u_min=u_min)
+    return solvers.nash(prob, d, u_min=u_min)
 
 
 @dataclass
@@ -50,12 +77,28 @@ class Agent:
     def __post_init__(self) -> None:
         self.aspiration = self.opening
 
-    def concede(self) -> float:
-        """Lower the aspiration by one step (not below the reservation); returns the amount."""
-        new = max(self.reservation, self.aspiration - self.step)
-        amount = self.aspiration - new
+    def suggested_concession(self) -> float:
+        """The schedule's concession for this round: one step, never below the reservation."""
+        return max(0.0, min(self.step, self.aspiration - self.reservation))
+
+    def concede(self, amount: float | None = None) -> float:
+        """Lower the aspiration by ``amount`` (one step by default), not below the reservation
+        and never up; returns the amount actually conceded."""
+        amount = self.suggested_concession() if amount is None else float(amount)
+        new = max(self.reservation, self.aspiration - max(amount, 0.0))
+        done = self.aspiration - new
         self.aspiration = new
-        return amount
+        return done
+
+
+@dataclass
+class Proposal:
+    """A mediator's proposal for one round."""
+
+    x: np.ndarray
+    meets_aspirations: bool  # Found under the aspiration constraints.
+    note: str
+    result: NashResult | None = None
 
 
 @dataclass
@@ -64,23 +107,7 @@ class Session:
     agreement: bool
     x: np.ndarray | None  # The agreed package, or None when falling back.
     schedule: dict
-    final_nash: NashResult | None = None
-
-
-def schedule(agents: list[Agent], max_rounds: int) -> dict:
-    """The concession schedule as published in the outcome."""
-    return {
-        "kind": "linear",
-        "description": (
-            "An agent whose aspiration blocks agreement lowers it each round by "
-            "(opening aspiration − reservation) / (max_rounds − 1), never below its reservation, "
-            "so that it reaches its reservation by the last round."
-        ),
-        "max_rounds": max_rounds,
-        "steps": {a.name: a.step for a in agents},
-        "reservations": {a.name: a.reservation for a in agents},
-        "opening_aspirations": {a.name: a.opening for a in agents},
-    }
+    final: NashResult | None = None
 
 
 def make_agents(prob: Problem, reservation: np.ndarray, best: list[np.ndarray]) -> list[Agent]:
@@ -94,85 +121,220 @@ def make_agents(prob: Problem, reservation: np.ndarray, best: list[np.ndarray]) 
     return agents
 
 
-def _loss_phrase(prob: Problem, agent: Agent, x: np.ndarray) -> str:
-    """Name the criterion where the proposal costs this group most against its preferred package."""
+def _loss(prob: Problem, agent: Agent, x: np.ndarray) -> dict | None:
+    """The criterion where the proposal costs this group most against its preferred package."""
     here = criterion_levels(prob.s, x)[agent.index]
     there = criterion_levels(prob.s, agent.preferred)[agent.index]
     loss = prob.s.weights[agent.index] * (there - here)
     c = int(np.argmax(loss))
     if loss[c] <= 0:
-        return ""
-    name = prob.s.criteria[c]
-    return f"; {name} stays at {fmt(here[c])} against {fmt(there[c])} in my preferred package"
+        return None
+    return {"criterion": prob.s.criteria[c], "level": float(here[c]), "preferred_level": float(there[c])}
 
 
-def _respond(prob: Problem, agents: list[Agent], x: np.ndarray, last: bool) -> dict[str, dict]:
-    """Every agent's response; rejecting agents concede unless this is the last round."""
-    u = prob.u(x)
-    out: dict[str, dict] = {}
-    for a in agents:
-        if u[a.index] >= a.aspiration - ACCEPT_TOL:
-            reason = f"accepts: utility {fmt(u[a.index])} ≥ aspiration {fmt(a.aspiration)}"
-            out[a.name] = {"accept": True, "reason": reason}
-            continue
-        reason = f"rejects: utility {fmt(u[a.index])} is below my aspiration {fmt(a.aspiration)}" + _loss_phrase(
-            prob, a, x
+class Protocol:
+    """One negotiation, step by step. Build it with :meth:`open` (solves the opening positions)
+    or :meth:`from_state` (restores them without solving)."""
+
+    def __init__(
+        self,
+        prob: Problem,
+        agents: list[Agent],
+        fallback: np.ndarray,
+        *,
+        mediator: str = DEFAULT_MEDIATOR,
+        known: list[np.ndarray] | None = None,
+    ) -> None:
+        self.prob = prob
+        self.agents = agents
+        self.fallback = np.asarray(fallback, dtype=bool)
+        self.mediator = mediator if mediator in MEDIATORS else DEFAULT_MEDIATOR
+        self.reservation = np.array([a.reservation for a in agents])
+        # Packages known to be feasible: a round whose aspirations one of them meets is feasible
+        # whatever the solver says (the direct check of a candidate).
+        self.known = [self.fallback, *(a.preferred for a in agents), *(known or [])]
+
+    @classmethod
+    def open(cls, prob: Problem, reservation: np.ndarray, *, mediator: str = DEFAULT_MEDIATOR, fallback=None):
+        """Opening aspirations (each group's best feasible package) and the mediator's package
+        without aspiration constraints (the proposal while aspirations are jointly infeasible)."""
+        best = [solvers.best_for_group(prob, g) for g in range(prob.n_groups)]
+        best = [x if x is not None else prob.x_lb > 0.5 for x in best]
+        if fallback is None:
+            found = mediator_package(prob, mediator, reservation)
+            fallback = found.x if found is not None else _best_known(prob, reservation, best)
+        return cls(prob, make_agents(prob, reservation, best), fallback, mediator=mediator)
+
+    # --- state carried between rounds ------------------------------------------------------
+
+    @property
+    def max_rounds(self) -> int:
+        return self.prob.s.max_rounds
+
+    def aspirations(self) -> np.ndarray:
+        return np.array([a.aspiration for a in self.agents])
+
+    def state(self) -> dict:
+        """Everything needed to continue, as JSON (packages as intervention codes)."""
+        codes = self.prob.s.codes_of
+        return rounded(
+            {
+                "mediator": self.mediator,
+                "fallback": codes(self.fallback),
+                "agents": [
+                    {
+                        "group": a.name,
+                        "reservation": a.reservation,
+                        "opening": a.opening,
+                        "preferred": codes(a.preferred),
+                        "step": a.step,
+                        "aspiration": a.aspiration,
+                    }
+                    for a in self.agents
+                ],
+            }
         )
+
+    @classmethod
+    def from_state(cls, prob: Problem, state: dict) -> Protocol:
+        by_name = {a["group"]: a for a in state["agents"]}
+        agents = []
+        for g, grp in enumerate(prob.s.groups):
+            a = by_name[grp.name]
+            agent = Agent(g, grp.name, a["reservation"], a["opening"], prob.s.mask(a["preferred"]), a["step"])
+            agent.aspiration = a["aspiration"]
+            agents.append(agent)
+        return cls(prob, agents, prob.s.mask(state["fallback"]), mediator=state.get("mediator", DEFAULT_MEDIATOR))
+
+    def schedule(self) -> dict:
+        """The concession schedule and the mediator's rule, as published in the outcome."""
+        return {
+            "kind": "linear",
+            "description": (
+                "An agent whose aspiration blocks agreement lowers it each round by "
+                "(opening aspiration − reservation) / (max_rounds − 1), never below its reservation, "
+                "so that it reaches its reservation by the last round."
+            ),
+            "max_rounds": self.max_rounds,
+            "mediator": self.mediator,
+            "mediator_maximises": MEDIATORS[self.mediator],
+            "steps": {a.name: a.step for a in self.agents},
+            "reservations": {a.name: a.reservation for a in self.agents},
+            "opening_aspirations": {a.name: a.opening for a in self.agents},
+        }
+
+    # --- one round -------------------------------------------------------------------------
+
+    def propose(self) -> Proposal:
+        """The mediator's proposal for the current aspirations."""
+        prob, aspirations = self.prob, self.aspirations()
+        target = aspirations - ACCEPT_TOL
+        meeting = [x for x in self.known if np.all(prob.u(x) >= target)]
+        found = None
+        # One LP proves most rounds infeasible before any MILP is tried.
+        if meeting or not solvers.surely_infeasible(prob, np.maximum(target, self.reservation)):
+            found = mediator_package(prob, self.mediator, self.reservation, u_min=target)
+        if found is None and meeting:
+            # The solver missed a package that a direct check shows meets every aspiration.
+            x = _best_known(prob, self.reservation, meeting)
+            return Proposal(x, True, "proposes the known package that meets every current aspiration")
+        if found is not None:
+            self.known.append(found.x)
+            rule = "Nash-product" if self.mediator == "nash" else "maximin-then-Nash"
+            return Proposal(found.x, True, f"proposes the {rule} package that meets every current aspiration", found)
+        rule = "Nash-product" if self.mediator == "nash" else "maximin-then-Nash"
+        note = (
+            "current aspirations cannot all be met within the budget; proposes the "
+            f"{rule} package without aspiration constraints"
+        )
+        return Proposal(self.fallback, False, note)
+
+    def agent_responses(self, x: np.ndarray, *, last: bool) -> dict[str, dict]:
+        """What every automatic agent answers to proposal ``x`` (nothing is applied yet)."""
+        return {a.name: self.agent_response(a, x, last=last) for a in self.agents}
+
+    def agent_response(self, a: Agent, x: np.ndarray, *, last: bool) -> dict:
+        u = float(self.prob.u(x)[a.index])
+        if u >= a.aspiration - ACCEPT_TOL:
+            return {
+                "accept": True,
+                "utility": u,
+                "aspiration": a.aspiration,
+                "reason": f"accepts: utility {fmt(u)} ≥ aspiration {fmt(a.aspiration)}",
+                "by": "agent",
+            }
+        loss = _loss(self.prob, a, x)
+        reason = f"rejects: utility {fmt(u)} is below my aspiration {fmt(a.aspiration)}"
+        if loss:
+            reason += (
+                f"; {loss['criterion']} stays at {fmt(loss['level'])} against "
+                f"{fmt(loss['preferred_level'])} in my preferred package"
+            )
+        concession = 0.0 if last else a.suggested_concession()
         if last:
             reason += "; round limit reached"
         else:
-            amount = a.concede()
-            reason += f"; concedes {fmt(amount)} to {fmt(a.aspiration)}"
-        out[a.name] = {"accept": False, "reason": reason}
-    return out
-
-
-def _round_record(prob, r, x, aspirations, responses, note) -> dict:
-    names = prob.s.group_names
-    u = prob.u(x)
-    return rounded(
-        {
-            "round": r,
-            "proposal": prob.s.codes_of(x),
-            "cost": package_cost(prob.s, x),
-            "utilities": {n: float(u[g]) for g, n in enumerate(names)},
-            "aspirations": {n: float(aspirations[g]) for g, n in enumerate(names)},
-            "responses": responses,
-            "mediator": note,
+            reason += f"; concedes {fmt(concession)} to {fmt(a.aspiration - concession)}"
+        return {
+            "accept": False,
+            "utility": u,
+            "aspiration": a.aspiration,
+            "concession": concession,
+            "loss": loss,
+            "reason": reason,
+            "by": "agent",
         }
-    )
 
+    def close_round(self, responses: dict[str, dict]) -> bool:
+        """Apply a round's answers: rejecting groups concede what they said (never below their
+        reservation). Returns True when every group accepted — the session ends in agreement."""
+        if all(r.get("accept") for r in responses.values()) and len(responses) == len(self.agents):
+            return True
+        for a in self.agents:
+            r = responses.get(a.name, {})
+            if not r.get("accept"):
+                a.concede(r.get("concession", a.suggested_concession()))
+        return False
 
-def negotiate(
-    prob: Problem,
-    agents: list[Agent],
-    fallback_proposal: np.ndarray,
-    on_round: Callable[[dict], None] | None = None,
-) -> Session:
-    """Run the rounds. ``fallback_proposal`` is the Nash package without aspiration constraints."""
-    reservation = np.array([a.reservation for a in agents])
-    rounds: list[dict] = []
-    max_rounds = prob.s.max_rounds
-    for r in range(1, max_rounds + 1):
-        aspirations = np.array([a.aspiration for a in agents])
-        found = nash(prob, reservation, u_min=aspirations - ACCEPT_TOL)
-        if found is not None:
-            note = "proposes the Nash-product package that meets every current aspiration"
-            responses = _respond(prob, agents, found.x, last=True)
-            record = _round_record(prob, r, found.x, aspirations, responses, note)
-            _emit(rounds, record, on_round)
-            return Session(rounds, True, found.x, schedule(agents, max_rounds), found)
-        note = (
-            "current aspirations cannot all be met within the budget; proposes the Nash-product "
-            "package without aspiration constraints"
+    def record(self, number: int, proposal: Proposal, aspirations: np.ndarray, responses: dict) -> dict:
+        """The round as in the outcome JSON."""
+        prob, names = self.prob, self.prob.s.group_names
+        u = prob.u(proposal.x)
+        return rounded(
+            {
+                "round": number,
+                "proposal": prob.s.codes_of(proposal.x),
+                "cost": package_cost(prob.s, proposal.x),
+                "utilities": {n: float(u[g]) for g, n in enumerate(names)},
+                "aspirations": {n: float(aspirations[g]) for g, n in enumerate(names)},
+                "responses": responses,
+                "mediator": proposal.note,
+                "mediator_rule": self.mediator,
+                "meets_aspirations": proposal.meets_aspirations,
+            }
         )
-        responses = _respond(prob, agents, fallback_proposal, last=r == max_rounds)
-        record = _round_record(prob, r, fallback_proposal, aspirations, responses, note)
-        _emit(rounds, record, on_round)
-    return Session(rounds, False, None, schedule(agents, max_rounds))
+
+    def run(self, on_round: Callable[[dict], None] | None = None) -> Session:
+        """Every round with the automatic agents, until unanimity or the round limit."""
+        rounds: list[dict] = []
+        for r in range(1, self.max_rounds + 1):
+            aspirations = self.aspirations()
+            proposal = self.propose()
+            responses = self.agent_responses(proposal.x, last=r == self.max_rounds)
+            record = self.record(r, proposal, aspirations, responses)
+            rounds.append(record)
+            if on_round is not None:
+                on_round(record)
+            if self.close_round(responses):
+                return Session(rounds, True, proposal.x, self.schedule(), proposal.result)
+        return Session(rounds, False, None, self.schedule())
 
 
-def _emit(rounds: list[dict], record: dict, on_round: Callable[[dict], None] | None) -> None:
-    rounds.append(record)
-    if on_round is not None:
-        on_round(record)
+def _best_known(prob: Problem, d: np.ndarray, packages: list[np.ndarray]) -> np.ndarray:
+    """Of some feasible packages, the one with the largest Nash product over d (then total)."""
+
+    def score(x):
+        gain = prob.u(x) - d
+        return (float(np.sum(np.log(np.maximum(gain, 1e-12)))), float(prob.u(x).sum()))
+
+    return max(packages, key=score)

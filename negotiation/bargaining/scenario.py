@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -19,6 +20,31 @@ import numpy as np
 WEIGHT_SUM_TOL = 1e-6
 #: Round limit used when the document does not say.
 DEFAULT_MAX_ROUNDS = 20
+
+# Limits. Every writer (the web editor, the JSON import, the API and the command) goes through
+# ``parse_scenario``, so these hold for every stored scenario and every session. They keep one
+# request from tying up a worker for minutes and keep every value storable.
+#: Longest title, in characters.
+TITLE_MAX = 200
+#: Longest name of a group, criterion, intervention or base design (names are what people wrote).
+NAME_MAX = 120
+#: Longest intervention code.
+CODE_MAX = 60
+#: Largest budget or cost accepted (in the study's currency): far above any city budget, and far
+#: below the range where float sums of costs lose whole units.
+AMOUNT_MAX = 1e12
+#: Largest round limit.
+MAX_ROUNDS_LIMIT = 200
+#: Most interventions, groups, criteria and base designs in one scenario.
+MAX_INTERVENTIONS = 500
+MAX_GROUPS = 50
+MAX_CRITERIA = 50
+MAX_BASE_DESIGNS = 100
+#: The mediator rules a scenario may choose (see ``protocol.MEDIATORS``); the first is the default.
+MEDIATOR_CHOICES = ("nash", "maximin")
+#: Deepest nesting of a scenario document (a valid one needs 4) and the longest JSON text.
+MAX_DEPTH = 20
+MAX_DOCUMENT_CHARS = 5_000_000
 
 
 class ScenarioError(ValueError):
@@ -43,6 +69,10 @@ class Intervention:
     cost: float
     effects: dict[str, float]
     excludes: tuple[str, ...] = ()
+    #: {group name: {criterion: delta}}: for those groups these replace ``effects`` (a curb ramp
+    #: matters more to wheelchair users than to others); a criterion a group's entry does not
+    #: name keeps the common effect.
+    group_effects: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +92,7 @@ class Scenario:
     interventions: tuple[Intervention, ...]
     base_designs: tuple[BaseDesign, ...] = field(default_factory=tuple)
     max_rounds: int = DEFAULT_MAX_ROUNDS
+    mediator: str = MEDIATOR_CHOICES[0]
 
     # The arrays below are derived once and cached: solvers work on arrays, not dataclasses.
     @cached_property
@@ -86,6 +117,22 @@ class Scenario:
             [[i.effects.get(c, 0.0) for c in self.criteria] for i in self.interventions],
             dtype=float,
         ).reshape(len(self.interventions), len(self.criteria))
+
+    @cached_property
+    def group_effects(self) -> np.ndarray:
+        """Effects each group sees, groups × interventions × criteria (``group_effects`` applied)."""
+        out = np.repeat(self.effects[None, :, :], len(self.groups), axis=0)
+        col = {c: k for k, c in enumerate(self.criteria)}
+        row = {g.name: k for k, g in enumerate(self.groups)}
+        for i, item in enumerate(self.interventions):
+            for name, by_criterion in item.group_effects.items():
+                for c, v in by_criterion.items():
+                    out[row[name], i, col[c]] = v
+        return out
+
+    @cached_property
+    def has_group_effects(self) -> bool:
+        return any(i.group_effects for i in self.interventions)
 
     @cached_property
     def costs(self) -> np.ndarray:
@@ -124,6 +171,18 @@ class Scenario:
         return [self.codes[k] for k in np.flatnonzero(np.asarray(x) > 0.5)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _shown(value: Any) -> str:
+    """A value quoted for an error message, cut short so a huge value never floods the reply."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 def _is_number(value: Any) -> bool:
     # JSON booleans are ints in Python, but a weight of "true" is a mistake, not 1.
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
@@ -138,31 +197,50 @@ class _Parser:
     def error(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
 
-    def number(self, obj: dict, key: str, path: str, *, minimum: float | None = None) -> float:
+    def number(
+        self,
+        obj: dict,
+        key: str,
+        path: str,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
         if key not in obj:
             self.error(path, "missing")
             return 0.0
         value = obj[key]
         if not _is_number(value):
-            self.error(path, f"must be a number (got {json.dumps(value)})")
+            self.error(path, f"must be a finite number (got {_shown(value)})")
             return 0.0
         if minimum is not None and value < minimum:
-            self.error(path, f"must be ≥ {minimum:g} (got {value})")
+            self.error(path, f"must be ≥ {minimum:g} (got {value:g})")
+        if maximum is not None and value > maximum:
+            self.error(path, f"must be ≤ {maximum:g} (got {value:g})")
         return float(value)
 
-    def string(self, obj: dict, key: str, path: str, *, default: str | None = None) -> str:
+    def text(self, value: Any, path: str, *, limit: int) -> str:
+        """A non-empty string of printable text up to ``limit`` characters, or "" after an error."""
+        if not isinstance(value, str) or not value.strip():
+            self.error(path, f"must be a non-empty string (got {_shown(value)})")
+            return ""
+        if len(value) > limit:
+            self.error(path, f"must be at most {limit} characters (got {len(value)})")
+            return ""
+        if _CONTROL.search(value):
+            self.error(path, "must not contain control characters such as NUL")
+            return ""
+        return value
+
+    def string(self, obj: dict, key: str, path: str, *, default: str | None = None, limit: int = NAME_MAX) -> str:
         if key not in obj:
             if default is not None:
                 return default
             self.error(path, "missing")
             return ""
-        value = obj[key]
-        if not isinstance(value, str) or not value.strip():
-            self.error(path, f"must be a non-empty string (got {json.dumps(value)})")
-            return ""
-        return value
+        return self.text(obj[key], path, limit=limit)
 
-    def listing(self, obj: dict, key: str, path: str, *, required: bool = True) -> list:
+    def listing(self, obj: dict, key: str, path: str, *, required: bool = True, limit: int | None = None) -> list:
         if key not in obj:
             if required:
                 self.error(path, "missing")
@@ -170,6 +248,9 @@ class _Parser:
         value = obj[key]
         if not isinstance(value, list):
             self.error(path, f"must be a list (got {type(value).__name__})")
+            return []
+        if limit is not None and len(value) > limit:
+            self.error(path, f"must list at most {limit} items (got {len(value)})")
             return []
         return value
 
@@ -183,14 +264,19 @@ class _Parser:
             return {}
         return value
 
-    def criterion_map(self, raw: dict, path: str, criteria: tuple[str, ...]) -> dict[str, float]:
-        """A {criterion: number} object; unknown criteria and non-numbers are errors."""
+    def criterion_map(
+        self, raw: dict, path: str, criteria: tuple[str, ...], *, bound: float | None = None
+    ) -> dict[str, float]:
+        """A {criterion: number} object; unknown criteria, non-numbers and numbers beyond
+        ±``bound`` are errors."""
         out: dict[str, float] = {}
         for key, value in raw.items():
             if key not in criteria:
-                self.error(path, f"unknown criterion {json.dumps(key)}")
+                self.error(path, f"unknown criterion {_shown(key)}")
             elif not _is_number(value):
-                self.error(f"{path}.{key}", f"must be a number (got {json.dumps(value)})")
+                self.error(f"{path}.{key}", f"must be a finite number (got {_shown(value)})")
+            elif bound is not None and abs(value) > bound:
+                self.error(f"{path}.{key}", f"must lie between {-bound:g} and {bound:g} (got {value:g})")
             else:
                 out[key] = float(value)
         return out
@@ -199,7 +285,7 @@ class _Parser:
 def _parse_groups(p: _Parser, doc: dict, criteria: tuple[str, ...], lo: float, hi: float):
     groups: list[Group] = []
     seen: set[str] = set()
-    raw_groups = p.listing(doc, "groups", "groups")
+    raw_groups = p.listing(doc, "groups", "groups", limit=MAX_GROUPS)
     if "groups" in doc and isinstance(doc["groups"], list) and not raw_groups:
         p.error("groups", "must list at least one group")
     for k, raw in enumerate(raw_groups):
@@ -209,7 +295,7 @@ def _parse_groups(p: _Parser, doc: dict, criteria: tuple[str, ...], lo: float, h
             continue
         name = p.string(raw, "name", f"{path}.name")
         if name and name in seen:
-            p.error(f"{path}.name", f"duplicate group name {json.dumps(name)}")
+            p.error(f"{path}.name", f"duplicate group name {_shown(name)}")
         seen.add(name)
         weights = p.criterion_map(
             p.mapping(raw, "criterion_weights", f"{path}.criterion_weights"),
@@ -217,8 +303,8 @@ def _parse_groups(p: _Parser, doc: dict, criteria: tuple[str, ...], lo: float, h
             criteria,
         )
         for c, w in weights.items():
-            if w < 0:
-                p.error(f"{path}.criterion_weights.{c}", f"must be ≥ 0 (got {w})")
+            if not 0 <= w <= 1:
+                p.error(f"{path}.criterion_weights.{c}", f"must lie between 0 and 1 (got {w:g})")
         total = sum(weights.values())
         if "criterion_weights" in raw and abs(total - 1.0) > WEIGHT_SUM_TOL:
             p.error(f"{path}.criterion_weights", f"must sum to 1 (got {total:.6g})")
@@ -226,20 +312,21 @@ def _parse_groups(p: _Parser, doc: dict, criteria: tuple[str, ...], lo: float, h
         raw_baseline = raw.get("baseline")
         for c in criteria if isinstance(raw_baseline, dict) else ():
             if c not in raw_baseline:
-                p.error(f"{path}.baseline", f"missing criterion {json.dumps(c)}")
+                p.error(f"{path}.baseline", f"missing criterion {_shown(c)}")
             elif c in baseline and not lo <= baseline[c] <= hi:
                 p.error(
                     f"{path}.baseline.{c}",
-                    f"must lie on the scale {lo:g}..{hi:g} (got {baseline[c]})",
+                    f"must lie on the scale {lo:g}..{hi:g} (got {baseline[c]:g})",
                 )
         groups.append(Group(name, weights, baseline))
     return tuple(groups)
 
 
-def _parse_interventions(p: _Parser, doc: dict, criteria: tuple[str, ...]):
-    raw_list = p.listing(doc, "interventions", "interventions")
+def _parse_interventions(p: _Parser, doc: dict, criteria: tuple[str, ...], groups: tuple[Group, ...], span: float):
+    raw_list = p.listing(doc, "interventions", "interventions", limit=MAX_INTERVENTIONS)
     codes = [r.get("code") for r in raw_list if isinstance(r, dict)]
     known = {c for c in codes if isinstance(c, str)}
+    group_names = {g.name for g in groups}
     seen: set[str] = set()
     out: list[Intervention] = []
     for k, raw in enumerate(raw_list):
@@ -247,47 +334,63 @@ def _parse_interventions(p: _Parser, doc: dict, criteria: tuple[str, ...]):
         if not isinstance(raw, dict):
             p.error(path, "must be an object")
             continue
-        code = p.string(raw, "code", f"{path}.code")
+        code = p.string(raw, "code", f"{path}.code", limit=CODE_MAX)
         if code and code in seen:
-            p.error(f"{path}.code", f"duplicate intervention code {json.dumps(code)}")
+            p.error(f"{path}.code", f"duplicate intervention code {_shown(code)}")
         seen.add(code)
         name = p.string(raw, "name", f"{path}.name", default=code)
-        cost = p.number(raw, "cost", f"{path}.cost", minimum=0)
-        effects = p.criterion_map(p.mapping(raw, "effects", f"{path}.effects"), f"{path}.effects", criteria)
+        cost = p.number(raw, "cost", f"{path}.cost", minimum=0, maximum=AMOUNT_MAX)
+        # An effect is a change in rating points: never more than the whole scale.
+        effects = p.criterion_map(p.mapping(raw, "effects", f"{path}.effects"), f"{path}.effects", criteria, bound=span)
         excludes: list[str] = []
-        for j, other in enumerate(p.listing(raw, "excludes", f"{path}.excludes", required=False)):
+        for j, other in enumerate(
+            p.listing(raw, "excludes", f"{path}.excludes", required=False, limit=MAX_INTERVENTIONS)
+        ):
             if not isinstance(other, str):
-                p.error(f"{path}.excludes[{j}]", f"must be a code string (got {json.dumps(other)})")
+                p.error(f"{path}.excludes[{j}]", f"must be a code string (got {_shown(other)})")
             elif other not in known:
-                p.error(f"{path}.excludes", f"unknown intervention {json.dumps(other)}")
+                p.error(f"{path}.excludes", f"unknown intervention {_shown(other)}")
             elif other == code:
                 p.error(f"{path}.excludes", "an intervention cannot exclude itself")
-            else:
+            elif other not in excludes:
                 excludes.append(other)
-        out.append(Intervention(code, name, cost, effects, tuple(excludes)))
+        by_group: dict[str, dict[str, float]] = {}
+        raw_by_group = raw.get("group_effects", {})
+        if not isinstance(raw_by_group, dict):
+            p.error(f"{path}.group_effects", f"must be an object (got {type(raw_by_group).__name__})")
+            raw_by_group = {}
+        for group_name, raw_effects in raw_by_group.items():
+            gpath = f"{path}.group_effects.{group_name}"
+            if group_name not in group_names:
+                p.error(f"{path}.group_effects", f"unknown group {_shown(group_name)}")
+            elif not isinstance(raw_effects, dict):
+                p.error(gpath, f"must be an object (got {type(raw_effects).__name__})")
+            else:
+                by_group[group_name] = p.criterion_map(raw_effects, gpath, criteria, bound=span)
+        out.append(Intervention(code, name, cost, effects, tuple(excludes), by_group))
     return tuple(out)
 
 
 def _parse_base_designs(p: _Parser, doc: dict, known: set[str]):
     out: list[BaseDesign] = []
     seen: set[str] = set()
-    for k, raw in enumerate(p.listing(doc, "base_designs", "base_designs", required=False)):
+    for k, raw in enumerate(p.listing(doc, "base_designs", "base_designs", required=False, limit=MAX_BASE_DESIGNS)):
         path = f"base_designs[{k}]"
         if not isinstance(raw, dict):
             p.error(path, "must be an object")
             continue
         name = p.string(raw, "name", f"{path}.name")
         if name and name in seen:
-            p.error(f"{path}.name", f"duplicate base design name {json.dumps(name)}")
+            p.error(f"{path}.name", f"duplicate base design name {_shown(name)}")
         seen.add(name)
         codes: list[str] = []
-        for j, code in enumerate(p.listing(raw, "interventions", f"{path}.interventions")):
+        for j, code in enumerate(p.listing(raw, "interventions", f"{path}.interventions", limit=MAX_INTERVENTIONS)):
             if not isinstance(code, str):
-                p.error(f"{path}.interventions[{j}]", f"must be a code string (got {json.dumps(code)})")
+                p.error(f"{path}.interventions[{j}]", f"must be a code string (got {_shown(code)})")
             elif code not in known:
-                p.error(f"{path}.interventions", f"unknown intervention {json.dumps(code)}")
+                p.error(f"{path}.interventions", f"unknown intervention {_shown(code)}")
             elif code in codes:
-                p.error(f"{path}.interventions", f"lists {json.dumps(code)} twice")
+                p.error(f"{path}.interventions", f"lists {_shown(code)} twice")
             else:
                 codes.append(code)
         out.append(BaseDesign(name, tuple(codes)))
@@ -296,8 +399,8 @@ def _parse_base_designs(p: _Parser, doc: dict, known: set[str]):
 
 def _parse_scale(p: _Parser, doc: dict) -> tuple[float, float]:
     scale = p.mapping(doc, "scale", "scale")
-    lo = p.number(scale, "min", "scale.min") if scale else 0.0
-    hi = p.number(scale, "max", "scale.max") if scale else 1.0
+    lo = p.number(scale, "min", "scale.min", minimum=-1000, maximum=1000) if scale else 0.0
+    hi = p.number(scale, "max", "scale.max", minimum=-1000, maximum=1000) if scale else 1.0
     if scale and lo >= hi and "min" in scale and "max" in scale:
         p.error("scale", f"min must be below max (got {lo:g}..{hi:g})")
     return lo, hi
@@ -305,14 +408,15 @@ def _parse_scale(p: _Parser, doc: dict) -> tuple[float, float]:
 
 def _parse_criteria(p: _Parser, doc: dict) -> tuple[str, ...]:
     out: list[str] = []
-    raw = p.listing(doc, "criteria", "criteria")
+    raw = p.listing(doc, "criteria", "criteria", limit=MAX_CRITERIA)
     if "criteria" in doc and isinstance(doc["criteria"], list) and not raw:
         p.error("criteria", "must list at least one criterion")
-    for k, name in enumerate(raw):
-        if not isinstance(name, str) or not name.strip():
-            p.error(f"criteria[{k}]", f"must be a non-empty string (got {json.dumps(name)})")
-        elif name in out:
-            p.error(f"criteria[{k}]", f"duplicate criterion {json.dumps(name)}")
+    for k, raw_name in enumerate(raw):
+        name = p.text(raw_name, f"criteria[{k}]", limit=NAME_MAX)
+        if not name:
+            continue
+        if name in out:
+            p.error(f"criteria[{k}]", f"duplicate criterion {_shown(name)}")
         else:
             out.append(name)
     return tuple(out)
@@ -325,30 +429,78 @@ def parse_scenario(doc: dict) -> Scenario:
     """
     if not isinstance(doc, dict):
         raise ScenarioError(f"(document): must be a JSON object (got {type(doc).__name__})")
+    check_depth(doc)
     p = _Parser()
-    title = p.string(doc, "title", "title")
-    budget = p.number(doc, "budget", "budget", minimum=0)
+    title = p.string(doc, "title", "title", limit=TITLE_MAX)
+    budget = p.number(doc, "budget", "budget", minimum=0, maximum=AMOUNT_MAX)
     lo, hi = _parse_scale(p, doc)
     criteria = _parse_criteria(p, doc)
     groups = _parse_groups(p, doc, criteria, lo, hi)
-    interventions = _parse_interventions(p, doc, criteria)
+    interventions = _parse_interventions(p, doc, criteria, groups, max(hi - lo, 0.0))
     base_designs = _parse_base_designs(p, doc, {i.code for i in interventions})
     max_rounds = doc.get("max_rounds", DEFAULT_MAX_ROUNDS)
-    if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
-        p.error("max_rounds", f"must be an integer ≥ 1 (got {json.dumps(max_rounds)})")
+    if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or not 1 <= max_rounds <= MAX_ROUNDS_LIMIT:
+        p.error("max_rounds", f"must be a whole number from 1 to {MAX_ROUNDS_LIMIT} (got {_shown(max_rounds)})")
         max_rounds = DEFAULT_MAX_ROUNDS
+    mediator = doc.get("mediator", MEDIATOR_CHOICES[0])
+    if mediator not in MEDIATOR_CHOICES:
+        p.error("mediator", f"must be one of {', '.join(MEDIATOR_CHOICES)} (got {_shown(mediator)})")
+        mediator = MEDIATOR_CHOICES[0]
     if p.errors:
         raise ScenarioError(p.errors)
-    return Scenario(title, budget, lo, hi, criteria, groups, interventions, base_designs, max_rounds)
+    return Scenario(title, budget, lo, hi, criteria, groups, interventions, base_designs, max_rounds, mediator)
+
+
+def check_depth(doc: Any, limit: int = MAX_DEPTH) -> None:
+    """Refuse a decoded document nested deeper than ``limit`` (walked without recursion).
+    Control characters such as NUL are refused field by field (see ``_Parser.text``)."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            raise ScenarioError(f"(document): nested deeper than {limit} levels")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _text_depth(text: str) -> int:
+    """Deepest bracket nesting of JSON text outside strings, without decoding it."""
+    raw = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", errors="replace"), dtype=np.uint8)
+    steps = np.zeros(len(raw), dtype=np.int64)
+    steps[(raw == ord("[")) | (raw == ord("{"))] = 1
+    steps[(raw == ord("]")) | (raw == ord("}"))] = -1
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def decode_document(text: str) -> Any:
+    """Decode scenario JSON text with the limits above; every problem becomes a ScenarioError.
+
+    The depth is checked before decoding, because Python's decoder recurses and a document
+    nested 100,000 deep would otherwise end in a RecursionError. NUL characters (which
+    PostgreSQL cannot store) are refused wherever they are.
+    """
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise ScenarioError(f"(document): longer than {MAX_DOCUMENT_CHARS:,} characters")
+    if "\x00" in text:
+        raise ScenarioError("(document): must not contain NUL characters")
+    if _text_depth(text) > MAX_DEPTH:
+        raise ScenarioError(f"(document): nested deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    except (RecursionError, ValueError) as exc:
+        raise ScenarioError(f"(document): cannot be decoded ({type(exc).__name__})") from exc
 
 
 def load_scenario(text: str) -> Scenario:
-    """Parse scenario JSON text; malformed JSON becomes a ScenarioError with line and column."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    return parse_scenario(doc)
+    """Parse scenario JSON text (see :func:`decode_document`) into a :class:`Scenario`."""
+    return parse_scenario(decode_document(text))
 
 
 def scenario_to_json(s: Scenario) -> dict:
@@ -373,11 +525,13 @@ def scenario_to_json(s: Scenario) -> dict:
                 "cost": i.cost,
                 "effects": dict(i.effects),
                 "excludes": list(i.excludes),
+                **({"group_effects": {g: dict(e) for g, e in i.group_effects.items()}} if i.group_effects else {}),
             }
             for i in s.interventions
         ],
         "base_designs": [{"name": b.name, "interventions": list(b.interventions)} for b in s.base_designs],
         "max_rounds": s.max_rounds,
+        "mediator": s.mediator,
     }
 
 
@@ -387,9 +541,9 @@ def check_pins(s: Scenario, pinned: tuple[str, ...], forbidden: tuple[str, ...])
     for field_name, codes in (("pinned", pinned), ("forbidden", forbidden)):
         for code in codes:
             if code not in s.index:
-                errors.append(f"{field_name}: unknown intervention {json.dumps(code)}")
+                errors.append(f"{field_name}: unknown intervention {_shown(code)}")
     for code in sorted(set(pinned) & set(forbidden)):
-        errors.append(f"pinned: {json.dumps(code)} is also forbidden")
+        errors.append(f"pinned: {_shown(code)} is also forbidden")
     if errors:
         raise ScenarioError(errors)
     x = s.mask(pinned)

@@ -15,7 +15,11 @@ Brute-force enumeration of every affordable package lives here too, for tests an
 from __future__ import annotations
 
 import math
+import os
+import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -23,7 +27,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .scenario import Scenario
-from .utility import utilities, utilities_many
+from .utility import respects_exclusions, utilities, utilities_many, within_budget
 
 #: A group counts as "strictly better than its disagreement utility" when ahead by this much.
 DELTA = 1e-5
@@ -84,7 +88,7 @@ class Problem:
         link = np.zeros((G * C, n + G * C))
         for g in range(G):
             for c in range(C):
-                link[g * C + c, :n] = -s.effects[:, c]
+                link[g * C + c, :n] = -s.group_effects[g, :, c]
                 link[g * C + c, n + g * C + c] = 1.0
         A = np.vstack([np.array(rows), link])
         return A, np.array(lo + [-np.inf] * (G * C)), np.concatenate([hi, s.baseline.reshape(-1)])
@@ -92,7 +96,7 @@ class Problem:
     @cached_property
     def u_upper(self) -> np.ndarray:
         """An upper bound on each u_g: every positive effect applied, capped."""
-        gain = np.clip(self.s.effects * self.x_ub[:, None], 0, None).sum(axis=0)
+        gain = np.clip(self.s.group_effects * self.x_ub[None, :, None], 0, None).sum(axis=1)
         return (self.s.weights * np.minimum(self.s.scale_max, self.s.baseline + gain)).sum(axis=1)
 
     def u(self, x: np.ndarray) -> np.ndarray:
@@ -134,6 +138,71 @@ class Solution:
     extra: np.ndarray
 
 
+class SolverError(RuntimeError):
+    """HiGHS stopped without a usable answer (not infeasibility, which is ``None``)."""
+
+
+#: Margin by which lower bounds on utilities are relaxed when HiGHS calls a problem infeasible;
+#: the candidate it then finds is checked directly against the unrelaxed bounds.
+RELAX_MARGIN = 1e-5
+#: Slack of that direct check (float sums of utilities).
+CHECK_TOL = 1e-9
+#: Wall-clock limit of one MILP, so a pathological scenario cannot hold a worker for long.
+TIME_LIMIT = 60.0
+
+_stdout_lock = threading.RLock()
+
+
+@contextmanager
+def solver_output_to_stderr():
+    """Send whatever is written to file descriptor 1 meanwhile to standard error instead.
+
+    HiGHS prints some diagnostics (``HighsMipSolverData::transformNewIntegerFeasibleSolution``)
+    with C's printf whatever its options say, so redirecting ``sys.stdout`` is not enough: the
+    descriptor itself is swapped. Commands that promise JSON on standard output rely on this.
+    """
+    with _stdout_lock:
+        try:
+            sys.stdout.flush()
+            saved = os.dup(1)
+        except (OSError, ValueError):  # No descriptor 1 (some embedded runners): nothing to guard.
+            yield
+            return
+        try:
+            os.dup2(2, 1)
+            yield
+        finally:
+            try:
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _milp(c, integrality, bounds, constraints, *, presolve: bool = True):
+    options = {**MIP_OPTIONS, "presolve": presolve, "time_limit": TIME_LIMIT}
+    with solver_output_to_stderr():
+        return milp(-c, integrality=integrality, bounds=bounds, constraints=constraints, options=options)
+
+
+def _meets(prob: Problem, x: np.ndarray, u_min: np.ndarray | None, rows, extra_x) -> bool:
+    """Direct check of a candidate: budget, exclusions, pins, forbids and every row, from numpy."""
+    s = prob.s
+    if not (within_budget(s, x) and respects_exclusions(s, x)):
+        return False
+    if np.any(x < prob.x_lb - 0.5) or np.any(x > prob.x_ub + 0.5):
+        return False
+    u = prob.u(x)
+    if u_min is not None and np.any(u < np.asarray(u_min) - CHECK_TOL):
+        return False
+    for row in rows:
+        value = float(row.a_u @ u) + sum(v * float(extra_x[j]) for j, v in row.a_extra.items())
+        if value < row.lo - CHECK_TOL or value > row.hi + CHECK_TOL:
+            return False
+    return True
+
+
 def solve(
     prob: Problem,
     *,
@@ -141,8 +210,19 @@ def solve(
     extra: Extra | None = None,
     rows: list[Row] | tuple[Row, ...] = (),
     u_min: np.ndarray | None = None,
+    relaxation: bool = False,
 ) -> Solution | None:
-    """Maximise c_u·u + c_extra·extra over feasible packages; None when infeasible."""
+    """Maximise c_u·u + c_extra·extra over feasible packages; None when infeasible.
+
+    Infeasibility is verified before it is believed: HiGHS sometimes calls a feasible problem
+    infeasible when a bound is tight (feasible with a margin of 1e-5, "infeasible" at 1e-6,
+    feasible at 0). So an "infeasible" answer is tried again without presolve, then with the
+    lower bounds on utilities relaxed by RELAX_MARGIN, and a package found that way counts only if it passes
+    a direct check of the unrelaxed constraints (:func:`_meets`).
+
+    ``relaxation=True`` solves the linear relaxation (x between 0 and 1) instead, with the
+    utility bounds relaxed by RELAX_MARGIN: when even that is infeasible, so is the MILP.
+    """
     s, n = prob.s, prob.n
     G, C = s.weights.shape
     extra = extra or Extra()
@@ -150,10 +230,12 @@ def solve(
     A0, lo0, hi0 = prob.static_rows
     blocks = [np.hstack([A0, np.zeros((A0.shape[0], k))])]
     lo, hi = [lo0], [hi0]
+    relaxable = [np.zeros(len(lo0), dtype=bool)]
     if u_min is not None:
         blocks.append(np.hstack([np.zeros((G, n)), prob.u_map, np.zeros((G, k))]))
         lo.append(np.asarray(u_min, dtype=float))
         hi.append(np.full(G, np.inf))
+        relaxable.append(np.ones(G, dtype=bool))
     for row in rows:
         r = np.zeros(n + G * C + k)
         r[n : n + G * C] = row.a_u @ prob.u_map
@@ -162,39 +244,54 @@ def solve(
         blocks.append(r[None, :])
         lo.append([row.lo])
         hi.append([row.hi])
+        relaxable.append(np.ones(1, dtype=bool))
     c = np.zeros(n + G * C + k)
     if c_u is not None:
         c[n : n + G * C] = np.asarray(c_u, dtype=float) @ prob.u_map
     c[n + G * C :] = extra.c
-    y_lb = (s.baseline + np.clip(s.effects, None, 0).sum(axis=0)).reshape(-1)
+    y_lb = (s.baseline + np.clip(s.group_effects, None, 0).sum(axis=1)).reshape(-1)
     bounds = Bounds(
         np.concatenate([prob.x_lb, y_lb, extra.lb]),
         np.concatenate([prob.x_ub, np.full(G * C, s.scale_max), extra.ub]),
     )
     integrality = np.concatenate([np.ones(n), np.zeros(G * C), extra.integer])
-    constraints = LinearConstraint(np.vstack(blocks), np.concatenate(lo), np.concatenate(hi))
-    res = milp(-c, integrality=integrality, bounds=bounds, constraints=constraints, options=MIP_OPTIONS)
-    if res.status == 4:
-        # HiGHS occasionally rejects its own presolved solution when a constraint is tight to
-        # within 1e-6 (e.g. an aspiration equal to an attainable utility). Solving the original
-        # model without presolve avoids the postsolve round-off.
-        res = milp(
-            -c,
-            integrality=integrality,
-            bounds=bounds,
-            constraints=constraints,
-            options={**MIP_OPTIONS, "presolve": False},
-        )
-    if res.status == 2:  # Infeasible.
-        return None
+    A = np.vstack(blocks)
+    lo_all, hi_all = np.concatenate(lo), np.concatenate(hi)
+    if relaxation:
+        mask = np.concatenate(relaxable) & np.isfinite(lo_all)
+        lo_relaxed = np.where(mask, lo_all - RELAX_MARGIN * np.maximum(1.0, np.abs(lo_all)), lo_all)
+        res = _milp(c, np.zeros_like(integrality), bounds, LinearConstraint(A, lo_relaxed, hi_all))
+        if res.x is None:
+            return None
+        return Solution(x=res.x[:n], objective=-float(res.fun), dual_bound=-float(res.fun), extra=res.x[n + G * C :])
+    res = _milp(c, integrality, bounds, LinearConstraint(A, lo_all, hi_all))
+    if res.status in (2, 4):
+        # Infeasible (2) or unbounded/other (4): the original model without presolve avoids
+        # the postsolve round-off that produces most false verdicts.
+        res = _milp(c, integrality, bounds, LinearConstraint(A, lo_all, hi_all), presolve=False)
+    verify = False
+    if res.status == 2 or (res.x is None and res.status == 4):
+        mask = np.concatenate(relaxable)
+        if not mask.any():
+            return None
+        margin = RELAX_MARGIN * np.maximum(1.0, np.abs(lo_all))
+        relaxed_lo = np.where(mask & np.isfinite(lo_all), lo_all - margin, lo_all)
+        res = _milp(c, integrality, bounds, LinearConstraint(A, relaxed_lo, hi_all))
+        if res.status == 2 or res.x is None:
+            return None
+        verify = True
     if res.x is None:
-        raise RuntimeError(f"MILP solver failed: {res.message}")
+        raise SolverError(f"the MILP solver stopped without a solution: {res.message}")
+    x = res.x[:n] > 0.5
+    extra_x = res.x[n + G * C :]
+    if verify and not _meets(prob, x, u_min, rows, extra_x):
+        return None
     dual = getattr(res, "mip_dual_bound", None)
     return Solution(
-        x=res.x[:n] > 0.5,
+        x=x,
         objective=-float(res.fun),
         dual_bound=-float(dual) if dual is not None and np.isfinite(dual) else -float(res.fun),
-        extra=res.x[n + G * C :],
+        extra=extra_x,
     )
 
 
@@ -216,15 +313,31 @@ def best_for_group(prob: Problem, g: int, u_min: np.ndarray | None = None) -> np
     return None if sol is None else sol.x
 
 
-def max_min_gain(prob: Problem, d: np.ndarray, groups: list[int] | None = None) -> float | None:
-    """max over feasible packages of min_{g∈groups} (u_g − d_g) — epigraph variable t."""
+def max_min_gain(
+    prob: Problem, d: np.ndarray, groups: list[int] | None = None, u_min: np.ndarray | None = None
+) -> float | None:
+    """max over feasible packages (with u ≥ u_min) of min_{g∈groups} (u_g − d_g) — epigraph
+    variable t. None when no feasible package has u ≥ u_min."""
     G = prob.n_groups
     groups = list(range(G)) if groups is None else groups
     extra = Extra()
     t = extra.add(-np.inf, float(np.max(prob.u_upper - d)), c=1.0)
     rows = [Row(_unit(G, g), {t: -1.0}, float(d[g]), np.inf) for g in groups]
-    sol = solve(prob, extra=extra, rows=rows)
+    sol = solve(prob, extra=extra, rows=rows, u_min=u_min)
     return None if sol is None else float(np.min(prob.u(sol.x)[groups] - d[groups]))
+
+
+def maximin_then_nash(prob: Problem, d: np.ndarray, u_min: np.ndarray | None = None) -> NashResult | None:
+    """The inequality-aware mediator: first maximise the smallest gain over d, min_g (u_g − d_g);
+    then, with every gain held at that optimum (less LEX_TOL), maximise the Nash product.
+    None when no feasible package has u ≥ max(d, u_min)."""
+    lower = d.copy() if u_min is None else np.maximum(d, u_min)
+    t = max_min_gain(prob, d, u_min=lower)
+    if t is None:
+        return None
+    held = np.maximum(lower, d + t - LEX_TOL)
+    found = nash(prob, d, u_min=held)
+    return found if found is not None else nash(prob, d, u_min=lower)
 
 
 def egalitarian(prob: Problem) -> np.ndarray:
@@ -234,7 +347,8 @@ def egalitarian(prob: Problem) -> np.ndarray:
     t = extra.add(-np.inf, float(prob.u_upper.max()), c=1.0)
     rows = [Row(_unit(G, g), {t: -1.0}, 0.0, np.inf) for g in range(G)]
     first = solve(prob, extra=extra, rows=rows)
-    assert first is not None  # The pinned set alone is always feasible (checked upstream).
+    if first is None:  # Cannot happen (the pins alone are feasible, checked upstream); be safe.
+        return prob.x_lb > 0.5
     worst = float(prob.u(first.x).min())
     second = utilitarian(prob, u_min=np.full(G, worst - LEX_TOL))
     if second is None or prob.u(second).min() < worst - LEX_TOL:
@@ -263,6 +377,12 @@ def feasible(prob: Problem, u_min: np.ndarray) -> bool:
     return solve(prob, u_min=u_min) is not None
 
 
+def surely_infeasible(prob: Problem, u_min: np.ndarray) -> bool:
+    """True when even the linear relaxation cannot give every group u_min (minus a margin): a
+    cheap proof, one LP, that no package can. False means "maybe"."""
+    return solve(prob, u_min=u_min, relaxation=True) is None
+
+
 @dataclass
 class NashResult:
     """The Nash-product package and how it was certified."""
@@ -288,43 +408,19 @@ class NashResult:
         }
 
 
-def _groups_that_can_gain(prob: Problem, d: np.ndarray, lower: np.ndarray) -> list[int]:
-    """Groups that some feasible package (with u ≥ lower) puts at least DELTA above d.
-
-    A group whose lower bound already guarantees the gain needs no MILP.
-    """
-    out = []
-    for g in range(prob.n_groups):
-        if lower[g] >= d[g] + DELTA:
-            out.append(g)
-            continue
-        x = best_for_group(prob, g, u_min=lower)
-        if x is not None and prob.u(x)[g] >= d[g] + DELTA:
-            out.append(g)
-    return out
-
-
-def _all_can_gain_together(prob: Problem, d: np.ndarray, lower: np.ndarray) -> bool:
-    if np.all(lower >= d + DELTA):
-        return True
-    extra = Extra()
-    t = extra.add(-np.inf, float(np.max(prob.u_upper - d)), c=1.0)
-    G = prob.n_groups
-    rows = [Row(_unit(G, g), {t: -1.0}, float(d[g]), np.inf) for g in range(G)]
-    sol = solve(prob, extra=extra, rows=rows, u_min=lower)
-    return sol is not None and bool(np.all(prob.u(sol.x) - d >= DELTA))
-
-
-def _largest_joint_set(prob: Problem, d: np.ndarray, lower: np.ndarray, cand: list[int]):
-    """The largest set of groups a single package puts DELTA above d (binary z_g per group)."""
+def _largest_joint_set(prob: Problem, d: np.ndarray, lower: np.ndarray) -> tuple[list[int], np.ndarray] | None:
+    """The largest set of groups one feasible package (with u ≥ lower) puts DELTA above d, and
+    that package; None when no feasible package has u ≥ lower. One MILP with a binary z_g per
+    group: maximise Σ z_g subject to u_g ≥ d_g + DELTA·z_g."""
     G = prob.n_groups
     extra = Extra()
-    z = {g: extra.add(0.0, 1.0, integer=True, c=1.0) for g in cand}
-    rows = [Row(_unit(G, g), {z[g]: -DELTA}, float(d[g]), np.inf) for g in cand]
+    z = {g: extra.add(0.0, 1.0, integer=True, c=1.0) for g in range(G)}
+    rows = [Row(_unit(G, g), {z[g]: -DELTA}, float(d[g]), np.inf) for g in range(G)]
     sol = solve(prob, extra=extra, rows=rows, u_min=lower)
-    assert sol is not None
+    if sol is None:
+        return None
     gain = prob.u(sol.x) - d
-    return [g for g in cand if gain[g] >= DELTA * (1 - 1e-6)]
+    return [g for g in range(G) if gain[g] >= DELTA * (1 - 1e-6)], sol.x
 
 
 def nash(prob: Problem, d: np.ndarray, u_min: np.ndarray | None = None) -> NashResult | None:
@@ -341,51 +437,51 @@ def nash(prob: Problem, d: np.ndarray, u_min: np.ndarray | None = None) -> NashR
 
     Saturated groups: a group that no feasible package puts at least DELTA above d_g (it may
     already be at the top of the scale) would force the product to zero, so it is left out of the
-    product and only held at u_g ≥ d_g. If the remaining groups cannot all gain at once, the
-    product runs over the largest set of groups that one package can all lift (others held at d).
-    Finally the package is post-improved to be Pareto-optimal (see :func:`pareto_improve`).
-    Returns None when no feasible package satisfies u ≥ max(d, u_min).
+    product and only held at u_g ≥ d_g. The product runs over the largest set of groups that one
+    package can all lift (one MILP, which also tells whether u ≥ max(d, u_min) is feasible at
+    all); the others are held at d. Finally the package is post-improved to be Pareto-optimal
+    (see :func:`pareto_improve`). Returns None when no feasible package satisfies u ≥ max(d, u_min).
     """
     G = prob.n_groups
     lower = d.copy() if u_min is None else np.maximum(d, u_min)
-    if not feasible(prob, lower):
+    found = _largest_joint_set(prob, d, lower)
+    if found is None:
         return None
-    if _all_can_gain_together(prob, d, lower):
-        # The common case: one package lifts every group, so nobody is saturated and the
-        # per-group tests below (one MILP each) are unnecessary.
-        included = list(range(G))
-    else:
-        cand = _groups_that_can_gain(prob, d, lower)
-        if any(lower[g] < d[g] + DELTA for g in cand):
-            included = _largest_joint_set(prob, d, lower, cand)
-        else:
-            included = cand
+    included, x0 = found
     excluded = [g for g in range(G) if g not in included]
     if not included:
         x = utilitarian(prob, u_min=lower)
-        return NashResult(x, d, [], excluded, 0, 0.0, 0.0, 0.0)
+        return NashResult(x if x is not None else x0, d, [], excluded, 0, 0.0, 0.0, 0.0)
     lower_s = lower.copy()
     lower_s[included] = np.maximum(lower_s[included], d[included] + DELTA)
-    return _cutting_planes(prob, d, lower_s, included, excluded)
+    return _cutting_planes(prob, d, lower_s, included, excluded, x0)
 
 
-def _cutting_planes(prob, d, lower, included, excluded) -> NashResult:
+def _cutting_planes(prob, d, lower, included, excluded, x0) -> NashResult:
     span = np.maximum(prob.u_upper - d, 2 * DELTA)
     extra = Extra()
     phi = {g: extra.add(-np.inf, math.log(span[g]), c=1.0) for g in included}
     points = {g: list(np.geomspace(max(DELTA, 1e-3 * span[g]), span[g], 8)) for g in included}
+    # Tangents at a known feasible package's gains too: the loop then often converges at once.
+    start = prob.u(x0)[included] - d[included]
+    for g, v in zip(included, start, strict=True):
+        points[g].append(max(float(v), DELTA))
     rows = [_tangent(prob, g, phi[g], v, d) for g in included for v in points[g]]
-    best_x, best_f, iterations = None, -np.inf, 0
-    while True:
+    best_x = x0
+    best_f = float(np.sum(np.log(np.maximum(start, 1e-300))))
+    iterations, gap, solver_gap = 0, 0.0, 0.0
+    while iterations < 100:
         iterations += 1
         sol = solve(prob, extra=extra, rows=rows, u_min=lower)
-        assert sol is not None  # Feasibility of ``lower`` was checked by the caller.
+        if sol is None:  # Cannot happen (x0 is feasible); keep the best package found.
+            break
         gains = prob.u(sol.x)[included] - d[included]
         f = float(np.sum(np.log(np.maximum(gains, 1e-300))))
         if f > best_f:
             best_x, best_f = sol.x, f
-        gap = sol.objective - best_f
-        if gap <= NASH_GAP_TOL * max(1.0, abs(best_f)) or iterations >= 100:
+        gap = max(sol.objective - best_f, 0.0)
+        solver_gap = max(sol.dual_bound - sol.objective, 0.0)
+        if gap <= NASH_GAP_TOL * max(1.0, abs(best_f)):
             break
         for g, v in zip(included, gains, strict=True):
             v = max(float(v), DELTA)
@@ -393,17 +489,8 @@ def _cutting_planes(prob, d, lower, included, excluded) -> NashResult:
                 points[g].append(v)
                 rows.append(_tangent(prob, g, phi[g], v, d))
     x = pareto_improve(prob, best_x)
-    log_product = float(np.sum(np.log(prob.u(x)[included] - d[included])))
-    return NashResult(
-        x,
-        d,
-        included,
-        excluded,
-        iterations,
-        max(gap, 0.0),
-        max(sol.dual_bound - sol.objective, 0.0),
-        log_product,
-    )
+    log_product = float(np.sum(np.log(np.maximum(prob.u(x)[included] - d[included], 1e-300))))
+    return NashResult(x, d, included, excluded, iterations, gap, solver_gap, log_product)
 
 
 def _tangent(prob: Problem, g: int, phi: int, v: float, d: np.ndarray) -> Row:

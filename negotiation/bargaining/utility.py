@@ -11,9 +11,11 @@ from .scenario import Scenario
 
 
 def criterion_levels(s: Scenario, x: np.ndarray) -> np.ndarray:
-    """Capped criterion levels groups × criteria under selection ``x``."""
-    delta = np.asarray(x, dtype=float) @ s.effects
-    return np.minimum(s.scale_max, s.baseline + delta[None, :])
+    """Capped criterion levels groups × criteria under selection ``x`` (each group sees its own
+    effects, ``group_effects`` applied)."""
+    xf = np.asarray(x, dtype=float)
+    delta = np.einsum("i,gic->gc", xf, s.group_effects) if s.has_group_effects else (xf @ s.effects)[None, :]
+    return np.minimum(s.scale_max, s.baseline + delta)
 
 
 def utilities(s: Scenario, x: np.ndarray) -> np.ndarray:
@@ -23,9 +25,11 @@ def utilities(s: Scenario, x: np.ndarray) -> np.ndarray:
 
 def utilities_many(s: Scenario, xs: np.ndarray) -> np.ndarray:
     """Utilities packages × groups for a packages × interventions 0/1 matrix (vectorised)."""
-    delta = np.asarray(xs, dtype=float) @ s.effects  # packages × criteria
-    out = np.empty((delta.shape[0], len(s.groups)))
+    xs = np.asarray(xs, dtype=float)
+    out = np.empty((xs.shape[0], len(s.groups)))
+    common = None if s.has_group_effects else xs @ s.effects  # packages × criteria
     for g in range(len(s.groups)):
+        delta = common if common is not None else xs @ s.group_effects[g]
         out[:, g] = np.minimum(s.scale_max, s.baseline[g] + delta) @ s.weights[g]
     return out
 

@@ -14,17 +14,17 @@ DOCUMENT = {
     "criteria": ["accessibility", "aesthetics"],
     "groups": [
         {
-            "name": "senior",
+            "name": "Seniors",
             "criterion_weights": {"accessibility": 0.7, "aesthetics": 0.3},
             "baseline": {"accessibility": 2.0, "aesthetics": 2.5},
         },
         {
-            "name": "disabled",
+            "name": "Disabled residents",
             "criterion_weights": {"accessibility": 0.9, "aesthetics": 0.1},
             "baseline": {"accessibility": 1.5, "aesthetics": 2.5},
         },
         {
-            "name": "lgbtqia2",
+            "name": "LGBTQIA2+ residents",
             "criterion_weights": {"accessibility": 0.2, "aesthetics": 0.8},
             "baseline": {"accessibility": 2.5, "aesthetics": 2.0},
         },

@@ -38,8 +38,8 @@ DELETE = object()
 
 CASES = [
     (_set(["interventions", 3, "cost"], -1), "interventions[3].cost: must be ≥ 0"),
-    (_set(["interventions", 3, "cost"], "ten"), "interventions[3].cost: must be a number"),
-    (_set(["interventions", 3, "cost"], True), "interventions[3].cost: must be a number"),
+    (_set(["interventions", 3, "cost"], "ten"), "interventions[3].cost: must be a finite number"),
+    (_set(["interventions", 3, "cost"], True), "interventions[3].cost: must be a finite number"),
     (
         _set(["groups", 1, "criterion_weights", "accessibility"], 0.2),
         "groups[1].criterion_weights: must sum to 1 (got 0.9)",
@@ -67,7 +67,7 @@ CASES = [
     (_set(["criteria"], "accessibility"), "criteria: must be a list"),
     (_set(["groups"], []), "groups: must list at least one group"),
     (_set(["scale"], {"min": 4, "max": 1}), "scale: min must be below max"),
-    (_set(["max_rounds"], 0), "max_rounds: must be an integer ≥ 1"),
+    (_set(["max_rounds"], 0), "max_rounds: must be a whole number from 1 to 200"),
     (_set(["interventions", 4], "MURAL"), "interventions[4]: must be an object"),
 ]
 

@@ -203,7 +203,7 @@ def test_the_compare_page_shows_both_sessions(client, personas, world):
     study, scenario, a, b = world
     client.force_login(personas["planner"])
     html = client.get(reverse("negotiation:compare", args=[study.slug]) + f"?a={a.pk}&b={b.pk}").content.decode()
-    assert f"Session {a.pk}" in html and f"Session {b.pk}" in html and "Utility of senior" in html
+    assert f"Session {a.pk}" in html and f"Session {b.pk}" in html and "Utility of Seniors" in html
 
 
 def test_staff_home_links_to_negotiation(client, personas, study):

@@ -6,12 +6,15 @@ study, in which case the scenario, the session, its rounds and its outcome are r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from negotiation.bargaining import ScenarioError, load_scenario, run_negotiation
+from negotiation.bargaining.scenario import MEDIATOR_CHOICES
+from negotiation.bargaining.solvers import SolverError, solver_output_to_stderr
 
 
 class Command(BaseCommand):
@@ -23,18 +26,26 @@ class Command(BaseCommand):
         parser.add_argument("--pin", action="append", default=[], metavar="CODE")
         parser.add_argument("--forbid", action="append", default=[], metavar="CODE")
         parser.add_argument("--save", metavar="STUDY", help="record the run in this study")
+        parser.add_argument(
+            "--mediator", choices=MEDIATOR_CHOICES, help="the mediator's rule (default: the scenario's, else nash)"
+        )
 
-    def handle(self, *args, scenario, as_json: bool, pin, forbid, save, **options):
+    def handle(self, *args, scenario, as_json: bool, pin, forbid, save, mediator=None, **options):
         try:
             text = sys.stdin.read() if scenario == "-" else _read(scenario)
             parsed = load_scenario(text)
-            outcome = run_negotiation(parsed, pinned=pin, forbidden=forbid)
+            # Standard output carries only the document: anything a library prints meanwhile,
+            # from Python or from C, goes to standard error.
+            with solver_output_to_stderr(), contextlib.redirect_stdout(sys.stderr):
+                outcome = run_negotiation(parsed, pinned=pin, forbidden=forbid, mediator=mediator)
             if save:
                 self._save(save, text, outcome, pin, forbid)
         except ScenarioError as exc:
             for line in exc.errors:
                 self.stderr.write(line)
             raise CommandError(f"invalid scenario ({len(exc.errors)} problems)") from exc
+        except SolverError as exc:
+            raise CommandError(str(exc)) from exc
         if as_json:
             self.stdout.write(_dumps(outcome))
             return
@@ -46,6 +57,7 @@ class Command(BaseCommand):
         # Imported here so that a run without --save never loads the models' services.
         from django.db import transaction
 
+        from negotiation.bargaining.scenario import decode_document
         from negotiation.services import scenario_import, session_save_outcome
         from surveys.models import Study
 
@@ -53,7 +65,7 @@ class Command(BaseCommand):
         if study is None:
             raise CommandError(f"--save: no study {slug!r}")
         with transaction.atomic():
-            scenario = scenario_import(study=study, document=json.loads(text))
+            scenario = scenario_import(study=study, document=decode_document(text))
             session = session_save_outcome(scenario=scenario, outcome=outcome, pinned=pin, forbidden=forbid)
         self.stderr.write(f"saved scenario {scenario.pk} and session {session.pk} in {slug}")
 
