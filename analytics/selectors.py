@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db.models import Count
@@ -14,6 +14,7 @@ from surveys.models import Completion, Criterion, Group, Participant, Ranking, R
 
 from .charts import Panel, report_panels, representation_panel, small_groups
 from .models import AnalysisRun
+from .opinion_dashboard import OpinionSection, opinion_sections
 from .services import analysis_current, analysis_latest
 
 
@@ -71,6 +72,7 @@ class Dashboard:
     panels: list[Panel]
     representation: Panel
     small_groups: dict[str, int]
+    opinion: list[OpinionSection] = field(default_factory=list)
 
 
 def display_names(*, study: Study) -> dict[str, dict[str, str]]:
@@ -119,6 +121,7 @@ def dashboard_build(*, study: Study) -> Dashboard:
         panels=_report_panels(latest, min_group_size=study.min_group_size, names=names) if latest else [],
         representation=_representation(study),
         small_groups=_named(small_groups(report, study.min_group_size), names["groups"]) if report else {},
+        opinion=opinion_sections(study=study, report=report, names=names) if report else [],
     )
 
 
