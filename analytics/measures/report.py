@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .agreement import alpha_cis, alphas
+from .components import component_change, variance_components
 from .consistency import names_match, rating_ranking_consistencies
 from .data import (
     RankingMatrix,
@@ -33,7 +34,7 @@ from .variance import variance_split
 SIGNIFICANCE = 0.05
 
 # Purpose codes for the per-cell random streams (see data.rng_for).
-_DIVERGENCE, _BOOTSTRAP, _CHANGE, _ALPHA = 1, 2, 3, 4
+_DIVERGENCE, _BOOTSTRAP, _CHANGE, _ALPHA, _COMPONENTS = 1, 2, 3, 4, 5
 
 ProgressCallback = Callable[[float], None]
 
@@ -214,6 +215,8 @@ def _criterion_entry(
 ) -> dict:
     values, members = rating.values, data.memberships
     split = variance_split(values, members)
+    components = variance_components(values, members)
+    shares = components.shares()
     overall_alpha, group_alpha = alphas(values, members, data.scale_min, data.scale_max)
     groups = []
     for g, name in enumerate(data.group_names):
@@ -252,6 +255,14 @@ def _criterion_entry(
         "between_group_variance": split.between,
         "within_group_variance": split.within,
         "between_group_share": split.share,
+        "group_variance": components.group,
+        "group_site_variance": components.group_site,
+        "rater_variance": components.rater,
+        "residual_variance": components.residual,
+        "group_variance_share": shares["group"],
+        "group_site_variance_share": shares["group_site"],
+        "rater_variance_share": shares["rater"],
+        "residual_variance_share": shares["residual"],
         "most_divergent_group": _most_divergent(groups),
         "groups": groups,
         "sites": site_summaries(values, members, data.site_codes, data.group_names),
@@ -353,6 +364,7 @@ class _Resampled:
         seed: int,
     ) -> None:
         k = data.scale_range
+        self.seed, self.n_permutations = seed, n_permutations
         rowsets = [np.ones(data.n_participants, bool)] + [data.memberships[:, g] for g in range(len(data.group_names))]
         self.ci: dict[tuple[int, int, str], tuple[float | None, float | None]] = {}
         self.change: dict[tuple[int, int, str], Change] = {}
@@ -389,6 +401,15 @@ def _longitudinal_entry(data: StudyData, c: int, name: str, wave_reports: list[d
     present = [(w, wave, r) for w, wave, r in present if r is not None]
     shares = [_share_from_report(wave_reports[w], name) for w, _, _ in present]
     overall = _series_and_changes(data, present, shares, np.ones(data.n_participants, bool), 0, resampled)
+    for change, (w0, _, r0), (w1, _, r1) in zip(overall["changes"], present, present[1:], strict=False):
+        rng = rng_for(resampled.seed, _COMPONENTS, w0, w1, c)
+        moved = component_change(r0.values, r1.values, data.memberships, resampled.n_permutations, rng)
+        change.update(
+            group_variance_delta=moved.group_delta,
+            group_variance_p_value=moved.group_p_value,
+            group_site_variance_delta=moved.group_site_delta,
+            group_site_variance_p_value=moved.group_site_p_value,
+        )
     groups = []
     for g, group in enumerate(data.group_names):
         in_group = data.memberships[:, g]
