@@ -10,6 +10,7 @@ COPY analytics analytics
 COPY negotiation negotiation
 COPY exports exports
 COPY api api
+COPY studio studio
 RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py compilemessages -l fr -v0 \

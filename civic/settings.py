@@ -59,7 +59,29 @@ if not DEBUG and not os.environ.get("SECRET_KEY") and envbool("REQUIRE_SECRET_KE
     raise ImproperlyConfigured("SECRET_KEY must be set in production")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = envstr("SITE_URL", "http://localhost:8000")
+# The public address of the site, e.g. https://civic.montreal.ca: the base of every link sent to
+# residents. Unset, web pages use the address the request came in on and commands localhost.
+SITE_URL = envstr("SITE_URL", "")
+
+# Mail (invitations): EMAIL_BACKEND defaults to printing messages on the console. With
+# django.core.mail.backends.smtp.EmailBackend, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD and EMAIL_USE_TLS say where to send them.
+_EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_SMTP_OPTIONS = {
+    "host": envstr("EMAIL_HOST", "localhost"),
+    "port": envint("EMAIL_PORT", 25),
+    "username": envstr("EMAIL_HOST_USER", ""),
+    "password": envstr("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": envbool("EMAIL_USE_TLS", False),
+    "timeout": 20,
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": _SMTP_OPTIONS if _EMAIL_BACKEND.endswith("smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "civic@localhost")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -76,6 +98,7 @@ INSTALLED_APPS = [
     "negotiation",
     "api",
     "exports",
+    "studio",
 ]
 
 MIDDLEWARE = [

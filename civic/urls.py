@@ -11,6 +11,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("staff/", views.staff_home, name="staff-home"),
+    path("staff/studies/", include("studio.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("ping", views.ping, name="ping"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from exports.models import ExportJob
 from negotiation.models import NegotiationSession, Scenario
+from studio.models import Mailing
 from surveys.models import Comment, Rating
 from surveys.services import invitations_create
 
@@ -28,6 +29,10 @@ PLANNERS_AND_RESEARCHERS = {**STAFF_ONLY, "planner": 200, "researcher": 200, "ot
 PLANNERS = {**PLANNERS_AND_RESEARCHERS, "researcher": 404}
 RESEARCHERS = {**PLANNERS_AND_RESEARCHERS, "planner": 404}
 SIGNED_IN = {**STAFF_ONLY, "planner": 200, "researcher": 200, "other_planner": 200, "admin": 200}
+# The study builder: admins and the study's owners (owners: studio/tests/test_builder.py).
+BUILDERS = {**STAFF_ONLY, "planner": 404, "researcher": 404, "other_planner": 404, "admin": 200}
+BUILDERS_POST = {**BUILDERS, "admin": 302}
+BUILDERS_BAD_FORM = {**BUILDERS, "admin": 400}
 
 # name → (method, url template, expected by persona). {slug}, {scenario}, {session}, {export} and
 # {token} are filled from the fixture.
@@ -104,6 +109,27 @@ MATRIX = {
         "/studies/{slug}/exports/{export}/delete/",
         {**RESEARCHERS, "researcher": 302, "admin": 404},
     ),
+    "studio:index": ("get", "/staff/studies/", SIGNED_IN),
+    "studio:create": ("get", "/staff/studies/new/", BUILDERS),
+    "studio:import": ("get", "/staff/studies/import/", BUILDERS),
+    "studio:study": ("get", "/staff/studies/{slug}/", BUILDERS),
+    "studio:status": ("post", "/staff/studies/{slug}/status/", BUILDERS_POST),
+    "studio:analyse": ("post", "/staff/studies/{slug}/analyse/", BUILDERS_POST),
+    "studio:export": ("get", "/staff/studies/{slug}/package.zip", BUILDERS),
+    "studio:basics": ("get", "/staff/studies/{slug}/basics/", BUILDERS),
+    "studio:criteria": ("get", "/staff/studies/{slug}/criteria/", BUILDERS),
+    "studio:waves": ("get", "/staff/studies/{slug}/waves/", BUILDERS),
+    "studio:wave-status": ("post", "/staff/studies/{slug}/waves/{wave}/status/", BUILDERS_POST),
+    "studio:groups": ("get", "/staff/studies/{slug}/groups/", BUILDERS),
+    "studio:sites": ("get", "/staff/studies/{slug}/sites/", BUILDERS),
+    "studio:images": ("get", "/staff/studies/{slug}/images/", BUILDERS),
+    "studio:ranking": ("get", "/staff/studies/{slug}/ranking/", BUILDERS),
+    "studio:people": ("get", "/staff/studies/{slug}/people/", BUILDERS),
+    "studio:invitations": ("get", "/staff/studies/{slug}/invitations/", BUILDERS),
+    "studio:links": ("post", "/staff/studies/{slug}/invitations/links.csv", BUILDERS_BAD_FORM),
+    "studio:send": ("post", "/staff/studies/{slug}/invitations/send/", BUILDERS_BAD_FORM),
+    "studio:remind": ("post", "/staff/studies/{slug}/invitations/{mailing}/", BUILDERS_POST),
+    "studio:poster": ("get", "/staff/studies/{slug}/poster/", BUILDERS),
 }
 # Patterns that are not pages of ours: the admin's own URLs, the API (own matrix), media files.
 EXEMPT_PREFIXES = ("admin:", "api:")
@@ -162,6 +188,8 @@ def world(db, study, personas, settings, tmp_path):
         "scenario": scenario.pk,
         "session": session.pk,
         "export": job.pk,
+        "wave": study.waves.first().pk,
+        "mailing": Mailing.objects.create(study=study, base_url="http://testserver").pk,
     }
 
 
@@ -173,7 +201,12 @@ def _status(response) -> int | str:
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_each_persona_gets_the_expected_status(world, name, monkeypatch):
-    for target in ("analytics.services._enqueue", "exports.services._enqueue", "negotiation.services._enqueue"):
+    for target in (
+        "analytics.services._enqueue",
+        "exports.services._enqueue",
+        "negotiation.services._enqueue",
+        "studio.services._enqueue",
+    ):
         monkeypatch.setattr(target, lambda *a, **k: True)
     method, template, expected = MATRIX[name]
     got = {}
@@ -184,6 +217,8 @@ def test_each_persona_gets_the_expected_status(world, name, monkeypatch):
             scenario=world["scenario"],
             session=world["session"],
             export=world["export"],
+            wave=world["wave"],
+            mailing=world["mailing"],
             token=token,
         )
         data = {"kind": "comment", "text": "hello"} if name == "surveys:answer" else {}

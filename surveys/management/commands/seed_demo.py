@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from civic.site import site_url
 from surveys.demo import SYNTHETIC_NOTE, demo_seed
 
 
@@ -11,12 +11,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--invitations", type=int, default=3, help="fresh resident links to print")
-        parser.add_argument("--base-url", default=settings.SITE_URL)
+        parser.add_argument("--base-url", default=None, help="default: SITE_URL")
 
     def handle(self, *args, invitations, base_url, **options):
         result = demo_seed(invitations=invitations)
         extra = self._extras(result.study)
-        base = base_url.rstrip("/")
+        base = (base_url or site_url()).rstrip("/")
         w = self.stdout.write
         w(
             f"Demo study '{result.study.slug}': {result.study.participants.count()} participants, "

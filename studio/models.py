@@ -1,0 +1,54 @@
+"""Invitation mailings: a background job per batch of e-mails (and one reminder per batch).
+
+Addresses are the only personal data Civic ever holds about residents, so they are kept only as
+long as the one reminder needs them: sending the reminder erases them, and so does "Forget the
+addresses". They are never exported and never shown back except as a count.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from civic.jobs import Job
+from surveys.models import Invitation, Study
+
+
+class Mailing(Job):
+    class Kind(models.TextChoices):
+        INVITE = "invite", _("Invitations")
+        REMIND = "remind", _("Reminder")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="mailings")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INVITE)
+    reminder_of = models.OneToOneField("self", on_delete=models.CASCADE, null=True, blank=True, related_name="reminder")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    base_url = models.CharField(max_length=200)
+    total = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    addresses_erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} mailing {self.pk} of {self.study.slug}"
+
+
+class MailRecipient(models.Model):
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="recipients")
+    address = models.EmailField(blank=True)
+    invitation = models.OneToOneField(
+        Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="mail_recipient"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["mailing", "id"]
+
+    def __str__(self) -> str:
+        return f"recipient {self.pk} of mailing {self.mailing_id}"
