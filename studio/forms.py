@@ -66,6 +66,9 @@ class BasicsForm(forms.Form):
     )
     open_signup = forms.BooleanField(label=_("Anyone with the study’s open link may take part"), required=False)
     min_group_size = forms.IntegerField(label=_("Smallest group shown without a caution"), min_value=1)
+    min_tested_group_size = forms.IntegerField(
+        label=_("Smallest group tested for significance"), min_value=2, initial=3
+    )
     k_anonymity = forms.IntegerField(label=_("Smallest group in anonymised exports (k)"), min_value=1)
 
     @classmethod
@@ -82,6 +85,7 @@ class BasicsForm(forms.Form):
             "priority_tokens": doc["priority_tokens"],
             "open_signup": doc["open_signup"],
             "min_group_size": doc["min_group_size"],
+            "min_tested_group_size": doc["min_tested_group_size"],
             "k_anonymity": doc["k_anonymity"],
         }
 
@@ -98,6 +102,7 @@ class BasicsForm(forms.Form):
             "priority_tokens": d["priority_tokens"],
             "open_signup": d["open_signup"],
             "min_group_size": d["min_group_size"],
+            "min_tested_group_size": d["min_tested_group_size"],
             "k_anonymity": d["k_anonymity"],
         }
 

@@ -13,7 +13,7 @@ study.json::
 
     {"format": "civic-study/1", "slug", "title": {"en", "fr"}, "description": {"en", "fr"},
      "scale": {"min", "max", "labels": {"en": [...], "fr": [...]}}, "priority_tokens",
-     "open_signup", "min_group_size", "k_anonymity",
+     "open_signup", "min_group_size", "min_tested_group_size", "k_anonymity",
      "criteria": [{"code"?, "kind": "rating"|"ranking", "label": {"en", "fr"}, "description": {...}}],
      "waves": [{"name"}],
      "groups": [{"code"?, "label": {"en", "fr"}, "description": {...}, "target": int|null}],
@@ -311,6 +311,7 @@ def _basics(data: dict, problems: list[Problem]) -> dict:
         "priority_tokens": check.integer(data, "priority_tokens", default=10, low=1, high=100),
         "open_signup": check.boolean(data, "open_signup", False),
         "min_group_size": check.integer(data, "min_group_size", default=5, low=1, high=1000),
+        "min_tested_group_size": check.integer(data, "min_tested_group_size", default=3, low=2, high=1000),
         "k_anonymity": check.integer(data, "k_anonymity", default=5, low=1, high=1000),
     }
 
@@ -532,7 +533,7 @@ def _write_basics(study: Study, clean: dict) -> Study:
     study.description_en, study.description_fr = clean["description"]["en"], clean["description"]["fr"]
     study.scale_min, study.scale_max = clean["scale"]["min"], clean["scale"]["max"]
     study.scale_labels_en, study.scale_labels_fr = clean["scale"]["labels"]["en"], clean["scale"]["labels"]["fr"]
-    for key in ("priority_tokens", "open_signup", "min_group_size", "k_anonymity"):
+    for key in ("priority_tokens", "open_signup", "min_group_size", "min_tested_group_size", "k_anonymity"):
         setattr(study, key, clean[key])
     study.save()
     return study
@@ -884,6 +885,7 @@ def study_to_dict(study: Study, *, file_names: dict[int, str] | None = None) -> 
         "priority_tokens": study.priority_tokens,
         "open_signup": study.open_signup,
         "min_group_size": study.min_group_size,
+        "min_tested_group_size": study.min_tested_group_size,
         "k_anonymity": study.k_anonymity,
         "criteria": [
             {

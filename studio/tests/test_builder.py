@@ -54,6 +54,7 @@ def _build(client, settings, tmp_path) -> Study:
             "labels_fr": "Mauvais\nCorrect\nBon",
             "priority_tokens": "10",
             "min_group_size": "5",
+            "min_tested_group_size": "3",
             "k_anonymity": "5",
             "next": "1",
         },
