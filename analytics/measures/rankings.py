@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
+
+from .divergence import PERMUTATION_BATCH, TIE_TOLERANCE, random_permutations, relabellings, same_tests
 
 
 def kendall_w(ranks: np.ndarray) -> float | None:
@@ -121,5 +124,101 @@ def most_distant(groups: list[str], results: list[GroupRanking]) -> str | None:
     best, best_distance = None, -1.0
     for name, result in zip(groups, results, strict=True):
         if result.distance is not None and result.distance > best_distance:
+            best, best_distance = name, result.distance
+    return best
+
+
+@dataclass(frozen=True)
+class DistanceTest:
+    """Permutation test of each group's consensus distance for one ranking criterion."""
+
+    p_value: np.ndarray  # nan where not tested
+    min_p_value: np.ndarray  # the smallest p-value the group's test can reach
+    too_small: np.ndarray  # bool
+    exact: np.ndarray  # bool
+    same_test_as: np.ndarray  # int, as in divergence.same_tests
+
+
+def _distances(member_sums: np.ndarray, counts: np.ndarray, total: np.ndarray, n_people: int) -> np.ndarray:
+    """Tau distance between each group's consensus and the others', batched: (..., groups).
+
+    member_sums (..., groups, items) are the members' rank totals; consensus orders sort mean
+    ranks stably, exactly as consensus_order does.
+    """
+    n_items = member_sums.shape[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mine = member_sums / counts[..., None]
+        others = (total - member_sums) / (n_people - counts)[..., None]
+    pos_a = np.argsort(np.argsort(mine, axis=-1, kind="stable"), axis=-1, kind="stable")
+    pos_b = np.argsort(np.argsort(others, axis=-1, kind="stable"), axis=-1, kind="stable")
+    i, j = np.triu_indices(n_items, k=1)
+    discordant = np.sign(pos_a[..., i] - pos_a[..., j]) != np.sign(pos_b[..., i] - pos_b[..., j])
+    return discordant.sum(axis=-1) / (n_items * (n_items - 1) / 2.0)
+
+
+def distance_tests(
+    ranks: np.ndarray,
+    memberships: np.ndarray,
+    n_permutations: int,
+    rng: np.random.Generator,
+    min_tested: int = 3,
+) -> DistanceTest:
+    """p-values of the consensus distances of group_rankings under relabelling of the rankers.
+
+    Small groups reach large distances by chance (their consensus is noisy), so the distance
+    alone favours them; the permutation null compares each group with random groups of its
+    own size. Rows are complete rankings; whole membership rows are permuted. When every member
+    set of the group's size can be enumerated (C(N, n) ≤ n_permutations) the p-value is exact.
+    """
+    n_people, n_groups = memberships.shape
+    counts = memberships.sum(axis=0).astype(int)
+    smaller = np.minimum(counts, n_people - counts)
+    defined = (counts >= 2) & (n_people - counts >= 1) & (ranks.shape[1] >= 2)
+    too_small = defined & (smaller < min_tested)
+    cap = max(n_permutations, 0) + 1
+    n_sets = np.array([min(relabellings(n_people, k), cap) for k in smaller], dtype=float)
+    exact = defined & ~too_small & (n_sets <= n_permutations)
+    min_p = np.where(defined, np.where(exact, 1.0 / n_sets, 1.0 / cap), np.nan)
+    p = np.full(n_groups, np.nan)
+    tested = defined & ~too_small
+    if n_permutations <= 0 or not tested.any():
+        return DistanceTest(p, min_p, too_small, exact, same_tests(memberships))
+    x = ranks.astype(np.float64)
+    total = x.sum(axis=0)
+    m = memberships.astype(np.float64)
+    observed = _distances(m.T @ x, counts.astype(float), total, n_people)
+    threshold = np.where(tested, observed, np.inf)
+    monte_carlo = tested & ~exact
+    if monte_carlo.any():
+        exceed = np.zeros(n_groups)
+        rows = memberships[:, monte_carlo].astype(np.float32)
+        xt = np.ascontiguousarray(x.T, dtype=np.float32 if np.all(x == np.rint(x)) else np.float64)
+        done = 0
+        while done < n_permutations:
+            batch = min(PERMUTATION_BATCH, n_permutations - done)
+            order = random_permutations(n_people, batch, rng)
+            permuted = rows[order]  # batch × people × tested groups
+            sums = np.einsum("ip,bpg->bgi", xt, permuted, optimize=True).astype(np.float64)
+            d = _distances(sums, counts[monte_carlo].astype(float), total, n_people)
+            exceed[monte_carlo] += (d >= threshold[monte_carlo] - TIE_TOLERANCE).sum(axis=0)
+            done += batch
+        p[monte_carlo] = (1.0 + exceed[monte_carlo]) / (1.0 + n_permutations)
+    for g in np.flatnonzero(exact):
+        small = int(smaller[g])
+        subsets = np.array(list(itertools.combinations(range(n_people), small)), dtype=np.intp).reshape(-1, small)
+        indicator = np.zeros((len(subsets), n_people))
+        np.put_along_axis(indicator, subsets, 1.0, axis=1)
+        if small != counts[g]:
+            indicator = 1.0 - indicator
+        d = _distances(indicator @ x, np.full(len(subsets), float(counts[g])), total, n_people)
+        p[g] = float((d >= observed[g] - TIE_TOLERANCE).mean())
+    return DistanceTest(p, min_p, too_small, exact, same_tests(memberships))
+
+
+def most_distant_significant(groups: list[str], results: list[GroupRanking], significant: list[bool]) -> str | None:
+    """The significant group whose consensus is farthest from the others' (first on ties), or None."""
+    best, best_distance = None, -1.0
+    for name, result, ok in zip(groups, results, significant, strict=True):
+        if ok and result.distance is not None and result.distance > best_distance:
             best, best_distance = name, result.distance
     return best

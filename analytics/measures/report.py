@@ -27,14 +27,14 @@ from .divergence import MIN_TESTED, DivergenceResult, benjamini_hochberg, diverg
 from .jsonify import to_json
 from .longitudinal import Change, paired_changes
 from .opinion import opinion_groups
-from .rankings import group_ranking, group_rankings, kendall_w, most_distant
+from .rankings import DistanceTest, distance_tests, group_ranking, group_rankings, kendall_w, most_distant_significant
 from .sites import site_summaries
 from .variance import variance_split
 
 SIGNIFICANCE = 0.05
 
 # Purpose codes for the per-cell random streams (see data.rng_for).
-_DIVERGENCE, _BOOTSTRAP, _CHANGE, _ALPHA, _COMPONENTS = 1, 2, 3, 4, 5
+_DIVERGENCE, _BOOTSTRAP, _CHANGE, _ALPHA, _COMPONENTS, _RANKING = 1, 2, 3, 4, 5, 6
 
 ProgressCallback = Callable[[float], None]
 
@@ -70,7 +70,7 @@ def compute_report(
     units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
     tracker = _Progress(progress, units)
     tests = _divergence_tests(data, n_permutations, seed, min_tested)
-    resampling = _Resampling(n_bootstrap, seed)
+    resampling = _Resampling(n_bootstrap, seed, n_permutations, min_tested)
     waves = [_wave_report(data, w, wave, tests[w], tracker, resampling) for w, wave in enumerate(data.waves)]
     for entry, wave in zip(waves, data.waves, strict=True):
         entry["opinion_groups"] = _opinion_entry(data, wave, seed)
@@ -143,20 +143,27 @@ def wave_q_values(tests: list[DivergenceResult], profile: bool = False) -> list[
     A group whose member set equals (or complements) an earlier group's among a criterion's
     raters shares that group's test: it is counted once in the correction and gets its q-value.
     """
-    if not tests:
-        return []
     p_values = [t.profile_p_value if profile else t.p_value for t in tests]
-    own = [np.where(t.same_test_as < 0, p, np.nan) for t, p in zip(tests, p_values, strict=True)]
-    q = np.split(benjamini_hochberg(np.concatenate(own)), len(tests))
-    for t, q_c in zip(tests, q, strict=True):
-        shared = np.flatnonzero(t.same_test_as >= 0)
-        q_c[shared] = q_c[t.same_test_as[shared]]
+    return _shared_q_values(p_values, [t.same_test_as for t in tests])
+
+
+def _shared_q_values(p_values: list[np.ndarray], same_test_as: list[np.ndarray]) -> list[np.ndarray]:
+    """Benjamini–Hochberg over the concatenated cells, each shared test counted once."""
+    if not p_values:
+        return []
+    own = [np.where(same < 0, p, np.nan) for p, same in zip(p_values, same_test_as, strict=True)]
+    q = np.split(benjamini_hochberg(np.concatenate(own)), len(p_values))
+    for same, q_c in zip(same_test_as, q, strict=True):
+        shared = np.flatnonzero(same >= 0)
+        q_c[shared] = q_c[same[shared]]
     return q
 
 
 class _Resampling(NamedTuple):
     n_bootstrap: int
     seed: int
+    n_permutations: int
+    min_tested: int
 
 
 def _wave_report(
@@ -181,9 +188,21 @@ def _wave_report(
         )
         criteria.append(_criterion_entry(data, rating, test, q_c, pq_c, alpha_intervals))
         tracker.step()
+    completes = [complete_rows(ranking.ranks) for ranking in wave.rankings]
+    distance_results = [
+        distance_tests(
+            ranking.ranks[complete],
+            data.memberships[complete],
+            resampling.n_permutations,
+            rng_for(resampling.seed, _RANKING, w, r),
+            resampling.min_tested,
+        )
+        for r, (ranking, complete) in enumerate(zip(wave.rankings, completes, strict=True))
+    ]
+    ranking_q = _shared_q_values([t.p_value for t in distance_results], [t.same_test_as for t in distance_results])
     rankings = []
-    for ranking in wave.rankings:
-        rankings.append(_ranking_entry(data, ranking))
+    for ranking, test, q_r in zip(wave.rankings, distance_results, ranking_q, strict=True):
+        rankings.append(_ranking_entry(data, ranking, test, q_r))
         tracker.step()
     consistency = _consistency_entries(wave)
     tracker.step()
@@ -282,7 +301,7 @@ def _most_divergent(groups: list[dict]) -> str | None:
     return max(significant, key=lambda g: abs(g["divergence"]))["group"]
 
 
-def _ranking_entry(data: StudyData, ranking: RankingMatrix) -> dict:
+def _ranking_entry(data: StudyData, ranking: RankingMatrix, test: DistanceTest, q: np.ndarray) -> dict:
     complete = complete_rows(ranking.ranks)
     ranks = ranking.ranks[complete]
     members = data.memberships[complete]
@@ -293,7 +312,10 @@ def _ranking_entry(data: StudyData, ranking: RankingMatrix) -> dict:
         "n": int(complete.sum()),
         "kendall_w": kendall_w(ranks),
         "consensus": overall.consensus,
-        "most_divergent_group": most_distant(list(data.group_names), results),
+        # Only a group whose distance its permutation test calls significant (q ≤ 0.05) is named.
+        "most_divergent_group": most_distant_significant(
+            list(data.group_names), results, [_significant(q_g) for q_g in q]
+        ),
         "groups": [
             {
                 "group": name,
@@ -302,8 +324,14 @@ def _ranking_entry(data: StudyData, ranking: RankingMatrix) -> dict:
                 "consensus": r.consensus,
                 "mean_ranks": r.mean_ranks,
                 "distance": r.distance,
+                "p_value": test.p_value[g],
+                "q_value": q[g],
+                "significant": _significant(q[g]),
+                "min_p_value": test.min_p_value[g],
+                "too_small_to_test": bool(test.too_small[g]),
+                "same_test_as": data.group_names[test.same_test_as[g]] if test.same_test_as[g] >= 0 else None,
             }
-            for name, r in zip(data.group_names, results, strict=True)
+            for g, (name, r) in enumerate(zip(data.group_names, results, strict=True))
         ],
     }
 
