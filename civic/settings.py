@@ -195,6 +195,7 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-jobs": {"task": "analytics.tasks.pending_jobs_sweep_task", "schedule": 30.0},
+    "sweep-pending-mailings": {"task": "studio.tasks.mailing_sweep_task", "schedule": 30.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -231,3 +231,31 @@ def test_the_builder_exports_a_package_that_imports_again(client, study, persona
     copy = Study.objects.get(slug="small-copy")
     assert copy.memberships.get().role == "owner"
     assert copy.images.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_batch_the_broker_never_got_is_sent_by_the_sweep(study):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from studio import services
+    from studio.tasks import mailing_sweep_task
+
+    # Without on_commit callbacks running, the batch stays pending, as when Redis was down.
+    mailing = services.mailing_request(
+        study=study, addresses=["r@example.org"], base_url="https://c.example", user=None
+    )
+    assert Mailing.objects.get(pk=mailing.pk).status == "pending" and not mail.outbox
+    Mailing.objects.filter(pk=mailing.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+    assert mailing_sweep_task() == 1
+    assert Mailing.objects.get(pk=mailing.pk).status == "done"
+    assert mail.outbox[0].to == ["r@example.org"] and "https://c.example/i/" in mail.outbox[0].body
+
+
+def test_addresses_are_checked_line_by_line():
+    from studio.services import StudioError, addresses_parse
+
+    assert addresses_parse("a@x.org; b@x.org\nA@x.org") == ["a@x.org", "b@x.org"]
+    with pytest.raises(StudioError, match="Line 2: “not-an-address” is not an e-mail address."):
+        addresses_parse("a@x.org\nnot-an-address")

@@ -128,6 +128,7 @@ def test_a_city_employee_builds_opens_and_invites_and_a_resident_answers_on_a_ph
     expect.set_options(timeout=TIMEOUT_MS)
     page, problems = open_page(locale="fr-CA")
     page.context.set_default_timeout(TIMEOUT_MS)
+    page.context.set_default_navigation_timeout(3 * TIMEOUT_MS)
     _sign_in(page, live_server)
     _build(page, problems, tmp_path)
 
