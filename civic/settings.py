@@ -78,7 +78,14 @@ _SMTP_OPTIONS = {
 MAILERS = {
     "default": {
         "BACKEND": _EMAIL_BACKEND,
-        "OPTIONS": _SMTP_OPTIONS if _EMAIL_BACKEND.endswith("smtp.EmailBackend") else {},
+        "OPTIONS": (
+            _SMTP_OPTIONS
+            if _EMAIL_BACKEND.endswith("smtp.EmailBackend")
+            # The file backend (one file per message in EMAIL_FILE_PATH) suits a staging site.
+            else {"file_path": envstr("EMAIL_FILE_PATH", "var/mail")}
+            if _EMAIL_BACKEND.endswith("filebased.EmailBackend")
+            else {}
+        ),
     }
 }
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "civic@localhost")
