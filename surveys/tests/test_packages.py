@@ -15,6 +15,7 @@ from surveys import packages
 from surveys.demo import demo_seed
 from surveys.models import Criterion, Image, Rating, Study
 from surveys.packages import PackageError, study_package_export, study_package_import_zip, study_to_dict
+from surveys.readiness import study_readiness
 
 
 def _pixels(image: Image) -> bytes:
@@ -81,6 +82,9 @@ def test_a_package_exported_from_the_demo_reimports_to_an_equal_study(settings, 
     originals = {i.code: _pixels(i) for i in Image.objects.filter(study=demo)}
     copies = {i.code: _pixels(i) for i in Image.objects.filter(study=copy)}
     assert copies == originals and len(copies) == 20
+    # The demo is ready to open; its copy lacks only an open wave (imported waves are drafts).
+    assert study_readiness(demo) == []
+    assert [m.key for m in study_readiness(copy)] == ["open_wave"]
 
 
 @pytest.mark.django_db
