@@ -8,6 +8,8 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 
+from civic.site import site_url
+
 from . import services
 from .images import image_sanitize
 from .invitation_links import invitation_links_csv
@@ -120,7 +122,7 @@ class StudyAdmin(admin.ModelAdmin):
                 label=form.cleaned_data["label"],
             )
             response = HttpResponse(
-                invitation_links_csv(issued, base_url=request.build_absolute_uri("/")),
+                invitation_links_csv(issued, base_url=site_url(request)),
                 content_type="text/csv; charset=utf-8",
             )
             response["Content-Disposition"] = f'attachment; filename="{study.slug}-invitations.csv"'
