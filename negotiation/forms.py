@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .models import Scenario
+from .services import group_name
 
 _PATH = re.compile(r"^(groups|interventions|base_designs)\[(\d+)\]")
 
@@ -40,12 +41,18 @@ def document_from_post(post, *, scenario: Scenario) -> dict:
         "scale": {"min": study.scale_min, "max": study.scale_max},
         "criteria": criteria,
         "max_rounds": _number(post.get("max_rounds")),
+        "mediator": post.get("mediator") or "nash",
+        "currency": (post.get("currency") or "CAD").strip().upper(),
         "groups": [],
         "interventions": [],
         "base_designs": [],
     }
+    removed: set[str] = set()
     for k in range(_count(post, "groups-count")):
         p = f"g{k}-"
+        if post.get(f"{p}delete"):
+            removed.add(post.get(f"{p}name", ""))
+            continue
         weights = {c: _number(post.get(f"{p}w-{c}"), blank=0) for c in criteria}
         baseline = {c: _number(post.get(f"{p}b-{c}")) for c in criteria}
         document["groups"].append(
@@ -61,15 +68,19 @@ def document_from_post(post, *, scenario: Scenario) -> dict:
         if post.get(f"{p}delete") or (not code and not (post.get(f"{p}cost") or "").strip()):
             continue
         effects = {c: _number(post.get(f"{p}e-{c}"), blank=0) for c in criteria}
-        document["interventions"].append(
-            {
-                "code": code,
-                "name": (post.get(f"{p}name") or "").strip() or code,
-                "cost": _number(post.get(f"{p}cost")),
-                "effects": {c: v for c, v in effects.items() if v != 0},
-                "excludes": _codes(post.get(f"{p}excludes")),
-            }
-        )
+        item = {
+            "code": code,
+            "name": (post.get(f"{p}name") or "").strip() or code,
+            "cost": _number(post.get(f"{p}cost")),
+            "effects": {c: v for c, v in effects.items() if v != 0},
+            "excludes": _codes(post.get(f"{p}excludes")),
+        }
+        by_group = parse_group_effects(post.get(f"{p}group_effects"))
+        if isinstance(by_group, dict):
+            by_group = {g: e for g, e in by_group.items() if g not in removed}
+        if by_group:
+            item["group_effects"] = by_group
+        document["interventions"].append(item)
     for k in range(_count(post, "base_designs-count")):
         p = f"b{k}-"
         name = (post.get(f"{p}name") or "").strip()
@@ -78,6 +89,36 @@ def document_from_post(post, *, scenario: Scenario) -> dict:
             continue
         document["base_designs"].append({"name": name, "interventions": codes})
     return document
+
+
+def parse_group_effects(raw: str | None):
+    """Group effects as the editor writes them, one group a line:
+    ``Wheelchair users: accessibility=0.8, practicality=0.3``. A line that does not read
+    that way is passed on as text, so ``parse_scenario`` names the field."""
+    out: dict = {}
+    for line in (raw or "").splitlines():
+        if not line.strip():
+            continue
+        name, sep, rest = line.rpartition(":")
+        if not sep or not name.strip():
+            return line.strip()
+        effects = {}
+        for part in re.split(r"[;,]\s*(?=[^=]+=)", rest.strip()):
+            criterion, eq, value = part.partition("=")
+            if not eq:
+                return line.strip()
+            effects[criterion.strip()] = _number(value)
+        out[name.strip()] = effects
+    return out
+
+
+def format_group_effects(by_group: dict | None) -> str:
+    """The inverse of :func:`parse_group_effects`."""
+    return "\n".join(
+        f"{name}: " + ", ".join(f"{c}={v:g}" if isinstance(v, int | float) else f"{c}={v}" for c, v in e.items())
+        for name, e in (by_group or {}).items()
+        if isinstance(e, dict)
+    )
 
 
 def _count(post, key: str) -> int:
@@ -93,7 +134,7 @@ def _errors_by_row(errors: list[str]) -> tuple[dict, list[str]]:
         m = _PATH.match(e)
         if m:
             rows.setdefault((m.group(1), int(m.group(2))), []).append(e)
-        elif e.split(":")[0] in ("title", "budget", "max_rounds"):
+        elif e.split(":")[0] in ("title", "budget", "max_rounds", "mediator", "currency"):
             rows.setdefault(e.split(":")[0], []).append(e)
         else:
             general.append(e)
@@ -105,7 +146,9 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
     design, with its values, its survey default or suggestion, and its errors."""
     by_row, general = _errors_by_row(list(errors))
     criteria = list(scenario.criteria)
-    stakeholders = {s.group.code: s for s in scenario.stakeholders.select_related("group")}
+    stakeholders = {}
+    for s in scenario.stakeholders.select_related("group"):
+        stakeholders[s.group.code] = stakeholders[group_name(s.group)] = s
     stored = {i.code: i for i in scenario.interventions.all()}
     groups = []
     for k, g in enumerate(document.get("groups", [])):
@@ -127,6 +170,7 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
         i = i or {"code": "", "name": "", "cost": "", "effects": {}, "excludes": []}
         known = stored.get(i["code"])
         suggested = known.suggested_effects if known else {}
+        suggested_groups = known.suggested_group_effects if known else {}
         interventions.append(
             {
                 "code": i["code"],
@@ -135,6 +179,9 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
                 "effects": [(c, i["effects"].get(c, ""), suggested.get(c)) for c in criteria],
                 "excludes": ", ".join(str(x) for x in i.get("excludes", [])),
                 "source": known.suggestion_source if known else "",
+                "group_effects": format_group_effects(i.get("group_effects")),
+                "suggested_group_effects": format_group_effects(suggested_groups),
+                "has_suggestion": bool(suggested),
                 "errors": by_row.get(("interventions", k), []),
                 "is_new": not i["code"],
             }
@@ -147,8 +194,15 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
         }
         for k, b in enumerate([*document.get("base_designs", []), {"name": "", "interventions": []}])
     ]
+    present = {g.get("name") for g in document.get("groups", [])}
+    available = [
+        {"name": group_name(g), "label": g.label}
+        for g in scenario.study.groups.all()
+        if group_name(g) not in present and g.code not in present
+    ]
     return {
         "criteria": criteria,
+        "available_groups": available,
         "doc": document,
         "groups": groups,
         "interventions": interventions,

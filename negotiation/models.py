@@ -25,6 +25,8 @@ class Scenario(models.Model):
         choices=[("nash", "Nash product"), ("maximin", "Worst gain first, then Nash product")],
         default="nash",
     )
+    # The currency of the budget and costs (ISO 4217), used to display amounts.
+    currency = models.CharField(max_length=3, default="CAD")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -1,52 +1,145 @@
-"""Outcome documents turned into what the result and compare pages show: the comparison table,
-the per-group utility chart (a Plotly figure as plain JSON) and the transcript."""
+"""Outcome documents turned into what the result and compare pages show, in the reader's
+language: the side-by-side table, the per-group table, the result sentences, the utility chart
+(a Plotly figure as plain JSON) and the transcript. Groups and interventions appear by their
+names; numbers are formatted for the active language."""
 
 from __future__ import annotations
 
+from django.utils.formats import number_format
+from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 RULES = [
-    ("utilitarian", "Utilitarian (max total)"),
-    ("egalitarian", "Egalitarian (max worst group)"),
-    ("nash", "Nash bargaining"),
-    ("equal_shares", "Method of Equal Shares"),
+    ("utilitarian", _("Utilitarian (largest total)")),
+    ("egalitarian", _("Egalitarian (best worst-off group)")),
+    ("nash", _("Nash bargaining")),
+    ("maximin", _("Worst gain first, then Nash")),
+    ("equal_shares", _("Method of Equal Shares")),
 ]
+MEDIATOR_LABELS = {
+    "nash": _("Nash product: the package that maximises the product of every group's gain over its reservation"),
+    "maximin": _(
+        "Inequality-aware: first the largest gain for the group that gains least over its reservation, "
+        "then the Nash product"
+    ),
+}
+METRIC_LABELS = {
+    "total_utility": _("total utility"),
+    "worst_group_utility": _("the worst-off group"),
+    "p20_satisfaction": _("20th-percentile satisfaction"),
+    "gini": _("inequality (Gini)"),
+}
 WORST_COLOUR = "#b3261e"
 OTHER_COLOUR = "#1f5f99"
+CURRENCY_SYMBOLS = {"CAD": "$", "USD": "US$", "EUR": "€", "GBP": "£", "CHF": "CHF"}
 
 
-def _row(label: str, package: dict, *, highlight: bool = False) -> dict:
+def num(value, digits: int = 3) -> str:
+    """A number for the active language (3,117 in French, 3.117 in English); a dash for none."""
+    if value is None:
+        return "—"
+    return number_format(round(float(value), digits), digits)
+
+
+def money(value, currency: str = "CAD") -> str:
+    """An amount in the scenario's currency, written the way the active language writes it:
+    $600,000 in English, 600 000 $ in French."""
+    if value is None:
+        return "—"
+    amount = float(value)
+    digits = 0 if amount == round(amount) else 2
+    text = number_format(amount, digits, force_grouping=True)
+    symbol = CURRENCY_SYMBOLS.get(currency, currency)
+    if (get_language() or "en").startswith("fr"):
+        return f"{text}\u00a0{symbol}"
+    return f"{symbol}{text}" if len(symbol) <= 3 else f"{text} {symbol}"
+
+
+class Names:
+    """Display names: a group's label in the active language (from the study's groups, looked up
+    by the name the outcome uses), an intervention's name for its code."""
+
+    def __init__(self, outcome: dict, *, groups=(), interventions: dict[str, str] | None = None) -> None:
+        self.groups = {}
+        for g in groups:
+            label = g.label
+            self.groups[g.label_en or g.code] = label
+            self.groups.setdefault(g.code, label)
+        stored = (outcome or {}).get("scenario", {}).get("interventions") or {}
+        self.interventions = {**(interventions or {}), **stored}
+
+    def group(self, name: str) -> str:
+        return self.groups.get(name, name)
+
+    def intervention(self, code: str) -> str:
+        return self.interventions.get(code, code)
+
+    def package(self, codes) -> str:
+        return ", ".join(self.intervention(c) for c in codes) if codes else gettext("nothing (the status quo)")
+
+
+def _row(label: str, package: dict, names: Names, currency: str, *, highlight: bool = False) -> dict:
     m = package["metrics"]
     return {
         "label": label,
-        "total": m["total_utility"],
-        "worst": m["worst_group_utility"],
-        "p20": m["p20_satisfaction"],
-        "gini": m["gini"],
-        "cost": package["cost"],
-        "interventions": package["interventions"],
+        "total": num(m["total_utility"]),
+        "worst": num(m["worst_group_utility"]),
+        "p20": num(m["p20_satisfaction"]),
+        "gini": num(m["gini"]) if m["gini"] is not None else gettext("undefined"),
+        "cost": money(package["cost"], currency),
+        "interventions": names.package(package["interventions"]),
         "within_budget": package.get("within_budget", True),
         "highlight": highlight,
     }
 
 
-def comparison_rows(outcome: dict) -> list[dict]:
-    """Negotiated package, best base design and each reference rule, in that order."""
+def comparison_rows(outcome: dict, names: Names, currency: str = "CAD") -> list[dict]:
+    """Negotiated package, best base design and every reference rule, side by side."""
     best = outcome["best_base_design"]
     rows = [
-        _row("Negotiated package", outcome["package"], highlight=True),
-        _row(f"Best base design: {best['name']}", best),
+        _row(gettext("Negotiated package"), outcome["package"], names, currency, highlight=True),
+        _row(gettext("Best base design: %(name)s") % {"name": best["name"]}, best, names, currency),
     ]
-    rows += [_row(label, outcome["references"][key]) for key, label in RULES]
+    rows += [
+        _row(str(label), outcome["references"][key], names, currency)
+        for key, label in RULES
+        if key in outcome["references"]
+    ]
     return rows
 
 
-def group_rows(outcome: dict) -> list[dict]:
-    """Per group: negotiated utility, best base design's, reservation; the worst group flagged."""
+def group_table(outcome: dict, names: Names) -> dict:
+    """Per group, its utility under each package side by side; the worst-off of each column
+    marked."""
+    columns = [("package", gettext("Negotiated"), outcome["package"])]
+    columns.append(("best", gettext("Best base design"), outcome["best_base_design"]))
+    columns += [(k, str(label), outcome["references"][k]) for k, label in RULES if k in outcome["references"]]
+    worst = {key: min(p["utilities"], key=p["utilities"].get) for key, _l, p in columns if p["utilities"]}
+    rows = []
+    for g in outcome["package"]["utilities"]:
+        rows.append(
+            {
+                "group": names.group(g),
+                "worst": worst.get("package") == g,
+                "reservation": num(outcome.get("reservations", {}).get(g)),
+                "cells": [
+                    {"value": num(p["utilities"].get(g)), "worst": worst.get(key) == g} for key, _l, p in columns
+                ],
+            }
+        )
+    return {"columns": [label for _k, label, _p in columns], "rows": rows}
+
+
+def group_rows(outcome: dict, names: Names | None = None) -> list[dict]:
+    """Per group: negotiated utility, best base design's, change; the worst group flagged."""
+    names = names or Names(outcome)
     package = outcome["package"]["utilities"]
     base = outcome["best_base_design"]["utilities"]
     worst = min(package, key=package.get) if package else None
     return [
         {
-            "group": g,
+            "name": g,
+            "group": names.group(g),
             "utility": u,
             "base": base.get(g),
             "gain": u - base.get(g, u),
@@ -56,19 +149,126 @@ def group_rows(outcome: dict) -> list[dict]:
     ]
 
 
-def utility_figure(outcome: dict, *, scale_max: float | None = None) -> dict:
+def _worst(utilities: dict) -> tuple[str | None, float | None]:
+    if not utilities:
+        return None, None
+    name = min(utilities, key=utilities.get)
+    return name, utilities[name]
+
+
+def result_sentences(outcome: dict, names: Names, currency: str = "CAD") -> list[str]:
+    """The result in plain sentences: what was agreed, how it compares with the best base
+    design (each group named with its own figure), which metrics cannot fall by construction,
+    and where a reference rule does better."""
+    pkg, best = outcome["package"], outcome["best_base_design"]
+    budget = outcome.get("scenario", {}).get("budget")
+    n_rounds = len(outcome["rounds"])
+    out: list[str] = []
+    if not outcome["rounds"]:
+        out.append(
+            gettext(
+                "The budget is below the cost of every available intervention, so the only affordable package "
+                "is the status quo; there was nothing to negotiate."
+            )
+        )
+        return out
+    if outcome["agreement"]:
+        out.append(
+            ngettext(
+                "The groups agreed after %(n)d round on %(package)s, costing %(cost)s of the %(budget)s budget.",
+                "The groups agreed after %(n)d rounds on %(package)s, costing %(cost)s of the %(budget)s budget.",
+                n_rounds,
+            )
+            % {
+                "n": n_rounds,
+                "package": names.package(pkg["interventions"]),
+                "cost": money(pkg["cost"], currency),
+                "budget": money(budget, currency),
+            }
+        )
+    else:
+        out.append(
+            ngettext(
+                "No agreement within %(n)d round; the outcome falls back to the best base design, %(name)s.",
+                "No agreement within %(n)d rounds; the outcome falls back to the best base design, %(name)s.",
+                n_rounds,
+            )
+            % {"n": n_rounds, "name": best["name"]}
+        )
+    m, b = pkg["metrics"], best["metrics"]
+    b_name, b_worst = _worst(best["utilities"])
+    p_name, p_worst = _worst(pkg["utilities"])
+    out.append(
+        gettext(
+            "Compared with the best base design, %(best)s: total utility goes from %(t0)s to %(t1)s; the worst-off "
+            "group from %(g0)s at %(w0)s to %(g1)s at %(w1)s; 20th-percentile satisfaction from %(p0)s to %(p1)s; "
+            "and inequality (Gini) from %(i0)s to %(i1)s."
+        )
+        % {
+            "best": best["name"],
+            "t0": num(b["total_utility"]),
+            "t1": num(m["total_utility"]),
+            "g0": names.group(b_name),
+            "w0": num(b_worst),
+            "g1": names.group(p_name),
+            "w1": num(p_worst),
+            "p0": num(b["p20_satisfaction"]),
+            "p1": num(m["p20_satisfaction"]),
+            "i0": num(b["gini"]),
+            "i1": num(m["gini"]),
+        }
+    )
+    fair = outcome.get("fairness") or {}
+    if fair.get("cannot_fall"):
+        out.append(
+            gettext(
+                "By construction every group gets at least its utility under the best base design, so total "
+                "utility, the worst-off group and 20th-percentile satisfaction cannot fall below it; only "
+                "inequality (Gini) is a real test of the negotiation."
+            )
+        )
+    elif outcome.get("reservation_shift", 0) > 0:
+        out.append(
+            gettext(
+                "The pins and forbids leave no package that gives every group its utility under the best base "
+                "design, so every reservation was lowered by %(shift)s and no metric is guaranteed."
+            )
+            % {"shift": num(outcome["reservation_shift"])}
+        )
+    better = fair.get("reference_better") or []
+    labels = dict(RULES)
+    if not better:
+        out.append(gettext("No reference rule does better than the negotiated package on any of the four metrics."))
+    for item in better:
+        ref = outcome["references"][item["rule"]]["metrics"]
+        details = ", ".join(
+            gettext("%(metric)s %(theirs)s against %(ours)s")
+            % {"metric": METRIC_LABELS[k], "theirs": num(ref[k]), "ours": num(m[k])}
+            for k in item["metrics"]
+        )
+        if item.get("all"):
+            text = gettext("%(rule)s does better on all four metrics: %(details)s.")
+        else:
+            text = gettext("%(rule)s does better on %(details)s.")
+        out.append(text % {"rule": labels.get(item["rule"], item["rule"]), "details": details})
+    return out
+
+
+def utility_figure(outcome: dict, names: Names | None = None, *, scale_max: float | None = None) -> dict:
     """Grouped bars: each group's utility under the negotiated package and the best base
     design, the worst-off group's negotiated bar in a contrasting colour."""
-    rows = group_rows(outcome)
+    names = names or Names(outcome)
+    rows = group_rows(outcome, names)
     groups = [r["group"] for r in rows]
     colours = [WORST_COLOUR if r["worst"] else OTHER_COLOUR for r in rows]
     layout = {
         "barmode": "group",
         "height": 360,
         "margin": {"l": 50, "r": 20, "t": 30, "b": 60},
-        "yaxis": {"title": {"text": "utility (rating scale)"}},
+        "yaxis": {"title": {"text": gettext("utility (rating scale)")}},
         "legend": {"orientation": "h", "y": -0.2},
         "font": {"family": "system-ui, sans-serif"},
+        "separators": ", " if (get_language() or "en").startswith("fr") else ".,",
     }
     if scale_max is not None:
         layout["yaxis"]["range"] = [0, scale_max]
@@ -76,14 +276,14 @@ def utility_figure(outcome: dict, *, scale_max: float | None = None) -> dict:
         "data": [
             {
                 "type": "bar",
-                "name": "Negotiated package (worst group in red)",
+                "name": gettext("Negotiated package (worst-off group in red)"),
                 "x": groups,
                 "y": [r["utility"] for r in rows],
                 "marker": {"color": colours},
             },
             {
                 "type": "bar",
-                "name": f"Best base design ({outcome['best_base_design']['name']})",
+                "name": gettext("Best base design (%(name)s)") % {"name": outcome["best_base_design"]["name"]},
                 "x": groups,
                 "y": [r["base"] for r in rows],
                 "marker": {"color": "#9aa5b1"},
@@ -93,24 +293,62 @@ def utility_figure(outcome: dict, *, scale_max: float | None = None) -> dict:
     }
 
 
-def transcript(rounds) -> list[dict]:
+def _reason(response: dict, names: Names) -> str:
+    """An agent's answer in the reader's language, from its figures (older transcripts carry
+    only the English sentence)."""
+    if "utility" not in response:
+        return response.get("reason", "")
+    values = {"u": num(response["utility"]), "a": num(response.get("aspiration"))}
+    if response.get("accept"):
+        return gettext("accepts: utility %(u)s reaches the aspiration %(a)s") % values
+    text = gettext("rejects: utility %(u)s is below the aspiration %(a)s") % values
+    loss = response.get("loss")
+    if loss:
+        text += gettext("; %(criterion)s stays at %(level)s against %(preferred)s in the group's own best package") % {
+            "criterion": loss["criterion"],
+            "level": num(loss["level"]),
+            "preferred": num(loss["preferred_level"]),
+        }
+    if response.get("concession"):
+        text += gettext("; concedes %(c)s, to %(a)s") % {
+            "c": num(response["concession"]),
+            "a": num(response["aspiration"] - response["concession"]),
+        }
+    elif "concession" in response:
+        text += gettext("; the round limit is reached")
+    return text
+
+
+def _mediator_note(d: dict) -> str:
+    if "meets_aspirations" not in d:
+        return d.get("mediator", "")
+    if d["meets_aspirations"]:
+        return gettext("proposes the package its rule prefers among those meeting every current aspiration")
+    return gettext(
+        "the current aspirations cannot all be met within the budget; proposes the package its rule prefers "
+        "without them"
+    )
+
+
+def transcript(rounds, names: Names | None = None, currency: str = "CAD") -> list[dict]:
     """Rounds (model rows or outcome dicts) as rows the template can walk."""
+    names = names or Names({})
     out = []
     for r in rounds:
         d = r if isinstance(r, dict) else r.as_document()
         out.append(
             {
                 "round": d["round"],
-                "proposal": d["proposal"],
-                "cost": d["cost"],
-                "mediator": d.get("mediator", ""),
+                "proposal": names.package(d["proposal"]),
+                "cost": money(d["cost"], currency),
+                "mediator": _mediator_note(d),
                 "groups": [
                     {
-                        "group": g,
-                        "utility": u,
-                        "aspiration": d["aspirations"].get(g),
+                        "group": names.group(g),
+                        "utility": num(u),
+                        "aspiration": num(d["aspirations"].get(g)),
                         "accept": d["responses"].get(g, {}).get("accept"),
-                        "reason": d["responses"].get(g, {}).get("reason", ""),
+                        "reason": _reason(d["responses"].get(g, {}), names),
                     }
                     for g, u in d["utilities"].items()
                 ],

@@ -84,6 +84,7 @@ def scenario_to_document(scenario: Scenario) -> dict:
         "base_designs": [{"name": b.name, "interventions": list(b.interventions)} for b in scenario.base_designs.all()],
         "max_rounds": scenario.max_rounds,
         "mediator": scenario.mediator,
+        "currency": scenario.currency,
     }
 
 
@@ -225,6 +226,7 @@ def scenario_import(*, study: Study, document, user=None) -> Scenario:
                 criteria=list(parsed.criteria),
                 max_rounds=parsed.max_rounds,
                 mediator=parsed.mediator,
+                currency=parsed.currency,
                 created_by=user if user is not None and user.is_authenticated else None,
             )
             _write_children(scenario=scenario, parsed=parsed, keep_existing=False)
@@ -248,6 +250,7 @@ def scenario_update_from_document(*, scenario: Scenario, document, version: int)
             criteria=list(parsed.criteria),
             max_rounds=parsed.max_rounds,
             mediator=parsed.mediator,
+            currency=parsed.currency,
             updated_at=timezone.now(),
         )
         if not updated:
@@ -429,22 +432,38 @@ def effects_suggest(*, scenario: Scenario) -> int:
     return len(suggestions)
 
 
-def suggestion_apply(*, scenario: Scenario, code: str, version: int) -> Scenario:
-    """Replace one intervention's effects (and group effects) by its stored suggestion, through
-    the same validation and optimistic lock as every edit. Raises ScenarioError when the
-    intervention has no suggestion, ScenarioConflict when someone saved meanwhile."""
-    document = scenario_to_document(scenario)
+def document_apply_suggestion(*, scenario: Scenario, document: dict, code: str) -> dict:
+    """The document with one intervention's effects (and group effects) replaced by its stored
+    suggestion. Raises ScenarioError when the intervention has none."""
     stored = scenario.interventions.filter(code=code).first()
     if stored is None or not stored.suggested_effects:
         raise ScenarioError(ERROR_NO_SUGGESTION)
-    for item in document["interventions"]:
-        if item["code"] == code:
+    for item in document.get("interventions", []):
+        if item.get("code") == code:
             item["effects"] = {c: v for c, v in stored.suggested_effects.items() if v}
-            if stored.suggested_group_effects:
-                item["group_effects"] = dict(stored.suggested_group_effects)
+            present = {g.get("name") for g in document.get("groups", [])}
+            own = {g: e for g, e in (stored.suggested_group_effects or {}).items() if g in present}
+            if own:
+                item["group_effects"] = own
             else:
                 item.pop("group_effects", None)
-    return scenario_update_from_document(scenario=scenario, document=document, version=version)
+    return document
+
+
+def document_add_group(*, scenario: Scenario, document: dict, name: str) -> dict:
+    """The document with one more of the study's groups as a stakeholder, with the survey's
+    defaults. Raises ScenarioError for a name that is not a group of the study."""
+    group = study_groups_by_name(scenario.study).get(name)
+    if group is None:
+        raise ScenarioError(f"groups: “{name}” is not a group of the study")
+    defaults = stakeholder_defaults(
+        study=scenario.study,
+        group=group,
+        criteria=list(document.get("criteria", [])),
+        sites=list(Site.objects.filter(study=scenario.study)),
+    )
+    document.setdefault("groups", []).append({"name": group_name(group), **_strip_note(defaults)})
+    return document
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from surveys.permissions import PLANNER, study_get_for_user
@@ -19,6 +21,8 @@ from .bargaining.scenario import decode_document
 from .models import NegotiationSession, Scenario
 from .services import (
     ScenarioConflict,
+    document_add_group,
+    document_apply_suggestion,
     effects_suggest,
     scenario_create,
     scenario_import,
@@ -27,10 +31,10 @@ from .services import (
     session_start,
 )
 
-ERROR_BAD_BUDGET = "budget: must be a number ≥ 0"
-ERROR_NO_TITLE = "title: give the scenario a title"
-ERROR_NO_FILE = "(document): upload a .json file or paste the scenario JSON"
-ERROR_COMPARE = "Choose two different sessions to compare."
+ERROR_BAD_BUDGET = _("budget: must be a number ≥ 0")
+ERROR_NO_TITLE = _("title: give the scenario a title")
+ERROR_NO_FILE = _("(document): upload a .json file or paste the scenario JSON")
+ERROR_COMPARE = _("Choose two different sessions to compare.")
 
 
 def _scenario(request, slug: str, pk: int):
@@ -66,7 +70,7 @@ def scenario_list(request, slug: str):
             except ScenarioError as exc:
                 errors = exc.errors
             else:
-                messages.success(request, "Scenario created with defaults from the survey.")
+                messages.success(request, _("Scenario created with defaults from the survey."))
                 return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
     scenarios = study.scenarios.all()
     return render(
@@ -96,7 +100,7 @@ def scenario_import_view(request, slug: str):
             except ScenarioError as exc:
                 errors = exc.errors
             else:
-                messages.success(request, f"Imported “{scenario.title}”.")
+                messages.success(request, _("Imported “%(title)s”.") % {"title": scenario.title})
                 return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
     return render(
         request,
@@ -120,18 +124,26 @@ def scenario_edit(request, slug: str, pk: int):
         document = forms.document_from_post(request.POST, scenario=scenario)
         version = forms._number(request.POST.get("version"), blank=0)
         try:
+            if request.POST.get("add_group"):
+                document_add_group(scenario=scenario, document=document, name=request.POST["add_group"])
+            if request.POST.get("apply"):
+                document_apply_suggestion(scenario=scenario, document=document, code=request.POST["apply"])
             scenario_update_from_document(scenario=scenario, document=document, version=version)
         except ScenarioError as exc:
             errors, status = exc.errors, 400
         except ScenarioConflict as exc:
             errors, status = [str(exc)], 409
         else:
-            messages.success(request, "Scenario saved.")
+            messages.success(request, _("Scenario saved."))
             return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
     else:
         document = scenario_to_document(scenario)
     context = forms.edit_rows(scenario=scenario, document=document, errors=errors)
-    context.update(study=study, scenario=scenario, sessions=scenario.sessions.all()[:5])
+    run_rows = [
+        {"code": i.code, "name": i.name, "cost": presenters.money(i.cost, scenario.currency)}
+        for i in scenario.interventions.all()
+    ]
+    context.update(study=study, scenario=scenario, sessions=scenario.sessions.all()[:5], run_rows=run_rows)
     return render(request, "negotiation/scenario_edit.html", context, status=status)
 
 
@@ -149,7 +161,15 @@ def scenario_export(request, slug: str, pk: int):
 def scenario_suggest(request, slug: str, pk: int):
     _, scenario = _scenario(request, slug, pk)
     n = effects_suggest(scenario=scenario)
-    messages.info(request, f"Suggested effects from the survey for {n} interventions.")
+    messages.info(
+        request,
+        ngettext(
+            "Suggested effects from the survey for %(n)d intervention.",
+            "Suggested effects from the survey for %(n)d interventions.",
+            n,
+        )
+        % {"n": n},
+    )
     return redirect(reverse("negotiation:edit", args=[slug, scenario.pk]) + "#interventions")
 
 
@@ -170,6 +190,11 @@ def session_start_view(request, slug: str, pk: int):
     return redirect("negotiation:session", slug=slug, session_id=session.pk)
 
 
+def _names(study, outcome: dict | None, snapshot: dict) -> presenters.Names:
+    interventions = {i.get("code"): i.get("name") for i in snapshot.get("interventions", []) if isinstance(i, dict)}
+    return presenters.Names(outcome or {}, groups=study.groups.all(), interventions=interventions)
+
+
 @login_required
 @require_GET
 def session_detail(request, slug: str, session_id: int):
@@ -179,15 +204,26 @@ def session_detail(request, slug: str, session_id: int):
         response = HttpResponse(status=204)
         response["HX-Refresh"] = "true"
         return response
-    rounds = presenters.transcript(session.rounds.all())
-    context = {"study": study, "session": session, "scenario": session.scenario, "rounds": rounds}
     outcome = getattr(session, "outcome", None) if session.status == "done" else None
-    if outcome is not None:
+    data = outcome.data if outcome is not None else None
+    names = _names(study, data, session.snapshot)
+    currency = session.snapshot.get("currency", "CAD")
+    rounds = presenters.transcript(session.rounds.all(), names, currency)
+    context = {
+        "study": study,
+        "session": session,
+        "scenario": session.scenario,
+        "rounds": rounds,
+        "budget": presenters.money(session.snapshot.get("budget"), currency),
+        "mediator": presenters.MEDIATOR_LABELS.get(session.snapshot.get("mediator", "nash")),
+    }
+    if data is not None:
         context.update(
-            outcome=outcome.data,
-            comparison=presenters.comparison_rows(outcome.data),
-            group_rows=presenters.group_rows(outcome.data),
-            figure=presenters.utility_figure(outcome.data, scale_max=study.scale_max),
+            outcome=data,
+            sentences=presenters.result_sentences(data, names, currency),
+            comparison=presenters.comparison_rows(data, names, currency),
+            group_table=presenters.group_table(data, names),
+            figure=presenters.utility_figure(data, names, scale_max=study.scale_max),
         )
     template = "negotiation/session.html#live" if request.htmx else "negotiation/session.html"
     return render(request, template, context)

@@ -194,6 +194,7 @@ def _assemble(prob, session, best_name, best_x, refs, reservation, shift, prefer
         "scenario": {
             "title": s.title,
             "budget": s.budget,
+            "currency": s.currency,
             "groups": s.group_names,
             "interventions": {i.code: i.name for i in s.interventions},
         },

@@ -42,6 +42,8 @@ MAX_CRITERIA = 50
 MAX_BASE_DESIGNS = 100
 #: The mediator rules a scenario may choose (see ``protocol.MEDIATORS``); the first is the default.
 MEDIATOR_CHOICES = ("nash", "maximin")
+#: Currency of budgets and costs when the document does not say.
+DEFAULT_CURRENCY = "CAD"
 #: Deepest nesting of a scenario document (a valid one needs 4) and the longest JSON text.
 MAX_DEPTH = 20
 MAX_DOCUMENT_CHARS = 5_000_000
@@ -93,6 +95,8 @@ class Scenario:
     base_designs: tuple[BaseDesign, ...] = field(default_factory=tuple)
     max_rounds: int = DEFAULT_MAX_ROUNDS
     mediator: str = MEDIATOR_CHOICES[0]
+    #: ISO 4217 code of the currency of the budget and costs (only used to display amounts).
+    currency: str = DEFAULT_CURRENCY
 
     # The arrays below are derived once and cached: solvers work on arrays, not dataclasses.
     @cached_property
@@ -446,9 +450,15 @@ def parse_scenario(doc: dict) -> Scenario:
     if mediator not in MEDIATOR_CHOICES:
         p.error("mediator", f"must be one of {', '.join(MEDIATOR_CHOICES)} (got {_shown(mediator)})")
         mediator = MEDIATOR_CHOICES[0]
+    currency = doc.get("currency", DEFAULT_CURRENCY)
+    if not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
+        p.error("currency", f"must be a three-letter ISO 4217 code such as CAD or EUR (got {_shown(currency)})")
+        currency = DEFAULT_CURRENCY
     if p.errors:
         raise ScenarioError(p.errors)
-    return Scenario(title, budget, lo, hi, criteria, groups, interventions, base_designs, max_rounds, mediator)
+    return Scenario(
+        title, budget, lo, hi, criteria, groups, interventions, base_designs, max_rounds, mediator, currency
+    )
 
 
 def check_depth(doc: Any, limit: int = MAX_DEPTH) -> None:
@@ -532,6 +542,7 @@ def scenario_to_json(s: Scenario) -> dict:
         "base_designs": [{"name": b.name, "interventions": list(b.interventions)} for b in s.base_designs],
         "max_rounds": s.max_rounds,
         "mediator": s.mediator,
+        "currency": s.currency,
     }
 
 

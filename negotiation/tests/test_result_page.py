@@ -1,0 +1,140 @@
+"""The result page and the editor speak the planner's language: names as written, each group's
+own figure, numbers per language, every reference rule beside the package, the fairness sentence;
+groups added and removed, suggestions applied, limits refused with 400."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from negotiation.presenters import Names, money, num, result_sentences
+from negotiation.services import scenario_to_document
+
+from .helpers import make_done_session, make_scenario
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_sentence_names_each_worst_group_with_its_own_utility(study):
+    outcome = make_done_session(make_scenario(study)).outcome.data
+    names = Names(outcome, groups=study.groups.all())
+    text = " ".join(result_sentences(outcome, names))
+    for package in (outcome["best_base_design"], outcome["package"]):
+        worst = min(package["utilities"], key=package["utilities"].get)
+        assert f"{worst} at {num(package['utilities'][worst])}" in text
+    assert "Curb ramps" in text or "Shade trees" in text or "Murals" in text  # Names, not codes.
+    assert "cannot fall" in text
+
+
+def test_numbers_and_money_follow_the_language():
+    with translation.override("fr"):
+        assert num(3.1174) == "3,117"
+        assert money(600000, "CAD") == "600\u00a0000\u00a0$"
+    with translation.override("en"):
+        assert num(3.1174) == "3.117"
+        assert money(600000, "CAD") == "$600,000"
+
+
+def test_the_result_page_shows_every_rule_side_by_side_in_french(client, personas, study):
+    session = make_done_session(make_scenario(study))
+    client.force_login(personas["planner"])
+    response = client.get(
+        reverse("negotiation:session", args=[study.slug, session.pk]), headers={"accept-language": "fr"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    for label in (
+        "Ensemble négocié",
+        "Utilitariste",
+        "Égalitariste",
+        "Négociation de Nash",
+        "Méthode des parts égales",
+    ):
+        assert label in html, label
+    assert "Personnes aînées" in html  # The group's French label, not its code.
+    assert "senior" not in html.replace("Seniors", "")
+
+
+def test_the_editor_adds_and_removes_groups_and_applies_a_suggestion(client, personas, study):
+    scenario = make_scenario(study)
+    document = scenario_to_document(scenario)
+    document["groups"] = document["groups"][:2]
+    from negotiation.services import scenario_update_from_document
+
+    scenario = scenario_update_from_document(scenario=scenario, document=document, version=scenario.version)
+    ramps = scenario.interventions.get(code="ramps")
+    ramps.suggested_effects = {"accessibility": 0.9}
+    ramps.suggested_group_effects = {"Disabled residents": {"accessibility": 1.4}}
+    ramps.save()
+    client.force_login(personas["planner"])
+    url = reverse("negotiation:edit", args=[study.slug, scenario.pk])
+    page = client.get(url)
+    assert "LGBTQIA2+ residents" in page.content.decode()  # Offered in "Add a group".
+    form = _form(scenario)
+    form["add_group"] = "LGBTQIA2+ residents"
+    form["g0-delete"] = "1"
+    form["apply"] = "ramps"
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved = scenario_to_document(scenario)
+    assert [g["name"] for g in saved["groups"]] == ["Disabled residents", "LGBTQIA2+ residents"]
+    item = next(i for i in saved["interventions"] if i["code"] == "ramps")
+    assert item["effects"] == {"accessibility": 0.9}
+    assert item["group_effects"] == {"Disabled residents": {"accessibility": 1.4}}
+
+
+def _form(scenario) -> dict:
+    doc = scenario_to_document(scenario)
+    form = {
+        "version": scenario.version,
+        "title": doc["title"],
+        "budget": doc["budget"],
+        "max_rounds": doc["max_rounds"],
+        "mediator": "maximin",
+        "currency": "CAD",
+        "groups-count": len(doc["groups"]),
+        "interventions-count": len(doc["interventions"]),
+        "base_designs-count": len(doc["base_designs"]),
+    }
+    for k, g in enumerate(doc["groups"]):
+        form[f"g{k}-name"] = g["name"]
+        for c in doc["criteria"]:
+            form[f"g{k}-w-{c}"] = g["criterion_weights"].get(c, 0)
+            form[f"g{k}-b-{c}"] = g["baseline"][c]
+    for k, i in enumerate(doc["interventions"]):
+        form.update({f"i{k}-code": i["code"], f"i{k}-name": i["name"], f"i{k}-cost": i["cost"]})
+        form[f"i{k}-excludes"] = ", ".join(i["excludes"])
+        for c, v in i["effects"].items():
+            form[f"i{k}-e-{c}"] = v
+    for k, b in enumerate(doc["base_designs"]):
+        form.update({f"b{k}-name": b["name"], f"b{k}-interventions": ", ".join(b["interventions"])})
+    return form
+
+
+def test_the_editor_saves_the_mediator_and_group_effects(client, personas, study):
+    scenario = make_scenario(study)
+    client.force_login(personas["planner"])
+    form = _form(scenario)
+    form["i0-group_effects"] = "Disabled residents: accessibility=1.2"
+    response = client.post(reverse("negotiation:edit", args=[study.slug, scenario.pk]), form)
+    assert response.status_code == 302
+    scenario.refresh_from_db()
+    assert scenario.mediator == "maximin"
+    assert scenario.interventions.get(code="ramps").group_effects == {"Disabled residents": {"accessibility": 1.2}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than 20 levels"),
+        (json.dumps({"title": "x" * 300}), "title: must be at most 200 characters"),
+    ],
+)
+def test_the_import_refuses_bad_documents_with_400(client, personas, study, text, expected):
+    client.force_login(personas["planner"])
+    response = client.post(reverse("negotiation:import", args=[study.slug]), {"document": text})
+    assert response.status_code == 400
+    assert expected in response.content.decode()
