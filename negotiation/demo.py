@@ -4,7 +4,9 @@ Interventions are tied to the audited street attributes of the 20 demo streets. 
 the ones suggested from the survey (ridge regression of ratings on audited attributes, see
 ``bargaining.suggest``) wherever a suggestion exists for a criterion; elsewhere they are the
 planner estimates below, which stay modest (a few tenths of a rating point). Costs are rough
-orders of magnitude for a 20-street programme, in thousands of dollars.
+orders of magnitude for a 20-street programme, in Canadian dollars. Where an intervention matters
+far more to one group (curb ramps and accessible signals to disabled residents, benches to
+seniors, lighting to women), that group's effect is set apart as a group effect.
 """
 
 from __future__ import annotations
@@ -16,13 +18,23 @@ from surveys.models import Study
 from .models import Scenario
 from .services import (
     effects_suggest,
+    group_name,
     scenario_create,
     scenario_to_document,
     scenario_update_from_document,
 )
 
 TITLE = "Montreal demo package"
-BUDGET = 600.0
+BUDGET = 600_000.0
+#: Costs below are in thousands of dollars, for readability.
+THOUSAND = 1000
+#: {code: {group code: {criterion: rating points}}}: the groups for whom an intervention matters more.
+GROUP_EFFECTS = {
+    "curb_ramps": {"disabled": {"accessibility": 0.8, "practicality": 0.3}},
+    "crossing_signals": {"disabled": {"accessibility": 0.5}},
+    "benches": {"senior": {"accessibility": 0.3, "inclusivity": 0.25}},
+    "lighting": {"women": {"inclusivity": 0.45}},
+}
 MAX_ROUNDS = 12
 
 # code, name, cost (k$), planner estimates {criterion: rating points}, excludes
@@ -88,16 +100,30 @@ BASE_DESIGNS = [
 ]
 
 
+def _group_effects(scenario: Scenario) -> dict[str, dict]:
+    names = {g.code: group_name(g) for g in scenario.study.groups.all()}
+    return {
+        code: {
+            names[g]: {c: v for c, v in e.items() if c in scenario.criteria} for g, e in by_group.items() if g in names
+        }
+        for code, by_group in GROUP_EFFECTS.items()
+    }
+
+
 def _interventions_document(scenario: Scenario) -> list[dict]:
     """Each intervention's effects: the survey's suggestion where there is one, else the
-    planner estimate."""
+    planner estimate; plus the group effects above."""
     stored = {i.code: i for i in scenario.interventions.all()}
+    by_group = _group_effects(scenario)
     out = []
     for code, name, cost, estimate, excludes in INTERVENTIONS:
         suggested = stored[code].suggested_effects if code in stored else {}
         effects = {c: suggested.get(c, estimate.get(c, 0.0)) for c in scenario.criteria}
         effects = {c: v for c, v in effects.items() if v}
-        out.append({"code": code, "name": name, "cost": cost, "effects": effects, "excludes": excludes})
+        item = {"code": code, "name": name, "cost": cost * THOUSAND, "effects": effects, "excludes": excludes}
+        if by_group.get(code):
+            item["group_effects"] = by_group[code]
+        out.append(item)
     return out
 
 
@@ -111,7 +137,7 @@ def demo_scenario_seed(*, study: Study) -> list[str]:
         document = scenario_to_document(scenario)
         document.update(budget=BUDGET, max_rounds=MAX_ROUNDS)
         document["interventions"] = [
-            {"code": c, "name": n, "cost": k, "effects": e, "excludes": x} for c, n, k, e, x in INTERVENTIONS
+            {"code": c, "name": n, "cost": k * THOUSAND, "effects": e, "excludes": x} for c, n, k, e, x in INTERVENTIONS
         ]
         document["base_designs"] = []
         scenario = scenario_update_from_document(scenario=scenario, document=document, version=scenario.version)
@@ -124,5 +150,5 @@ def demo_scenario_seed(*, study: Study) -> list[str]:
         f"Negotiation scenario '{TITLE}': {len(INTERVENTIONS)} interventions "
         f"({n_suggested} with effects suggested from the survey), "
         f"{len(BASE_DESIGNS)} base designs, "
-        f"budget {BUDGET:g} k$ — /studies/{study.slug}/negotiation/{scenario.pk}/"
+        f"budget {BUDGET:,.0f} $ — /studies/{study.slug}/negotiation/{scenario.pk}/"
     ]
