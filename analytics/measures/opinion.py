@@ -93,6 +93,13 @@ def project(values: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, tuple[flo
 
 def cluster(values: np.ndarray, *, seed: int = 0, k_range: tuple[int, int] = K_RANGE) -> OpinionClustering | str:
     """Opinion groups of a participants × items matrix, or the reason there are none."""
+    # One thread: these matrices are too small to gain from more, and BLAS and OpenMP threads
+    # that spin while the worker's machine is busy make them several times slower.
+    with threadpool_limits(limits=1):
+        return _cluster(values, seed, k_range)
+
+
+def _cluster(values: np.ndarray, seed: int, k_range: tuple[int, int]) -> OpinionClustering | str:
     rows = participant_rows(values)
     if len(rows) < MIN_PARTICIPANTS:
         return TOO_FEW
@@ -231,9 +238,7 @@ def opinion_groups(
         "n_items": len(items),
         "reason": None,
     }
-    # One thread: these matrices are too small to gain from more, and BLAS and OpenMP threads
-    # that spin while the worker's machine is busy make them several times slower.
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1):  # as in cluster()
         return _opinion_groups(values, items, memberships, group_names, seed, base)
 
 
