@@ -150,7 +150,8 @@ def _rating_cube(rows, participant_ids, waves, sites, criteria) -> np.ndarray:
 def _ranking_matrices(study, participant_ids, waves, sites, criteria) -> list[list[RankingMatrix]]:
     """One RankingMatrix per (wave, ranking criterion) that has at least one ranking.
 
-    The JSON orders are decoded in one call and scattered with numpy, not looped over."""
+    Each distinct order is decoded once and the ranks are scattered with numpy, not looped
+    over per person."""
     result: list[list[RankingMatrix]] = [[] for _ in waves]
     if not criteria or not waves:
         return result
@@ -163,44 +164,44 @@ def _ranking_matrices(study, participant_ids, waves, sites, criteria) -> list[li
     ):
         items[criterion_id].append((code, site_index.get(site_id)))
     placeholders = ", ".join(["%s"] * len(waves))
-    sql = (
-        f'SELECT participant_id, wave_id, criterion_id, "order" FROM surveys_ranking WHERE wave_id IN ({placeholders})'
-    )
+    order = '"order"::text' if connection.vendor == "postgresql" else '"order"'
+    sql = f"SELECT participant_id, wave_id, criterion_id, {order} FROM surveys_ranking WHERE wave_id IN "
+    sql += f"({placeholders})"
     with connection.cursor() as cursor:
         cursor.execute(sql, [w[0] for w in waves])
         rows = cursor.fetchall()
     if not rows:
         return result
-    orders = json.loads("[" + ",".join(o if isinstance(o, str) else json.dumps(o) for *_, o in rows) + "]")
-    # Every image code of the study gets a number; item_of[k, code] is its place in the set
-    # of criterion k, or -1 when the image is not in that set.
-    codes = {code: i for i, code in enumerate({code for c in items.values() for code, _ in c})}
-    item_of = np.full((len(criteria), len(codes) + 1), -1, dtype=np.int64)
-    for k, c in enumerate(criteria):
-        for i, (code, _) in enumerate(items[c[0]]):
-            item_of[k, codes[code]] = i
-    unknown = len(codes)
-    lengths = np.fromiter(map(len, orders), dtype=np.int64, count=len(orders))
-    flat = np.fromiter(
-        (codes.get(code, unknown) for order in orders for code in order),
-        dtype=np.int64,
-        count=int(lengths.sum()),
-    )
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    position = np.arange(len(flat)) - starts + 1
+    row_p, row_w, row_c, texts = zip(*rows, strict=True)
+    del rows
+    # A ranking criterion has few distinct orders (at most n! for n images) however many
+    # people ranked, so each distinct order is decoded and mapped to set places once.
+    distinct: dict[str, int] = {}
+    order_of = np.fromiter((distinct.setdefault(t, len(distinct)) for t in texts), dtype=np.int64, count=len(texts))
+    del texts
+    decoded = [json.loads(t) if isinstance(t, str) else t for t in distinct]
     wave_pos = {wid: i for i, (wid, _) in enumerate(waves)}
     criterion_pos = {c[0]: i for i, c in enumerate(criteria)}
-    n = len(rows)
-    row_w = np.fromiter((wave_pos[r[1]] for r in rows), dtype=np.int64, count=n)
-    row_k = np.fromiter((criterion_pos.get(r[2], -1) for r in rows), dtype=np.int64, count=n)
-    row_p = _index(participant_ids, np.fromiter((r[0] for r in rows), np.int64, count=n))
-    w, k, p = (np.repeat(a, lengths) for a in (row_w, row_k, row_p))
-    keep = k >= 0
-    item = np.where(keep, item_of[np.maximum(k, 0), flat], -1)
-    keep &= item >= 0
+    n = len(order_of)
+    row_w = np.fromiter(map(wave_pos.__getitem__, row_w), dtype=np.int64, count=n)
+    row_k = np.fromiter((criterion_pos.get(c, -1) for c in row_c), dtype=np.int64, count=n)
+    row_p = _index(participant_ids, np.asarray(row_p, dtype=np.int64))
+    # places[j, i] = the set place of the i-th image of the j-th distinct (criterion, order)
+    # pair, or -1 for an image outside the criterion's set (or past the order's end).
+    pair, pair_of = np.unique(np.where(row_k >= 0, row_k * len(decoded) + order_of, -1), return_inverse=True)
     width = max((len(v) for v in items.values()), default=0)
+    longest = max((len(o) for o in decoded), default=0)
+    places = np.full((len(pair), longest), -1, dtype=np.int64)
+    set_place = [{code: i for i, (code, _) in enumerate(items[c[0]])} for c in criteria]
+    for j, key in enumerate(pair.tolist()):
+        if key >= 0:
+            where, codes = set_place[key // len(decoded)], decoded[key % len(decoded)]
+            places[j, : len(codes)] = [where.get(code, -1) for code in codes]
     ranks = np.full((len(waves), len(criteria), len(participant_ids), width), np.nan)
-    ranks[w[keep], k[keep], p[keep], item[keep]] = position[keep]
+    for position in range(longest):
+        item = places[pair_of, position]
+        keep = item >= 0
+        ranks[row_w[keep], row_k[keep], row_p[keep], item[keep]] = position + 1
     answered = np.zeros((len(waves), len(criteria)), dtype=bool)
     answered[row_w[row_k >= 0], row_k[row_k >= 0]] = True
     for wi in range(len(waves)):

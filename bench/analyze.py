@@ -4,15 +4,19 @@ Builds (once; reused when present) a generated study of 5,000 participants × 20
 4 rating criteria × 2 waves (≈800k ratings) plus 12 ranking criteria over 7 images, in a
 dedicated database, inserted with COPY (10% of ratings missing, so ≈720k rows). Then, in the same process:
 
-  1. the raw read — the same ratings from PostgreSQL into numpy (a plain fetchall, and the
-     server-packed bytea the loader uses),
+  1. the end-to-end analysis through the service (request → claim → load → compute → save),
   2. the load alone (rows → StudyData),
-  3. the end-to-end analysis through the service (request → claim → load → compute → save),
+  3. the raw read — the same ratings from PostgreSQL into numpy (a plain fetchall, and the
+     server-packed bytea the loader uses),
 
 and prints the times, their ratios and the peak memory (ru_maxrss). No assertions.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/civic_bench .venv/bin/python bench/analyze.py
         [--participants 5000] [--permutations 999] [--bootstrap 999] [--rebuild]
+
+At city scale, `--participants 50000` (≈7.2 M ratings) with its own database, e.g.
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/civic_opinion_bench; building it takes a while
+(the foreign-key checks run at commit), later runs reuse it.
 """
 
 from __future__ import annotations
@@ -221,31 +225,12 @@ def main() -> None:
 
     import numpy as np
 
-    # 1. Raw read: the same ratings from PostgreSQL into numpy, two ways (best of 3 each).
-    placeholders = ", ".join(["%s"] * len(wave_ids))
-    sql = (
-        "SELECT participant_id, wave_id, site_id, criterion_id, value FROM surveys_rating "
-        f"WHERE wave_id IN ({placeholders})"
-    )
-    fetch_times, copy_times = [], []
-    for _ in range(3):
-        start = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, wave_ids)
-            rows = np.array(cursor.fetchall(), dtype=np.int64)
-        fetch_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        copied = ratings_read(wave_ids=wave_ids)
-        copy_times.append(time.perf_counter() - start)
-    assert len(rows) == len(copied) == n_ratings
-    read_fetch, read_copy = min(fetch_times), min(copy_times)
+    # The process's peak memory is a high-water mark, so the analysis runs before the raw
+    # fetchall read (whose row tuples would otherwise set the peak); one untimed packed read
+    # first warms PostgreSQL's cache for it as the raw reads are warmed.
+    ratings_read(wave_ids=wave_ids)
 
-    # 2. The load alone: rows → StudyData.
-    start = time.perf_counter()
-    study_data_load(study=study)
-    load = time.perf_counter() - start
-
-    # 3. End to end through the service, as the worker runs it. A fresh seed each time keeps
+    # 1. End to end through the service, as the worker runs it. A fresh seed each time keeps
     # the fingerprint new, so the report is really computed and not reused.
     seed = int(time.time())
     start = time.perf_counter()
@@ -262,6 +247,31 @@ def main() -> None:
         sys.exit(f"analysis failed: {run.error}")
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+    # 2. The load alone: rows → StudyData.
+    start = time.perf_counter()
+    study_data_load(study=study)
+    load = time.perf_counter() - start
+
+    # 3. Raw read: the same ratings from PostgreSQL into numpy, two ways (best of 3 each; of
+    # 1 above 20,000 participants, where one fetchall takes a minute).
+    placeholders = ", ".join(["%s"] * len(wave_ids))
+    sql = (
+        "SELECT participant_id, wave_id, site_id, criterion_id, value FROM surveys_rating "
+        f"WHERE wave_id IN ({placeholders})"
+    )
+    fetch_times, copy_times = [], []
+    for _ in range(3 if args.participants <= 20_000 else 1):
+        start = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, wave_ids)
+            rows = np.array(cursor.fetchall(), dtype=np.int64)
+        fetch_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        copied = ratings_read(wave_ids=wave_ids)
+        copy_times.append(time.perf_counter() - start)
+    assert len(rows) == len(copied) == n_ratings
+    read_fetch, read_copy = min(fetch_times), min(copy_times)
+
     print(f"database: {connection.settings_dict['NAME']} (PostgreSQL)")
     print(
         f"study: {study.participants.count()} participants, {n_ratings} ratings, "
@@ -275,8 +285,11 @@ def main() -> None:
     )
     print(f"ratio analyze / fetchall read:  {end_to_end / read_fetch:7.2f}")
     print(f"ratio analyze / bytea read:     {end_to_end / read_copy:7.2f}")
-    print(f"peak memory (ru_maxrss):        {maxrss:7.1f} MiB")
-    print("targets: analyze ≤ 3× the read time and ≤ 15 s; peak memory ≤ 1 GB")
+    print(f"peak memory through analyze:    {maxrss:7.1f} MiB (ru_maxrss before the raw reads)")
+    if args.participants >= 50_000:
+        print("targets at city scale: analyze ≤ 60 s; peak memory ≤ 2 GB")
+    else:
+        print("targets: analyze ≤ 3× the read time and ≤ 15 s; peak memory ≤ 1 GB")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,27 @@ def test_the_loader_puts_every_rating_in_its_cell(study):
     assert [ranking.item_codes[int(i)] for i in np.argsort(ranking.ranks[0])] == first.order
 
 
+def test_every_ranking_lands_in_its_cell_and_codes_outside_the_set_are_dropped(study):
+    from surveys.models import Image, Ranking
+
+    study_fill(study)
+    wave = Wave.objects.get(study=study)
+    outsider = Image.objects.create(study=study, code="outside", alt_text_en="Not in the set")
+    odd = Ranking.objects.filter(wave=wave).order_by("id").first()
+    # The service never stores such an order; the loader still must not misplace anything.
+    Ranking.objects.filter(pk=odd.pk).update(order=[outsider.code] + odd.order)
+    data = study_data_load(study=study).data
+    participants = list(Participant.objects.filter(study=study).order_by("id").values_list("id", flat=True))
+    ranking = data.waves[0].rankings[0]
+    for stored in Ranking.objects.filter(wave=wave):
+        p = participants.index(stored.participant_id)
+        expected = np.full(len(ranking.item_codes), np.nan)
+        for position, code in enumerate(stored.order, start=1):
+            if code in ranking.item_codes:
+                expected[ranking.item_codes.index(code)] = position
+        np.testing.assert_array_equal(ranking.ranks[p], expected)
+
+
 @pytest.fixture
 def demo(db, settings, tmp_path):
     from surveys.demo import demo_seed
