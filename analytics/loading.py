@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from surveys.models import Criterion, Group, Participant, RankingSetItem, Site, Study, Wave
+from surveys.models import ConsensusRating, Criterion, Group, Participant, RankingSetItem, Site, Study, Wave
 
 from .measures import RankingMatrix, RatingMatrix, StudyData, WaveData
 
@@ -113,6 +113,7 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
         memberships=memberships,
         site_codes=tuple(s[1] for s in sites),
         waves=tuple(wave_data),
+        consensus=_consensus(study, sites, rating_criteria),
     )
     return LoadedStudy(
         data=data,
@@ -120,6 +121,20 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
         criterion_labels={c[1]: c[3] or c[1] for c in criteria},
         n_ratings=len(rows),
     )
+
+
+def _consensus(study, sites, criteria) -> tuple[tuple[str, np.ndarray], ...]:
+    """The study's consensus ratings per rating criterion, one value per site (nan = none)."""
+    site_pos = {sid: i for i, (sid, _) in enumerate(sites)}
+    names = {c[0]: c[1] for c in criteria}
+    found: dict[str, np.ndarray] = {}
+    for site_id, criterion_id, value in ConsensusRating.objects.filter(site__study=study).values_list(
+        "site_id", "criterion_id", "value"
+    ):
+        if criterion_id in names and site_id in site_pos:
+            vector = found.setdefault(names[criterion_id], np.full(len(sites), np.nan))
+            vector[site_pos[site_id]] = value
+    return tuple((c[1], found[c[1]]) for c in criteria if c[1] in found)
 
 
 def _rating_cube(rows, participant_ids, waves, sites, criteria) -> np.ndarray:
@@ -243,6 +258,9 @@ def inputs_fingerprint(data: StudyData, parameters: dict) -> str:
         }
     )
     add(data.memberships)
+    for criterion, values in data.consensus:
+        add(criterion)
+        add(values)
     for wave in data.waves:
         add(wave.name)
         for rating in wave.ratings:

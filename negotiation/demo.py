@@ -12,8 +12,10 @@ seniors, lighting to women), that group's effect is set apart as a group effect.
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Avg
 
-from surveys.models import Study
+from surveys.demo import WAVE_BEFORE
+from surveys.models import Rating, Study
 
 from .models import Scenario
 from .services import (
@@ -127,6 +129,29 @@ def _interventions_document(scenario: Scenario) -> list[dict]:
     return out
 
 
+def _groups_with_real_baselines(scenario: Scenario, groups: list[dict]) -> list[dict]:
+    """Baselines from the real ratings (the wave "before discussion"), not the illustrative
+    second wave the defaults would read: each group's mean rating per criterion over all streets.
+    Weights stay the defaults (the mean of the members' synthetic priority tokens)."""
+    names = {group_name(s.group): s.group for s in scenario.stakeholders.select_related("group")}
+    real = Rating.objects.filter(
+        wave__study=scenario.study, wave__name=WAVE_BEFORE, criterion__name__in=scenario.criteria
+    )
+    out = []
+    for entry in groups:
+        means = dict(
+            real.filter(participant__groups=names[entry["name"]])
+            .values_list("criterion__name")
+            .annotate(m=Avg("value"))
+            .values_list("criterion__name", "m")
+        )
+        baseline = {
+            c: round(float(means[c]), 4) if means.get(c) is not None else v for c, v in entry["baseline"].items()
+        }
+        out.append({**entry, "baseline": baseline})
+    return out
+
+
 def demo_scenario_seed(*, study: Study) -> list[str]:
     """Create or refresh the demo scenario; returns lines for ``seed_demo`` to print."""
     with transaction.atomic():
@@ -145,6 +170,7 @@ def demo_scenario_seed(*, study: Study) -> list[str]:
         # ...then the effects replaced by the suggestions, and the base designs.
         document["interventions"] = _interventions_document(scenario)
         document["base_designs"] = [{"name": name, "interventions": codes} for name, codes in BASE_DESIGNS]
+        document["groups"] = _groups_with_real_baselines(scenario, document["groups"])
         scenario = scenario_update_from_document(scenario=scenario, document=document, version=scenario.version)
     return [
         f"Negotiation scenario '{TITLE}': {len(INTERVENTIONS)} interventions "

@@ -351,6 +351,22 @@ class Rating(Answer):
         indexes = [models.Index(fields=["wave", "criterion"])]
 
 
+class ConsensusRating(models.Model):
+    """A rating a study agreed on as a whole for a site and criterion (e.g. the one a focus group
+    reached after discussion). Analyses measure each group's distance from it."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="consensus_ratings")
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="consensus_ratings")
+    value = models.FloatField()
+    source = models.CharField(max_length=200, blank=True, help_text=_("Where the consensus comes from."))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "criterion"], name="consensus_rating_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.criterion}: {self.value}"
+
+
 class Ranking(Answer):
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE)
     order = models.JSONField(help_text=_("Image codes, best first."))

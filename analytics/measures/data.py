@@ -49,6 +49,8 @@ class StudyData:
     memberships: np.ndarray  # bool, shape (n_participants, n_groups); groups overlap
     site_codes: tuple[str, ...]
     waves: tuple[WaveData, ...]
+    # Ratings the study agreed on as a whole: (rating criterion, one value per site, nan = none).
+    consensus: tuple[tuple[str, np.ndarray], ...] = ()
 
     @property
     def n_participants(self) -> int:

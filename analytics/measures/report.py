@@ -12,6 +12,7 @@ import numpy as np
 
 from .agreement import alpha_cis, alphas
 from .components import component_change, variance_components
+from .consensus import ConsensusResult, consensus_tests
 from .consistency import names_match, rating_ranking_consistencies
 from .data import (
     RankingMatrix,
@@ -34,7 +35,7 @@ from .variance import variance_split
 SIGNIFICANCE = 0.05
 
 # Purpose codes for the per-cell random streams (see data.rng_for).
-_DIVERGENCE, _BOOTSTRAP, _CHANGE, _ALPHA, _COMPONENTS, _RANKING = 1, 2, 3, 4, 5, 6
+_DIVERGENCE, _BOOTSTRAP, _CHANGE, _ALPHA, _COMPONENTS, _RANKING, _CONSENSUS = 1, 2, 3, 4, 5, 6, 7
 
 ProgressCallback = Callable[[float], None]
 
@@ -176,6 +177,23 @@ def _wave_report(
 ) -> dict:
     q_values = wave_q_values(tests)
     profile_q_values = wave_q_values(tests, profile=True)
+    agreed = dict(data.consensus)
+    consensus = [
+        consensus_tests(
+            rating.values,
+            data.memberships,
+            agreed[rating.criterion],
+            resampling.n_permutations,
+            rng_for(resampling.seed, _CONSENSUS, w, c),
+            resampling.min_tested,
+        )
+        if rating.criterion in agreed
+        else None
+        for c, rating in enumerate(wave.ratings)
+    ]
+    found = [r for r in consensus if r is not None]
+    found_q = iter(_shared_q_values([r.p_value for r in found], [r.same_test_as for r in found]))
+    consensus_q = [next(found_q) if r is not None else None for r in consensus]
     criteria = []
     for c, (rating, test, q_c, pq_c) in enumerate(zip(wave.ratings, tests, q_values, profile_q_values, strict=True)):
         alpha_intervals = alpha_cis(
@@ -186,7 +204,10 @@ def _wave_report(
             resampling.n_bootstrap,
             rng_for(resampling.seed, _ALPHA, w, c),
         )
-        criteria.append(_criterion_entry(data, rating, test, q_c, pq_c, alpha_intervals))
+        entry = _criterion_entry(data, rating, test, q_c, pq_c, alpha_intervals)
+        if consensus[c] is not None:
+            _add_consensus(entry, consensus[c], consensus_q[c])
+        criteria.append(entry)
         tracker.step()
     completes = [complete_rows(ranking.ranks) for ranking in wave.rankings]
     distance_results = [
@@ -286,6 +307,17 @@ def _criterion_entry(
         "groups": groups,
         "sites": site_summaries(values, members, data.site_codes, data.group_names),
     }
+
+
+def _add_consensus(entry: dict, result: ConsensusResult, q: np.ndarray) -> None:
+    """Distances from the study's consensus rating, overall and per group, with their tests."""
+    entry["consensus_distance"] = result.overall
+    entry["consensus_n_sites"] = result.n_sites
+    for g, group in enumerate(entry["groups"]):
+        group["consensus_distance"] = result.distance[g]
+        group["consensus_p_value"] = result.p_value[g]
+        group["consensus_q_value"] = q[g]
+        group["consensus_significant"] = _significant(q[g])
 
 
 def _mean(values: np.ndarray) -> float | None:
