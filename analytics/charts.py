@@ -85,6 +85,11 @@ def _yes_no(value: bool) -> str:
     return _("yes") if value else _("no")
 
 
+def _too_few(cell: dict) -> str:
+    """What a p-value cell says for a group too small to test (the study's smallest tested size)."""
+    return _("too few participants to tell") if cell.get("too_small_to_test") else ""
+
+
 def _chance(p) -> str:
     return _("unlikely to be chance") if p is not None and p <= 0.05 else _("could be chance")
 
@@ -200,6 +205,9 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
             _("q-value"),
             _("significant"),
             _("worst-off on this criterion"),
+            _("profile divergence"),
+            _("profile p-value"),
+            _("smallest possible p-value"),
         ],
     )
     for group in groups:
@@ -217,10 +225,13 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
                     cell["n"],
                     _round(cell["mean"]),
                     _round(d),
-                    _round(cell["p_value"]),
+                    _too_few(cell) or _round(cell["p_value"]),
                     _round(cell["q_value"]),
                     _yes_no(cell["significant"]),
                     _yes_no(worst.get(criterion, {}).get("group") == group),
+                    _round(cell.get("profile_divergence")),
+                    _too_few(cell) or _round(cell.get("profile_p_value")),
+                    _round(cell.get("min_p_value"), 4),
                 ]
             )
         z.append(z_row)

@@ -238,11 +238,15 @@ def test_the_divergence_csv_holds_every_group_and_criterion(analysed, personas, 
         "q-value",
         "significant",
         "worst-off on this criterion",
+        "profile divergence",
+        "profile p-value",
+        "smallest possible p-value",
     ]
     assert len(rows) == 1 + 3 * 2
     report = AnalysisRun.objects.done().get().result
     cell = report["waves"][0]["criteria"][0]["groups"][0]
     assert rows[1][4] == str(round(cell["divergence"], 3))
+    assert rows[1][9] == str(round(cell["profile_divergence"], 3))
     assert any(r[4].startswith("-") for r in rows[1:])  # negative numbers stay numbers
 
 
