@@ -18,4 +18,4 @@ RUN SECRET_KEY=build-only python manage.py compilemessages -l fr -v0 \
     && mkdir -p /app/media /app/var/exports && chown -R civic /app/media /app/var
 USER civic
 EXPOSE 8000
-CMD ["gunicorn", "civic.wsgi", "-b", "0.0.0.0:8000", "-k", "gthread", "-w", "3", "--threads", "8", "--access-logfile", "-"]
+CMD ["gunicorn", "civic.wsgi", "-b", "0.0.0.0:8000", "-k", "gthread", "-w", "3", "--threads", "8", "--access-logfile", "-", "--logger-class", "civic.logs.AccessLogger"]

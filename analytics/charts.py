@@ -7,6 +7,7 @@ the page with `json_script` and drawn by static/js/charts.js.
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 
@@ -105,7 +106,21 @@ def _figure(fig: go.Figure, *, height: int = 360) -> dict:
         plot_bgcolor="#ffffff",
         legend={"orientation": "h", "y": -0.2},
     )
-    return json.loads(fig.to_json())
+    return _plain_text(json.loads(fig.to_json()))
+
+
+def _plain_text(value, key: str = ""):
+    """Every string of a figure escaped as HTML, so Plotly draws labels people wrote (groups,
+    criteria, sites, waves) as plain text: its SVG text understands a few tags, links included,
+    and turns entities back into the characters. Templates (hovertemplate, texttemplate) are ours
+    and keep their markup; the values they insert are already escaped."""
+    if isinstance(value, str):
+        return value if key.endswith("template") else html.escape(value)
+    if isinstance(value, dict):
+        return {k: _plain_text(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_text(v, key) for v in value]
+    return value
 
 
 def _round(value, digits: int = 3):

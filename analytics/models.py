@@ -36,6 +36,11 @@ class AnalysisRun(Job):
     inputs_fingerprint = models.CharField(max_length=64, blank=True)
     result = models.JSONField(null=True, blank=True)
     reason = models.CharField(max_length=200, blank=True)
+    stale_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When answers this result used were withdrawn; it is shown, marked, until a fresh one is done."),
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

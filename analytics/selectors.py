@@ -6,10 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.db.models import Count
 from django.utils.translation import get_language
 
+from civic.cache import cache_get, cache_set
 from surveys.models import Completion, Criterion, Group, Participant, Ranking, Rating, Site, Study, Wave
 
 from .charts import Panel, report_panels, representation_panel, small_groups
@@ -87,13 +87,14 @@ def display_names(*, study: Study) -> dict[str, dict[str, str]]:
 
 def _report_panels(run: AnalysisRun, *, min_group_size: int, names: dict) -> list[Panel]:
     """Panels of a finished run. A done run never changes, so they are cached by its id, the
-    language they are written in and the names they show (a renamed group shows at once)."""
+    language they are written in and the names they show (a renamed group shows at once). The
+    cache is best-effort: with Redis down they are drawn again."""
     digest = hashlib.sha256(json.dumps(names, sort_keys=True).encode()).hexdigest()[:16]
     key = f"analytics:panels:{run.pk}:{run.inputs_fingerprint}:{min_group_size}:{get_language()}:{digest}"
-    panels = cache.get(key)
+    panels = cache_get(key)
     if panels is None:
         panels = report_panels(run.result, min_group_size=min_group_size, names=names)
-        cache.set(key, panels, 60 * 60)
+        cache_set(key, panels, 60 * 60)
     return panels
 
 

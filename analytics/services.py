@@ -187,13 +187,19 @@ def analysis_run(*, run_id: int, take_over: bool = False) -> AnalysisRun:
 
 
 def _save_result(run: AnalysisRun, fingerprint: str, result: dict) -> None:
-    """Replaces any earlier done run of the same inputs with this one, in one transaction."""
+    """Replaces any earlier done run of the same inputs, and any earlier stale one, with this
+    one, in one transaction."""
     for attempt in range(2):
         try:
             with transaction.atomic():
                 AnalysisRun.objects.done().filter(
                     study=run.study_id, scope=run.scope, inputs_fingerprint=fingerprint
                 ).exclude(pk=run.pk).delete()
+                # Results marked stale before this run was requested used withdrawn answers;
+                # this one replaces them, so they go.
+                AnalysisRun.objects.done().filter(
+                    study=run.study_id, scope=run.scope, stale_since__isnull=False, created_at__lt=run.created_at
+                ).delete()
                 AnalysisRun.objects.filter(pk=run.pk).update(
                     status=AnalysisRun.Status.DONE,
                     progress=100,
@@ -216,6 +222,39 @@ def analysis_latest(study: Study, *, scope: str = AnalysisRun.SCOPE_STUDY) -> An
 def analysis_current(study: Study) -> AnalysisRun | None:
     """The newest run of the study in any state: what the progress bar shows."""
     return AnalysisRun.objects.filter(study=study).defer("result").first()
+
+
+def analysis_mark_stale(*, study: Study, reason: str) -> list[AnalysisRun]:
+    """Answers the study's results were computed from were deleted (a participant withdrew).
+
+    Every finished or running result is marked stale rather than deleted: the dashboard keeps
+    showing the last results, labelled, until the fresh analysis requested here for each scope is
+    done, and saving that one deletes the stale ones. A fresh run that has not started yet
+    (pending or queued, so it will load the answers as they are now) is joined instead of adding
+    another, so many withdrawals queue one computation. A study with no result has nothing to
+    refresh. Returns the fresh runs."""
+    with transaction.atomic():
+        AnalysisRun.objects.filter(
+            study=study, status__in=(AnalysisRun.Status.DONE, AnalysisRun.Status.RUNNING), stale_since__isnull=True
+        ).update(stale_since=timezone.now())
+        scopes = sorted(
+            set(
+                AnalysisRun.objects.filter(study=study, stale_since__isnull=False)
+                .exclude(status=AnalysisRun.Status.FAILED)
+                .values_list("scope", flat=True)
+            )
+        )
+        fresh = []
+        for scope in scopes:
+            waiting = (
+                AnalysisRun.objects.filter(
+                    study=study, scope=scope, status__in=(AnalysisRun.Status.PENDING, AnalysisRun.Status.QUEUED)
+                )
+                .defer("result")
+                .first()
+            )
+            fresh.append(waiting or analysis_request(study=study, scope=scope, reason=reason))
+        return fresh
 
 
 def wave_close(*, wave: Wave, requested_by=None) -> AnalysisRun:

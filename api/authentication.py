@@ -22,6 +22,14 @@ def _credential(request, keyword: str) -> str | None:
     return parts[1].decode("ascii", errors="replace")
 
 
+def _guess_counted(request, scope: str) -> None:
+    """An unknown token is a guess: past the address's limit it is refused with 429, else counted.
+    Valid tokens never reach this, so they are never refused for others' guesses."""
+    if throttle.is_throttled(request._request, scope):
+        raise exceptions.Throttled(wait=throttle.retry_after(scope))
+    throttle.record_attempt(request._request, scope)
+
+
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
@@ -31,6 +39,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         user = api_token_user(token=token)
         if user is None:
+            _guess_counted(request, throttle.API_TOKEN_SCOPE)
             raise exceptions.AuthenticationFailed("Invalid API token.")
         return user, None
 
@@ -41,7 +50,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 class InvitationAuthentication(authentication.BaseAuthentication):
     """`Authorization: Invitation <token>`: the resident behind an invitation link. The user stays
     anonymous; `request.auth` is the invitation. Unknown tokens count toward the same per-address
-    throttle as the invitation page."""
+    throttle as the invitation page; a valid one is never refused."""
 
     keyword = "Invitation"
 
@@ -49,13 +58,11 @@ class InvitationAuthentication(authentication.BaseAuthentication):
         token = _credential(request, self.keyword)
         if token is None:
             return None
-        if throttle.is_throttled(request._request, throttle.INVITATION_SCOPE):
-            raise exceptions.Throttled(wait=throttle.retry_after(throttle.INVITATION_SCOPE))
         try:
             invitation = survey_services.invitation_resolve(token=token)
         except SurveyError as error:
             if error.status == 404:
-                throttle.record_attempt(request._request, throttle.INVITATION_SCOPE)
+                _guess_counted(request, throttle.INVITATION_SCOPE)
             raise exceptions.AuthenticationFailed(str(error)) from None
         return AnonymousUser(), invitation
 

@@ -355,9 +355,11 @@ class ExportDownload(StaffView, APIView):
                     status=410,
                 )
             raise Http404 from None
-        return FileResponse(
+        response = FileResponse(
             job.path.open("rb"),
             as_attachment=True,
             filename=export_services.export_download_name(job),
             content_type="application/zip",
         )
+        response["Cache-Control"] = "no-store, private"
+        return response

@@ -52,11 +52,10 @@ def envlist(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = envbool("DEBUG", False)
-# The development key only exists so the embedded default boots; production must set SECRET_KEY,
-# and `check --deploy` flags this value.
-SECRET_KEY = envstr("SECRET_KEY") or ("django-insecure-" + "civic-development-only-key-" + "x" * 20)
-if not DEBUG and not os.environ.get("SECRET_KEY") and envbool("REQUIRE_SECRET_KEY", False):
-    raise ImproperlyConfigured("SECRET_KEY must be set in production")
+# The development key only exists so the embedded default (tests, commands, `make demo`) boots. The
+# web server refuses to start on it with DEBUG off (civic/wsgi.py), and `check --deploy` flags it.
+DEVELOPMENT_SECRET_KEY = "django-insecure-" + "civic-development-only-key-" + "x" * 20
+SECRET_KEY = envstr("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 # The public address of the site, e.g. https://civic.montreal.ca: the base of every link sent to
@@ -111,6 +110,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "civic.middleware.BadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -152,7 +152,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No statement runs, and no lock is waited for, without bound: a table locked by a migration
+    # or a long transaction gives a resident a clear "busy, try again" (civic/middleware.py)
+    # instead of a page that hangs for the whole lock. Milliseconds; 0 disables.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"]["options"] = (
+        f"-c statement_timeout={envint('DB_STATEMENT_TIMEOUT_MS', 30_000)}"
+        f" -c lock_timeout={envint('DB_LOCK_TIMEOUT_MS', 5_000)}"
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     # WAL and a busy timeout let concurrent autosaves queue instead of failing on a locked file.
     # IMMEDIATE transactions take the write lock up front, so a second writer waits for it
@@ -250,6 +259,8 @@ WHITENOISE_USE_FINDERS = True
 # that STATIC_ROOT does not exist yet is noise there.
 warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# JSON bodies nesting arrays/objects deeper than this are refused with 400 (civic/middleware.py).
+JSON_MAX_DEPTH = envint("JSON_MAX_DEPTH", 64)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Security. Production runs with DEBUG off behind TLS; these are safe in development too.
@@ -313,18 +324,31 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Invitation tokens travel in paths; no log line keeps one (civic/logs.py).
+    "filters": {"scrub_tokens": {"()": "civic.logs.TokenScrubFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_tokens"]}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
 }
 
 # Invitations and resident sessions.
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 90)
 
-# Throttling of guesses: (failures allowed, window in seconds) per client address.
+# Throttling of guesses: (failures allowed, window in seconds); see civic/throttle.py.
+# NUM_PROXIES: how many reverse proxies in front of the app append to X-Forwarded-For (1 behind one
+# TLS proxy); the header is only believed from a peer in TRUSTED_PROXIES (CIDR networks).
 NUM_PROXIES = envint("NUM_PROXIES", 0)
+TRUSTED_PROXIES = envlist(
+    "TRUSTED_PROXIES", ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+)
 THROTTLES = {
+    # Unknown invitation / API tokens per address (valid ones are never refused).
     "invitation": (envint("THROTTLE_INVITATION_FAILURES", 20), 600),
+    "api_token": (envint("THROTTLE_INVITATION_FAILURES", 20), 600),
+    # Failed sign-ins per (address, account), per account, per address, and per known browser.
     "login": (envint("THROTTLE_LOGIN_FAILURES", 10), 900),
+    "login_account": (envint("THROTTLE_ACCOUNT_FAILURES", 50), 900),
+    "login_address": (envint("THROTTLE_ADDRESS_FAILURES", 100), 900),
+    "login_device": (envint("THROTTLE_LOGIN_FAILURES", 10), 900),
     # Joins through an open study link, counted per address: enough for a family or a library.
     "join": (envint("THROTTLE_OPEN_JOINS", 30), 3600),
 }

@@ -58,16 +58,16 @@ class StudioError(Exception):
 
 
 def may_create_study(user) -> bool:
-    """Admins, and people who already own a study."""
+    """Admins (superusers), and people who already own a study."""
     if not user.is_authenticated:
         return False
-    return user.is_staff or StudyMembership.objects.filter(user=user, role=OWNER).exists()
+    return user.is_superuser or StudyMembership.objects.filter(user=user, role=OWNER).exists()
 
 
 def studies_for_builder(user):
     if not user.is_authenticated:
         return Study.objects.none()
-    if user.is_staff:
+    if user.is_superuser:  # `is_staff` alone grants no study (surveys/permissions.py)
         return Study.objects.all()
     return Study.objects.filter(memberships__user=user, memberships__role=OWNER).distinct()
 
@@ -111,7 +111,7 @@ def membership_revoke(*, study: Study, membership_id: int, actor) -> None:
         membership = StudyMembership.objects.select_for_update().filter(study=study, pk=membership_id).first()
         if membership is None:
             raise Http404("No such membership")
-        if membership.role == OWNER and study.memberships.filter(role=OWNER).count() == 1 and not actor.is_staff:
+        if membership.role == OWNER and study.memberships.filter(role=OWNER).count() == 1 and not actor.is_superuser:
             raise StudioError(LAST_OWNER)
         membership.delete()
         _audit(actor=actor, study=study, user_id=membership.user_id, details={"removed": membership.role})

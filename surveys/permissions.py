@@ -1,4 +1,8 @@
-"""Who may see what. One helper fetches a study *and* authorises it; every staff view uses it."""
+"""Who may see what. One helper fetches a study *and* authorises it; every staff view uses it.
+
+Study roles come only from study memberships. `is_staff` only opens the admin site (where the
+model permissions decide what can be done); it grants no study data. A superuser holds every
+role on every study."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ RESEARCHER = StudyMembership.Role.RESEARCHER
 def studies_for_user(user):
     if not user.is_authenticated:
         return Study.objects.none()
-    if user.is_staff:
+    if user.is_superuser:
         return Study.objects.all()
     return Study.objects.filter(memberships__user=user).distinct()
 
@@ -22,13 +26,13 @@ def studies_for_user(user):
 def user_roles(user, study: Study) -> set[str]:
     if not user.is_authenticated:
         return set()
-    if user.is_staff:
+    if user.is_superuser:
         return {OWNER, PLANNER, RESEARCHER, "admin"}
     return set(StudyMembership.objects.filter(user=user, study=study).values_list("role", flat=True))
 
 
 def study_get_for_user(user, slug: str, *roles: str) -> Study:
-    """Returns the study if the user holds one of `roles` on it (staff hold every role).
+    """Returns the study if the user holds one of `roles` on it (superusers hold every role).
 
     Raises Http404 rather than 403 so that outsiders cannot learn which studies exist."""
     study = Study.objects.filter(slug=slug).first()

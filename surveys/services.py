@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import errors
+from . import errors, signals
 from .errors import SurveyError
 from .models import (
     Comment,
@@ -372,6 +372,8 @@ def answer_save(*, participant: Participant, wave: Wave, data: Mapping[str, obje
         order = data.get("order") or []
         if isinstance(order, str):
             order = [code for code in order.split(",") if code]
+        elif not isinstance(order, list | tuple):
+            order = []  # not a list of image codes: refused below as not a permutation
         return ranking_save(
             participant=participant,
             wave=wave,
@@ -402,24 +404,14 @@ def participant_withdraw(*, participant: Participant) -> None:
     """Deletes the participant and, by cascade, every answer and completion they gave. The
     invitation is kept, marked used, so the link cannot start a new participant.
 
-    Stored analysis results were computed with their answers, so they are deleted too and a
-    fresh analysis is requested; the next export leaves them out because they no longer exist.
+    Then `participant_withdrawn` announces it (same transaction), so the apps that keep results
+    computed from answers (analyses, the audit log) react without the survey knowing them.
     Pseudonym keys are never stored, so there are none to delete."""
-    # Imported here: the audit log and analyses build on the survey, not the other way round.
-    from analytics.models import AnalysisRun
-    from analytics.services import analysis_request
-    from exports.services import Action, audit_record
-
     with transaction.atomic():
-        Invitation.objects.filter(participant=participant).update(used_at=timezone.now())
         study = participant.study
-        participant.delete()
-        removed, _ = AnalysisRun.objects.filter(study=study, status=AnalysisRun.Status.DONE).delete()
-        # No identifier is kept: the entry says that a participant withdrew, not who.
-        audit_record(
-            action=Action.PARTICIPANT_WITHDRAWN,
-            study=study,
-            details={"answers_deleted": True, "analysis_results_deleted": removed},
+        had_answers = any(
+            model.objects.filter(participant=participant).exists() for model in (Rating, Ranking, Priority)
         )
-        if removed:
-            analysis_request(study=study, reason="a participant withdrew")
+        Invitation.objects.filter(participant=participant).update(used_at=timezone.now())
+        participant.delete()
+        signals.participant_withdrawn.send(sender=Participant, study=study, had_answers=had_answers)

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from civic import throttle
@@ -106,12 +107,13 @@ def _throttled(request: HttpRequest, scope: str) -> HttpResponse | None:
 
 
 def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
-    if refused := _throttled(request, throttle.INVITATION_SCOPE):
-        return refused
     try:
         invitation = services.invitation_resolve(token=token)
     except SurveyError as error:
+        # Only unknown tokens are guesses; a valid link is never refused for others' guesses.
         if error.message is errors.INVITATION_UNKNOWN:
+            if refused := _throttled(request, throttle.INVITATION_SCOPE):
+                return refused
             throttle.record_attempt(request, throttle.INVITATION_SCOPE)
         return _error_response(request, error)
     request.session.cycle_key()
@@ -119,6 +121,7 @@ def invitation_open(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("surveys:resume")
 
 
+@never_cache  # the POST answer shows a personal link once: no browser or proxy may keep it
 @require_http_methods(["GET", "POST"])
 def open_link(request: HttpRequest, slug: str) -> HttpResponse:
     """GET explains the study; POST creates a participant and shows their personal link once

@@ -20,17 +20,33 @@ from studio.models import Mailing
 from surveys.models import Comment, Rating
 from surveys.services import invitations_create
 
-PERSONAS = ["anonymous", "resident_a", "resident_b", "planner", "researcher", "other_planner", "admin"]
+# staff_only: `is_staff` (may open the admin site) but no study membership and not a superuser —
+# study data comes from memberships only, so every study page is 404 for them.
+PERSONAS = ["anonymous", "resident_a", "resident_b", "planner", "researcher", "other_planner", "staff_only", "admin"]
 LOGIN = "login"  # a redirect to the sign-in page
 STAFF_ONLY = {"anonymous": LOGIN, "resident_a": LOGIN, "resident_b": LOGIN}
 EVERYONE = dict.fromkeys(PERSONAS, 200)
 RESIDENTS = {**dict.fromkeys(PERSONAS, 403), "resident_a": 200, "resident_b": 200}
-PLANNERS_AND_RESEARCHERS = {**STAFF_ONLY, "planner": 200, "researcher": 200, "other_planner": 404, "admin": 200}
+PLANNERS_AND_RESEARCHERS = {
+    **STAFF_ONLY,
+    "planner": 200,
+    "researcher": 200,
+    "other_planner": 404,
+    "staff_only": 404,
+    "admin": 200,
+}
 PLANNERS = {**PLANNERS_AND_RESEARCHERS, "researcher": 404}
 RESEARCHERS = {**PLANNERS_AND_RESEARCHERS, "planner": 404}
-SIGNED_IN = {**STAFF_ONLY, "planner": 200, "researcher": 200, "other_planner": 200, "admin": 200}
+SIGNED_IN = {**STAFF_ONLY, "planner": 200, "researcher": 200, "other_planner": 200, "staff_only": 200, "admin": 200}
 # The study builder: admins and the study's owners (owners: studio/tests/test_builder.py).
-BUILDERS = {**STAFF_ONLY, "planner": 404, "researcher": 404, "other_planner": 404, "admin": 200}
+BUILDERS = {
+    **STAFF_ONLY,
+    "planner": 404,
+    "researcher": 404,
+    "other_planner": 404,
+    "staff_only": 404,
+    "admin": 200,
+}
 BUILDERS_POST = {**BUILDERS, "admin": 302}
 BUILDERS_BAD_FORM = {**BUILDERS, "admin": 400}
 
@@ -44,10 +60,10 @@ MATRIX = {
     "login": (
         "get",
         "/accounts/login/",
-        {**EVERYONE, "planner": 302, "researcher": 302, "other_planner": 302, "admin": 302},
+        {**EVERYONE, "planner": 302, "researcher": 302, "other_planner": 302, "staff_only": 302, "admin": 302},
     ),
     "logout": ("post", "/accounts/logout/", dict.fromkeys(PERSONAS, 302)),
-    "admin:index": ("get", "/admin/", {**dict.fromkeys(PERSONAS, 302), "admin": 200}),
+    "admin:index": ("get", "/admin/", {**dict.fromkeys(PERSONAS, 302), "staff_only": 200, "admin": 200}),
     "surveys:invitation": ("get", "/i/{token}/", dict.fromkeys(PERSONAS, 302)),
     # The fixture study takes no open sign-ups; surveys/tests/test_open_link.py covers one that does.
     "surveys:join": ("get", "/s/{slug}/", dict.fromkeys(PERSONAS, 404)),
@@ -156,7 +172,7 @@ def test_every_url_pattern_is_in_the_matrix():
 
 
 @pytest.fixture
-def world(db, study, personas, settings, tmp_path):
+def world(db, study, personas, settings, tmp_path, django_user_model):
     settings.PRIVATE_ROOT = tmp_path / "private"
     scenario = Scenario.objects.create(study=study, title="S", budget=10, max_rounds=5)
     session = NegotiationSession.objects.create(scenario=scenario, snapshot={})
@@ -170,6 +186,10 @@ def world(db, study, personas, settings, tmp_path):
     )
     job.path.parent.mkdir(parents=True, exist_ok=True)
     job.path.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    personas = {
+        **personas,
+        "staff_only": django_user_model.objects.create_user("staff-only", password="pw-staff-1", is_staff=True),
+    }
     clients = {}
     for name in PERSONAS:
         client = Client()

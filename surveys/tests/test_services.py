@@ -167,16 +167,18 @@ def test_a_comment_longer_than_the_limit_is_rejected(resident, wave):
     assert not Comment.objects.exists()
 
 
-def test_withdrawing_deletes_analysis_results_that_used_the_answers_and_requests_fresh_ones(
+def test_withdrawing_marks_analysis_results_that_used_the_answers_stale_and_requests_fresh_ones(
     resident, wave, monkeypatch
 ):
     from analytics.models import AnalysisRun
 
     monkeypatch.setattr("analytics.services._enqueue", lambda run_id: True)
+    services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=2)
     old = AnalysisRun.objects.create(study=resident.study, status="done", result={"waves": []})
     services.participant_withdraw(participant=resident)
-    assert not AnalysisRun.objects.filter(pk=old.pk).exists()
-    fresh = AnalysisRun.objects.get(study=resident.study)
+    old.refresh_from_db()
+    assert old.stale_since is not None and old.result == {"waves": []}
+    fresh = AnalysisRun.objects.exclude(pk=old.pk).get(study=resident.study)
     assert fresh.status in ("pending", "queued") and fresh.reason == "a participant withdrew"
 
 

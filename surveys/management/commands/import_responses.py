@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from surveys.importing import ImportRejected, responses_import
+from surveys.models import Study
 
 
 class Command(BaseCommand):
@@ -22,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--scale-max", type=int, default=5)
 
     def handle(self, *args, file, study, create, title, scale_min, scale_max, **options):
+        try:
+            # The model field's own rules (a slug, at most its length), so a study the import makes
+            # is one every page can link to.
+            Study._meta.get_field("slug").clean(study, None)
+        except ValidationError as invalid:
+            raise CommandError(f"--study {study!r}: {' '.join(invalid.messages)}") from None
         path = Path(file)
         try:
             text = path.read_text(encoding="utf-8-sig")
