@@ -113,9 +113,11 @@ def _plain_text(value, key: str = ""):
     """Every string of a figure escaped as HTML, so Plotly draws labels people wrote (groups,
     criteria, sites, waves) as plain text: its SVG text understands a few tags, links included,
     and turns entities back into the characters. Templates (hovertemplate, texttemplate) are ours
-    and keep their markup; the values they insert are already escaped."""
+    and keep their markup; the values they insert are already escaped. Only <br> stays a tag."""
     if isinstance(value, str):
-        return value if key.endswith("template") else html.escape(value)
+        # A line break is the one tag kept: axis labels we compose break lines, and it can
+        # carry no link or style.
+        return value if key.endswith("template") else html.escape(value).replace("&lt;br&gt;", "<br>")
     if isinstance(value, dict):
         return {k: _plain_text(v, k) for k, v in value.items()}
     if isinstance(value, list):
