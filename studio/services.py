@@ -58,10 +58,11 @@ class StudioError(Exception):
 
 
 def may_create_study(user) -> bool:
-    """Admins (superusers), and people who already own a study."""
+    """Staff, and people who already own a study. Creating a study shows no other study's data;
+    the creator becomes its owner, and sees it through that membership."""
     if not user.is_authenticated:
         return False
-    return user.is_superuser or StudyMembership.objects.filter(user=user, role=OWNER).exists()
+    return user.is_staff or StudyMembership.objects.filter(user=user, role=OWNER).exists()
 
 
 def studies_for_builder(user):

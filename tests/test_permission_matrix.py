@@ -126,8 +126,9 @@ MATRIX = {
         {**RESEARCHERS, "researcher": 302, "admin": 404},
     ),
     "studio:index": ("get", "/staff/studies/", SIGNED_IN),
-    "studio:create": ("get", "/staff/studies/new/", BUILDERS),
-    "studio:import": ("get", "/staff/studies/import/", BUILDERS),
+    # Staff may start a new study (they become its owner) but see no other study without a role.
+    "studio:create": ("get", "/staff/studies/new/", {**BUILDERS, "staff_only": 200}),
+    "studio:import": ("get", "/staff/studies/import/", {**BUILDERS, "staff_only": 200}),
     "studio:study": ("get", "/staff/studies/{slug}/", BUILDERS),
     "studio:status": ("post", "/staff/studies/{slug}/status/", BUILDERS_POST),
     "studio:analyse": ("post", "/staff/studies/{slug}/analyse/", BUILDERS_POST),

@@ -652,3 +652,24 @@ def test_every_environment_variable_the_settings_read_is_documented():
     table = readme[readme.index("| variable | default | meaning |") : readme.index("## Everyday commands")]
     missing = {name for name in read if f"`{name}`" not in table}
     assert not missing, f"document these in the README's configuration table: {sorted(missing)}"
+
+
+@pytest.mark.django_db
+def test_is_staff_alone_grants_no_study_data(client, study, personas, django_user_model):
+    from surveys.permissions import studies_for_user, user_roles
+
+    staff = django_user_model.objects.create_user("clerk", password="pw-clerk-1", is_staff=True)
+    assert user_roles(staff, study) == set() and not studies_for_user(staff).exists()
+    assert user_roles(personas["admin"], study) >= {"planner", "researcher"}
+    client.force_login(staff)
+    for url in ("/staff/", "/staff/studies/", "/api/v1/studies/"):
+        response = client.get(url)
+        assert response.status_code == 200 and study.title_en not in response.content.decode(), url
+    for url in (
+        f"/studies/{study.slug}/analytics/",
+        f"/studies/{study.slug}/exports/",
+        f"/staff/studies/{study.slug}/",
+    ):
+        assert client.get(url).status_code == 404, url
+    client.force_login(personas["admin"])
+    assert study.title_en in client.get("/staff/studies/").content.decode()
