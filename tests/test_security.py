@@ -32,6 +32,7 @@ def test_check_deploy_passes_on_production_settings():
         "DEBUG": "false",
         "SECRET_KEY": "k" * 60 + "-production-like-secret",
         "ALLOWED_HOSTS": "civic.example.org",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     }
     for name in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "SECURE_SSL_REDIRECT", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
