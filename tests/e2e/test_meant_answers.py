@@ -108,15 +108,19 @@ def test_on_a_phone_the_street_stays_in_view_and_labels_fit(
         "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim())"
     )
     assert not spill, f"labels overflow their buttons at {viewport['width']}px: {spill}"
+    # Scanned at the top: further down, the sticky street image covers what has scrolled under it.
+    _assert_accessible(page, problems, f"rate, {points}-point scale at {viewport['width']}px")
     # Keyboard to the last question: the street image is still on screen.
-    last = page.locator(".question").last.get_by_role("radio").last
+    # A radio group is one Tab stop, entered on its first point.
+    last = page.locator(".question").last.get_by_role("radio").first
     tab_to(page, last)
     page.keyboard.press("Space")
+    expect(last).to_be_checked()
     box = page.locator(".site-image img").bounding_box()
     assert box and box["y"] >= -1 and box["y"] + box["height"] <= viewport["height"], box
     focused = page.evaluate("document.activeElement.getBoundingClientRect().top")
     assert focused >= box["y"] + box["height"] - 1, "the focused answer is hidden under the image"
-    _assert_accessible(page, problems, f"rate, {points}-point scale at {viewport['width']}px")
+    assert not problems.all(), problems.all()
 
 
 def test_errors_stay_on_the_page_next_to_the_field(open_page, invitation_url, live_server):
@@ -187,7 +191,8 @@ def test_finishing_refusals_review_and_withdrawal_after_finishing_on_another_dev
     tab_to(phone, phone.get_by_role("link", name="Me retirer de l’étude et supprimer mes réponses"))
     phone.keyboard.press("Enter")
     phone.wait_for_url("**/survey/withdraw/")
-    _press(phone, "Supprimer mes réponses et me retirer", "**/survey/withdraw/")
+    with phone.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/survey/withdraw/")):
+        _press(phone, "Supprimer mes réponses et me retirer")
     assert not Participant.objects.filter(pk=participant.pk).exists()
     phone.goto(link)
     expect(phone.locator(".notice")).to_contain_text("vos réponses ont été supprimées")
