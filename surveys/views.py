@@ -24,6 +24,7 @@ from civic import throttle
 from . import errors, selectors, services
 from .errors import SurveyError
 from .models import Criterion, Participant, Site
+from .readiness import image_has_file
 
 SESSION_KEY = "civic_participant_id"
 
@@ -272,6 +273,9 @@ def rate(request, participant, wave, site_code):
             return None
 
     questions = [(c, as_int(values.get(c.pk)), problems.get(c.pk)) for c in criteria]
+    image = site.primary_image
+    if image is not None:
+        image.shown = image_has_file(image)
     failed = error or next(iter(problems.values()), None)
     return _page(
         request,
@@ -280,7 +284,7 @@ def rate(request, participant, wave, site_code):
         wave,
         f"rate:{site.code}",
         site=site,
-        image=site.primary_image,
+        image=image,
         questions=questions,
         scale=study.scale_choices(),
         error=error,
@@ -330,6 +334,8 @@ def rank(request, participant, wave, criterion_code):
         stored = selectors.participant_ranking(participant=participant, wave=wave, criterion=criterion)
         shown = stored or initial
     images = {img.code: img for img in criterion.images.select_related("site")}
+    for img in images.values():
+        img.shown = image_has_file(img)  # a missing file shows its alt text, never a 500
     context = {
         "criterion": criterion,
         "items": [images[c] for c in shown if c in images],
