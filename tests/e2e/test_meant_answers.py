@@ -145,6 +145,8 @@ def test_errors_stay_on_the_page_next_to_the_field(open_page, invitation_url, li
     tab_to(page, page.get_by_label("Esthétique"))
     page.keyboard.press("ControlOrMeta+A")
     page.keyboard.type("4")
+    page.keyboard.press("Tab")  # leaving the field autosaves the allocation, now right
+    expect(page.locator("#tokens-status")).to_have_text("Enregistré")
     _press(page, "Enregistrer et continuer", "**/survey/comment/")
     assert dict(Priority.objects.filter(participant=participant).values_list("criterion__name", "tokens")) == {
         "accessibility": 6,
