@@ -109,7 +109,8 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
         slug=study.slug,
         scale_min=study.scale_min,
         scale_max=study.scale_max,
-        group_names=tuple(g[1] for g in groups),
+        # Reports name groups as written; the code is an internal identifier only.
+        group_names=tuple(g[2] or g[1] for g in groups),
         memberships=memberships,
         site_codes=tuple(s[1] for s in sites),
         waves=tuple(wave_data),
@@ -117,7 +118,7 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
     )
     return LoadedStudy(
         data=data,
-        group_labels={g[1]: g[2] or g[1] for g in groups},
+        group_labels={g[2] or g[1]: g[2] or g[1] for g in groups},
         criterion_labels={c[1]: c[3] or c[1] for c in criteria},
         n_ratings=len(rows),
     )

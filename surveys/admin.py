@@ -44,13 +44,13 @@ class WaveInline(admin.TabularInline):
 class GroupInline(admin.TabularInline):
     model = Group
     extra = 0
-    fields = ("code", "label_en", "label_fr", "target_count", "order")
+    fields = ("label_en", "label_fr", "target_count", "order")
 
 
 class SiteInline(admin.TabularInline):
     model = Site
     extra = 0
-    fields = ("code", "name", "latitude", "longitude", "order")
+    fields = ("name", "latitude", "longitude", "order")
     show_change_link = True
 
 
@@ -173,7 +173,7 @@ class ImageForm(forms.ModelForm):
 
     class Meta:
         model = Image
-        fields = ("study", "code", "site", "file", "alt_text_en", "alt_text_fr")
+        fields = ("study", "name", "site", "file", "alt_text_en", "alt_text_fr")
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")
@@ -186,23 +186,23 @@ class ImageInline(admin.TabularInline):
     model = Image
     form = ImageForm
     extra = 0
-    fields = ("code", "file", "alt_text_en", "alt_text_fr")
+    fields = ("name", "file", "alt_text_en", "alt_text_fr")
 
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "study")
+    list_display = ("name", "study")
     list_filter = ("study",)
-    search_fields = ("code", "name")
+    search_fields = ("name",)
     inlines = [ImageInline]
 
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     form = ImageForm
-    list_display = ("code", "study", "site", "alt_text_en")
+    list_display = ("__str__", "study", "site", "alt_text_en")
     list_filter = ("study",)
-    search_fields = ("code", "alt_text_en")
+    search_fields = ("name", "site__name", "alt_text_en")
 
 
 @admin.register(Wave)
@@ -225,7 +225,8 @@ class WaveAdmin(admin.ModelAdmin):
 
 @admin.register(Group)
 class GroupAdmin(admin.ModelAdmin):
-    list_display = ("code", "label_en", "study", "target_count")
+    list_display = ("label_en", "label_fr", "study", "target_count")
+    search_fields = ("label_en", "label_fr")
     list_filter = ("study",)
 
 
@@ -240,7 +241,7 @@ class ParticipantAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "study", "label", "expires_at", "used_at")
+    list_display = ("__str__", "study", "label", "expires_at", "used_at", "withdrawn_at")
     list_filter = ("study", "label")
     readonly_fields = ("token_hash", "participant", "created_at")
 

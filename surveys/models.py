@@ -13,10 +13,29 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from .naming import CODE_MAX_LENGTH, NAME_MAX_LENGTH, code_derive
+
 code_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
     _("Use letters, digits, dots, dashes and underscores only."),
 )
+
+
+def _order_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+class Coded:
+    """Models whose `code` is derived from their name (`code_source`) when left empty, unique
+    within the study. A rename keeps the code, so links and exports stay stable."""
+
+    code_source = "name"
+
+    def save(self, *args, **kwargs):
+        if not self.code:
+            taken = type(self).objects.filter(study_id=self.study_id).exclude(pk=self.pk).values_list("code", flat=True)
+            self.code = code_derive(getattr(self, self.code_source) or "", set(taken))
+        super().save(*args, **kwargs)
 
 
 class Localized:
@@ -65,6 +84,13 @@ class Study(Localized, models.Model):
     )
     k_anonymity = models.PositiveSmallIntegerField(
         default=5, help_text=_("Smallest group-membership cell allowed in anonymised exports.")
+    )
+    answers_editable_until_wave_closes = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Residents may change their answers after finishing, until the wave closes. "
+            "Otherwise finishing closes their answers."
+        ),
     )
     comments_reviewed = models.BooleanField(
         default=False, help_text=_("Free-text comments were reviewed and may be exported.")
@@ -142,7 +168,7 @@ class Wave(models.Model):
         CLOSED = "closed", _("Closed")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="waves")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
     order = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
 
@@ -154,10 +180,12 @@ class Wave(models.Model):
         return f"{self.study.slug} / {self.name}"
 
 
-class Group(Localized, models.Model):
+class Group(Coded, Localized, models.Model):
+    code_source = "label_en"
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="groups")
-    code = models.CharField(max_length=60, validators=[code_validator])
-    label_en = models.CharField(max_length=120)
+    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
+    label_en = models.CharField(_("name"), max_length=NAME_MAX_LENGTH, help_text=_("The group's name as written."))
     label_fr = models.CharField(max_length=120, blank=True)
     description_en = models.CharField(max_length=300, blank=True)
     description_fr = models.CharField(max_length=300, blank=True)
@@ -168,10 +196,17 @@ class Group(Localized, models.Model):
 
     class Meta:
         ordering = ["study", "order", "code"]
-        constraints = [models.UniqueConstraint(fields=["study", "code"], name="group_unique_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="group_unique_code"),
+            models.UniqueConstraint(fields=["study", "label_en"], name="group_unique_name"),
+        ]
 
     def __str__(self) -> str:
         return self.label_en or self.code
+
+    @property
+    def name(self) -> str:
+        return self.label_en
 
     @property
     def label(self) -> str:
@@ -193,6 +228,9 @@ class Participant(models.Model):
     language = models.CharField(max_length=5, blank=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     groups_answered_at = models.DateTimeField(null=True, blank=True)
+    # Seeds the order in which this participant sees streets and ranking images, so order effects
+    # average out over participants while each one sees the same order on every visit.
+    order_seed = models.PositiveIntegerField(default=_order_seed, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -217,6 +255,9 @@ class Invitation(models.Model):
     )
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("The participant withdrew and their answers were deleted.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -230,10 +271,12 @@ class Invitation(models.Model):
         return self.expires_at <= timezone.now()
 
 
-class Site(models.Model):
+class Site(Coded, models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sites")
-    code = models.CharField(max_length=60, validators=[code_validator])
-    name = models.CharField(max_length=200, blank=True)
+    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
+    name = models.CharField(
+        _("name"), max_length=NAME_MAX_LENGTH, blank=True, help_text=_("The street's name as written.")
+    )
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
@@ -241,7 +284,10 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["study", "order", "code"]
-        constraints = [models.UniqueConstraint(fields=["study", "code"], name="site_unique_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="site_unique_code"),
+            models.UniqueConstraint(fields=["study", "name"], condition=~models.Q(name=""), name="site_unique_name"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.code
@@ -252,9 +298,12 @@ class Site(models.Model):
         return images[0] if images else None
 
 
-class Image(Localized, models.Model):
+class Image(Coded, Localized, models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images")
-    code = models.CharField(max_length=60, validators=[code_validator])
+    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
+    name = models.CharField(
+        _("name"), max_length=NAME_MAX_LENGTH, blank=True, help_text=_("The image's name as written.")
+    )
     file = models.ImageField(upload_to="images/", blank=True)
     alt_text_en = models.CharField(_("alt text (English)"), max_length=300)
     alt_text_fr = models.CharField(_("alt text (French)"), max_length=300, blank=True)
@@ -262,10 +311,29 @@ class Image(Localized, models.Model):
 
     class Meta:
         ordering = ["study", "code"]
-        constraints = [models.UniqueConstraint(fields=["study", "code"], name="image_unique_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="image_unique_code"),
+            models.UniqueConstraint(fields=["study", "name"], condition=~models.Q(name=""), name="image_unique_name"),
+        ]
 
     def __str__(self) -> str:
-        return self.code
+        return self.name or self.code
+
+    def save(self, *args, **kwargs):
+        if not self.code and not self.name and self.site_id:
+            self.code = code_derive(
+                str(self.site), set(Image.objects.filter(study_id=self.study_id).values_list("code", flat=True))
+            )
+        super().save(*args, **kwargs)
+
+    @property
+    def title(self) -> str:
+        """What a resident reads for this image: its name, else its street's name."""
+        if self.name:
+            return self.name
+        if self.site_id:
+            return str(self.site)
+        return self.alt_text
 
     @property
     def alt_text(self) -> str:
@@ -276,13 +344,14 @@ class Image(Localized, models.Model):
             raise ValidationError({"alt_text_en": _("Every image needs alt text.")})
 
 
-class Criterion(Localized, models.Model):
+class Criterion(Coded, Localized, models.Model):
     class Kind(models.TextChoices):
         RATING = "rating", _("Rating")
         RANKING = "ranking", _("Ranking")
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="criteria")
-    name = models.CharField(max_length=60, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH, help_text=_("The criterion's name as written."))
+    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RATING)
     label_en = models.CharField(max_length=120, blank=True)
     label_fr = models.CharField(max_length=120, blank=True)
@@ -294,7 +363,10 @@ class Criterion(Localized, models.Model):
     class Meta:
         ordering = ["study", "kind", "order", "name"]
         verbose_name_plural = "criteria"
-        constraints = [models.UniqueConstraint(fields=["study", "name"], name="criterion_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="criterion_unique"),
+            models.UniqueConstraint(fields=["study", "code"], name="criterion_unique_code"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .models import Comment, Completion, Criterion, Participant, Priority, Ranking, Rating, Site, Wave
+from .ordering import participant_shuffle
 
 
 @dataclass
@@ -63,6 +64,18 @@ def sites_for_survey(study) -> list[Site]:
     return list(study.sites.prefetch_related("images").order_by("order", "code"))
 
 
+def participant_sites(participant: Participant) -> list[Site]:
+    """The study's streets in the order this participant rates them."""
+    sites = list(participant.study.sites.order_by("order", "code"))
+    return participant_shuffle(sites, seed=participant.order_seed, key="sites")
+
+
+def ranking_initial_order(*, participant: Participant, criterion: Criterion) -> list[str]:
+    """The image codes of a ranking, in the order first shown to this participant."""
+    codes = [item.image.code for item in criterion.set_items.select_related("image")]
+    return participant_shuffle(codes, seed=participant.order_seed, key=f"rank:{criterion.pk}")
+
+
 def survey_state(*, participant: Participant, wave: Wave) -> SurveyState:
     """Builds the ordered steps with their answered status in a handful of queries."""
     study = participant.study
@@ -80,11 +93,11 @@ def survey_state(*, participant: Participant, wave: Wave) -> SurveyState:
         Step("groups", _("About you"), reverse("surveys:groups"), participant.groups_answered_at is not None),
     ]
     if n_rating:
-        for site in study.sites.order_by("order", "code"):
+        for site in participant_sites(participant):
             steps.append(
                 Step(
                     f"rate:{site.code}",
-                    _("Rate street %(name)s") % {"name": site.name or site.code},
+                    _("Rate street %(name)s") % {"name": str(site)},
                     reverse("surveys:rate", args=[site.code]),
                     rated.get(site.id, 0) >= n_rating,
                 )
@@ -92,9 +105,9 @@ def survey_state(*, participant: Participant, wave: Wave) -> SurveyState:
     for criterion in ranking_criteria(study):
         steps.append(
             Step(
-                f"rank:{criterion.name}",
+                f"rank:{criterion.code}",
                 _("Rank: %(label)s") % {"label": criterion.label},
-                reverse("surveys:rank", args=[criterion.name]),
+                reverse("surveys:rank", args=[criterion.code]),
                 criterion.id in ranked,
             )
         )

@@ -98,10 +98,12 @@ def invitation_resolve(*, token: str) -> Invitation:
     )
     if invitation is None:
         raise SurveyError(errors.INVITATION_UNKNOWN, status=404)
+    if invitation.withdrawn_at is not None or (invitation.used_at is not None and invitation.participant is None):
+        raise SurveyError(errors.INVITATION_WITHDRAWN, status=410)
     if invitation.is_expired:
         raise SurveyError(errors.INVITATION_EXPIRED, status=410)
-    if invitation.used_at is not None:
-        raise SurveyError(errors.INVITATION_USED, status=410)
+    # A link that finished the survey still opens it: the resident sees that their answers were
+    # sent and may withdraw, from any device.
     if not invitation.study.is_open:
         raise SurveyError(errors.STUDY_CLOSED, status=403)
     if invitation.participant is None:
@@ -166,18 +168,42 @@ class SaveResult:
         return not self.saved
 
 
-def _client_seq(value) -> int:
-    """Orders saves of one question. Without a client counter, arrival time in microseconds
-    makes the latest request win."""
-    if value in (None, ""):
-        return time.time_ns() // 1000
+CLIENT_SEQ_MAX = 2**53  # the largest whole number a browser's JavaScript counts exactly
+
+
+def _whole_number(value, field: str) -> int:
+    """A non-negative whole number a real device can send; anything else (text, fractions,
+    infinity, NaN, true/false, absurdly large) is refused with a 400."""
+    if isinstance(value, bool):
+        raise SurveyError(errors.CLIENT_SEQ_INVALID, field=field)
+    if isinstance(value, float):
+        if not value.is_integer():  # also NaN and infinities
+            raise SurveyError(errors.CLIENT_SEQ_INVALID, field=field)
+        value = int(value)
     try:
-        seq = int(value)
-    except (TypeError, ValueError):
-        raise SurveyError(errors.CLIENT_SEQ_INVALID, field="client_seq") from None
-    if seq < 0 or seq > 2**62:
-        raise SurveyError(errors.CLIENT_SEQ_INVALID, field="client_seq")
-    return seq
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except (TypeError, ValueError, OverflowError):
+        raise SurveyError(errors.CLIENT_SEQ_INVALID, field=field) from None
+    if not 0 <= number <= CLIENT_SEQ_MAX:
+        raise SurveyError(errors.CLIENT_SEQ_INVALID, field=field)
+    return number
+
+
+def _client_seq(value, client_now=None) -> int:
+    """Orders saves of one question, in microseconds of the server's clock.
+
+    Without a client counter, arrival time makes the latest request win. A client sends the
+    moment of the edit (`client_seq`) and, when it sends a save later (offline replay), the moment
+    of sending (`client_now`), both on its own clock: the difference places the edit on the
+    server's clock whatever the device's clock says. Nothing is ever placed in the future, so a
+    device with a fast clock cannot make its answer outrank every later correction."""
+    now = time.time_ns() // 1000
+    if value in (None, ""):
+        return now
+    seq = _whole_number(value, "client_seq")
+    if client_now not in (None, ""):
+        seq = now - max(0, _whole_number(client_now, "client_now") - seq)
+    return max(0, min(seq, now))
 
 
 def _answer_upsert(
@@ -187,13 +213,16 @@ def _answer_upsert(
     values: Mapping[str, object],
     seq: int,
     lookups: Mapping[str, tuple[type, Mapping[str, object]]] | None = None,
+    unless_finished: bool = True,
 ) -> bool:
     """INSERT … SELECT … ON CONFLICT (keys) DO UPDATE … WHERE the stored client_seq is not newer.
 
     Both PostgreSQL and SQLite run this as one atomic statement, so concurrent identical saves
     collapse into one row and the highest client_seq wins. `lookups` resolves key columns inside the
     same statement (e.g. a site by study and code), which saves a query per answer on the hot path.
-    Returns False when nothing was written: a stale save, or a lookup that matched nothing."""
+    With `unless_finished`, nothing is written once the participant finished the wave (checked in
+    the same statement). Returns False when nothing was written: a stale save, a lookup that
+    matched nothing, or a finished wave."""
     meta = model._meta
     qn = connection.ops.quote_name
     row = {**keys, **values, "client_seq": seq, "updated_at": timezone.now()}
@@ -212,10 +241,17 @@ def _answer_upsert(
         for column, value in filters.items():
             where.append(f"{alias}.{qn(column)} = %s")
             where_params.append(value)
+    if unless_finished:
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {qn(Completion._meta.db_table)} done "
+            f"WHERE done.{qn('participant_id')} = %s AND done.{qn('wave_id')} = %s)"
+        )
+        where_params += [keys["participant"], keys["wave"]]
     key_columns = [qn(meta.get_field(k).column) for k in [*keys, *(lookups or {})]]
     updates = [c for c in columns if c not in key_columns]
     table = qn(meta.db_table)
-    source = f" FROM {', '.join(tables)} WHERE {' AND '.join(where)}" if tables else ""
+    source = f" FROM {', '.join(tables)}" if tables else ""
+    source += f" WHERE {' AND '.join(where)}" if where else ""
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)}{source} "
         f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
@@ -232,6 +268,23 @@ def consent_check(*, participant: Participant) -> None:
         raise SurveyError(errors.CONSENT_REQUIRED, field="consent", status=403)
 
 
+def answers_closed(*, participant: Participant, wave: Wave) -> bool:
+    """Finishing a wave closes its answers, unless the study lets residents edit until the wave
+    closes."""
+    if participant.study.answers_editable_until_wave_closes:
+        return False
+    return Completion.objects.filter(participant=participant, wave=wave).exists()
+
+
+def answers_open_check(*, participant: Participant, wave: Wave) -> None:
+    if answers_closed(participant=participant, wave=wave):
+        raise SurveyError(errors.ANSWERS_CLOSED, status=409)
+
+
+def _guard(participant: Participant) -> bool:
+    return not participant.study.answers_editable_until_wave_closes
+
+
 def _criterion_get(*, study: Study, name: str, kind: str) -> Criterion:
     criterion = Criterion.objects.filter(study=study, name=name or "", kind=kind).first()
     if criterion is None:
@@ -240,7 +293,14 @@ def _criterion_get(*, study: Study, name: str, kind: str) -> Criterion:
 
 
 def rating_save(
-    *, participant: Participant, wave: Wave, site_code: str, criterion_name: str, value, client_seq=None
+    *,
+    participant: Participant,
+    wave: Wave,
+    site_code: str,
+    criterion_name: str,
+    value,
+    client_seq=None,
+    client_now=None,
 ) -> SaveResult:
     study = participant.study
     consent_check(participant=participant)
@@ -258,13 +318,15 @@ def rating_save(
         Rating,
         keys={"participant": participant.pk, "wave": wave.pk},
         values={"value": number},
-        seq=_client_seq(client_seq),
+        seq=_client_seq(client_seq, client_now),
         lookups={
             "site": (Site, {"study_id": study.pk, "code": site_code}),
             "criterion": (Criterion, {"study_id": study.pk, "name": criterion_name, "kind": Criterion.Kind.RATING}),
         },
+        unless_finished=_guard(participant),
     )
     if not saved:
+        answers_open_check(participant=participant, wave=wave)
         if not Site.objects.filter(study=study, code=site_code).exists():
             raise SurveyError(errors.UNKNOWN_SITE, field="site", code=site_code)
         _criterion_get(study=study, name=criterion_name, kind=Criterion.Kind.RATING)
@@ -278,13 +340,21 @@ def ranking_validate(*, criterion: Criterion, order: list[str]) -> list[str]:
     return order
 
 
+RANKING_MOVES = ("up", "down", "top", "bottom")
+
+
 def ranking_move(*, order: list[str], move: str) -> list[str]:
-    """Applies one Up/Down button ("up:CODE" or "down:CODE") to an order; anything else leaves it."""
+    """Applies one move button ("up:CODE", "down:CODE", "top:CODE" or "bottom:CODE") to an order;
+    anything else leaves it."""
     direction, _, code = (move or "").partition(":")
     order = list(order)
-    if direction not in ("up", "down") or code not in order:
+    if direction not in RANKING_MOVES or code not in order:
         return order
     i = order.index(code)
+    if direction in ("top", "bottom"):
+        order.pop(i)
+        order.insert(0 if direction == "top" else len(order), code)
+        return order
     j = i - 1 if direction == "up" else i + 1
     if 0 <= j < len(order):
         order[i], order[j] = order[j], order[i]
@@ -292,8 +362,16 @@ def ranking_move(*, order: list[str], move: str) -> list[str]:
 
 
 def ranking_save(
-    *, participant: Participant, wave: Wave, criterion_name: str, order: list[str], client_seq=None
+    *,
+    participant: Participant,
+    wave: Wave,
+    criterion_name: str,
+    order: list[str],
+    client_seq=None,
+    client_now=None,
 ) -> SaveResult:
+    """Saves a ranking the resident gave: an order they made, or the shown order they chose to
+    keep. Showing the images is never an answer by itself."""
     consent_check(participant=participant)
     criterion = _criterion_get(study=participant.study, name=criterion_name, kind=Criterion.Kind.RANKING)
     order = ranking_validate(criterion=criterion, order=[str(code) for code in order])
@@ -301,34 +379,40 @@ def ranking_save(
         Ranking,
         keys={"participant": participant.pk, "wave": wave.pk, "criterion": criterion.pk},
         values={"order": order},
-        seq=_client_seq(client_seq),
+        seq=_client_seq(client_seq, client_now),
+        unless_finished=_guard(participant),
     )
+    if not saved:
+        answers_open_check(participant=participant, wave=wave)
     return SaveResult(saved=saved)
 
 
 def priorities_save(
-    *, participant: Participant, wave: Wave, tokens: Mapping[str, object], client_seq=None
+    *, participant: Participant, wave: Wave, tokens: Mapping[str, object], client_seq=None, client_now=None
 ) -> SaveResult:
     """Saves a whole allocation of priority tokens over the rating criteria, or nothing."""
     consent_check(participant=participant)
     study = participant.study
     criteria = {c.name: c for c in study.criteria.filter(kind=Criterion.Kind.RATING)}
-    unknown = set(tokens) - set(criteria)
+    # A key is a criterion's name, or its code (the survey form's field names).
+    names = {c.code: name for name, c in criteria.items()} | {name: name for name in criteria}
+    unknown = set(tokens) - set(names)
     if unknown:
         raise SurveyError(errors.UNKNOWN_CRITERION, field="tokens", code=sorted(unknown)[0])
+    tokens = {names[key]: value for key, value in tokens.items()}
     counts = {}
     for name in criteria:
         raw = tokens.get(name, 0)
         try:
             counts[name] = int(str(raw).strip() or 0)
         except (TypeError, ValueError):
-            raise SurveyError(errors.TOKENS_NOT_NUMBERS, field=f"tokens.{name}") from None
-        if counts[name] < 0:
-            raise SurveyError(errors.TOKENS_NOT_NUMBERS, field=f"tokens.{name}")
+            raise SurveyError(errors.TOKENS_NOT_NUMBERS, field=f"tokens.{name}", total=study.priority_tokens) from None
+        if not 0 <= counts[name] <= study.priority_tokens:
+            raise SurveyError(errors.TOKENS_NOT_NUMBERS, field=f"tokens.{name}", total=study.priority_tokens)
     given = sum(counts.values())
     if given != study.priority_tokens:
         raise SurveyError(errors.TOKENS_WRONG_SUM, field="tokens", total=study.priority_tokens, given=given)
-    seq = _client_seq(client_seq)
+    seq = _client_seq(client_seq, client_now)
     saved = True
     with transaction.atomic():
         for name, count in counts.items():
@@ -337,11 +421,14 @@ def priorities_save(
                 keys={"participant": participant.pk, "wave": wave.pk, "criterion": criteria[name].pk},
                 values={"tokens": count},
                 seq=seq,
+                unless_finished=_guard(participant),
             )
+    if not saved:
+        answers_open_check(participant=participant, wave=wave)
     return SaveResult(saved=saved)
 
 
-def comment_save(*, participant: Participant, wave: Wave, text: str, client_seq=None) -> SaveResult:
+def comment_save(*, participant: Participant, wave: Wave, text: str, client_seq=None, client_now=None) -> SaveResult:
     consent_check(participant=participant)
     text = (text or "").strip()
     if len(text) > COMMENT_MAX_CHARS:
@@ -350,8 +437,11 @@ def comment_save(*, participant: Participant, wave: Wave, text: str, client_seq=
         Comment,
         keys={"participant": participant.pk, "wave": wave.pk},
         values={"text": text},
-        seq=_client_seq(client_seq),
+        seq=_client_seq(client_seq, client_now),
+        unless_finished=_guard(participant),
     )
+    if not saved:
+        answers_open_check(participant=participant, wave=wave)
     return SaveResult(saved=saved)
 
 
@@ -359,6 +449,7 @@ def answer_save(*, participant: Participant, wave: Wave, data: Mapping[str, obje
     """One entry point for autosave: dispatches on `kind` (rating, ranking, priority, comment)."""
     kind = str(data.get("kind", ""))
     seq = data.get("client_seq")
+    now = data.get("client_now")
     if kind == "rating":
         return rating_save(
             participant=participant,
@@ -367,6 +458,7 @@ def answer_save(*, participant: Participant, wave: Wave, data: Mapping[str, obje
             criterion_name=str(data.get("criterion", "")),
             value=data.get("value"),
             client_seq=seq,
+            client_now=now,
         )
     if kind == "ranking":
         order = data.get("order") or []
@@ -380,20 +472,37 @@ def answer_save(*, participant: Participant, wave: Wave, data: Mapping[str, obje
             criterion_name=str(data.get("criterion", "")),
             order=list(order),
             client_seq=seq,
+            client_now=now,
         )
     if kind == "priority":
         tokens = data.get("tokens") or {}
         if not isinstance(tokens, Mapping):
-            raise SurveyError(errors.TOKENS_NOT_NUMBERS, field="tokens")
-        return priorities_save(participant=participant, wave=wave, tokens=tokens, client_seq=seq)
+            raise SurveyError(errors.TOKENS_NOT_NUMBERS, field="tokens", total=participant.study.priority_tokens)
+        return priorities_save(participant=participant, wave=wave, tokens=tokens, client_seq=seq, client_now=now)
     if kind == "comment":
-        return comment_save(participant=participant, wave=wave, text=str(data.get("text", "")), client_seq=seq)
+        return comment_save(
+            participant=participant, wave=wave, text=str(data.get("text", "")), client_seq=seq, client_now=now
+        )
     raise SurveyError(errors.UNKNOWN_KIND, field="kind", code=kind)
 
 
+def answered_anything(*, participant: Participant, wave: Wave) -> bool:
+    """Whether the participant gave at least one answer in the wave (a comment counts)."""
+    answers = (Rating, Ranking, Priority)
+    return any(m.objects.filter(participant=participant, wave=wave).exists() for m in answers) or (
+        Comment.objects.filter(participant=participant, wave=wave).exclude(text="").exists()
+    )
+
+
 def wave_finish(*, participant: Participant, wave: Wave) -> Completion:
-    """Records that the participant finished the wave. Finishing twice is harmless."""
+    """Records that the participant finished the wave. Finishing twice is harmless; finishing
+    without a single answer is refused, as it would count a completion that says nothing."""
     consent_check(participant=participant)
+    existing = Completion.objects.filter(participant=participant, wave=wave).first()
+    if existing is not None:
+        return existing
+    if not answered_anything(participant=participant, wave=wave):
+        raise SurveyError(errors.NOTHING_ANSWERED, field="finish")
     with transaction.atomic():
         completion, _ = Completion.objects.get_or_create(participant=participant, wave=wave)
         Invitation.objects.filter(participant=participant, used_at__isnull=True).update(used_at=timezone.now())
@@ -412,6 +521,6 @@ def participant_withdraw(*, participant: Participant) -> None:
         had_answers = any(
             model.objects.filter(participant=participant).exists() for model in (Rating, Ranking, Priority)
         )
-        Invitation.objects.filter(participant=participant).update(used_at=timezone.now())
+        Invitation.objects.filter(participant=participant).update(used_at=timezone.now(), withdrawn_at=timezone.now())
         participant.delete()
         signals.participant_withdrawn.send(sender=Participant, study=study, had_answers=had_answers)

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,6 +25,7 @@ from civic import throttle
 from . import errors, selectors, services
 from .errors import SurveyError
 from .models import Criterion, Participant, Site
+from .readiness import image_has_file
 
 SESSION_KEY = "civic_participant_id"
 
@@ -71,9 +73,16 @@ def resident_view(view):
     return wrapper
 
 
-def _page(request, template, participant, wave, step_key, **context) -> HttpResponse:
+def resident_tag(participant: Participant) -> str:
+    """An opaque tag of the signed-in participant for this browser's offline queue: answers
+    queued under one participant are never replayed under another (or under a staff user)."""
+    return salted_hmac("civic.offline-queue", str(participant.pk), algorithm="sha256").hexdigest()[:32]
+
+
+def _page(request, template, participant, wave, step_key, *, status: int = 200, **context) -> HttpResponse:
     state = selectors.survey_state(participant=participant, wave=wave)
     step = state.step(step_key)
+    closed = state.completed and not participant.study.answers_editable_until_wave_closes
     context.update(
         {
             "study": participant.study,
@@ -81,11 +90,13 @@ def _page(request, template, participant, wave, step_key, **context) -> HttpResp
             "wave": wave,
             "state": state,
             "step": step,
+            "answers_closed": closed,
+            "resident_tag": resident_tag(participant),
             "previous": state.previous_before(step_key) if step else None,
             "next": state.next_after(step_key) if step else None,
         }
     )
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 def _go_next(participant, wave, step_key: str) -> HttpResponse:
@@ -151,7 +162,19 @@ def resume(request, participant, wave):
 @resident_view
 def language(request, participant, wave):
     if request.method == "POST":
-        services.participant_set_language(participant=participant, language=request.POST.get("language", ""))
+        try:
+            services.participant_set_language(participant=participant, language=request.POST.get("language", ""))
+        except SurveyError as error:
+            return _page(
+                request,
+                "surveys/language.html",
+                participant,
+                wave,
+                "language",
+                languages=settings.LANGUAGES,
+                error=error,
+                status=error.status,
+            )
         _activate(request, participant.language)
         response = _go_next(participant, wave, "language")
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, participant.language, samesite="Lax")
@@ -173,10 +196,16 @@ def consent(request, participant, wave):
 @require_http_methods(["GET", "POST"])
 @resident_view
 def groups(request, participant, wave):
+    error = None
     if request.method == "POST":
-        services.participant_set_groups(participant=participant, group_codes=request.POST.getlist("groups"))
-        return _go_next(participant, wave, "groups")
-    chosen = set(participant.groups.values_list("code", flat=True))
+        chosen = set(request.POST.getlist("groups"))
+        try:
+            services.participant_set_groups(participant=participant, group_codes=chosen)
+            return _go_next(participant, wave, "groups")
+        except SurveyError as exc:
+            error = exc
+    else:
+        chosen = set(participant.groups.values_list("code", flat=True))
     return _page(
         request,
         "surveys/groups.html",
@@ -185,7 +214,27 @@ def groups(request, participant, wave):
         "groups",
         groups=participant.study.groups.all(),
         chosen=chosen,
+        error=error,
+        status=error.status if error else 200,
     )
+
+
+def _rating_errors(study, criteria, posted: dict) -> dict[int, SurveyError]:
+    """Checks every posted rating against the scale before anything is written."""
+    problems = {}
+    for criterion in criteria:
+        value = posted.get(criterion.pk)
+        if value in (None, ""):
+            continue
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = None
+        if number is None or not study.scale_min <= number <= study.scale_max:
+            problems[criterion.pk] = SurveyError(
+                errors.RATING_OUT_OF_SCALE, field=f"rating-{criterion.code}", min=study.scale_min, max=study.scale_max
+            )
+    return problems
 
 
 @require_http_methods(["GET", "POST"])
@@ -196,22 +245,41 @@ def rate(request, participant, wave, site_code):
     if site is None:
         raise SurveyError(errors.UNKNOWN_SITE, status=404, code=site_code)
     criteria = selectors.rating_criteria(study)
+    problems, error = {}, None
     if request.method == "POST":
-        services.consent_check(participant=participant)
-        with transaction.atomic():
-            for criterion in criteria:
-                value = request.POST.get(f"rating-{criterion.name}")
-                if value:
-                    services.rating_save(
-                        participant=participant,
-                        wave=wave,
-                        site_code=site.code,
-                        criterion_name=criterion.name,
-                        value=value,
-                    )
-        return _go_next(participant, wave, f"rate:{site.code}")
-    answers = selectors.participant_answers(participant=participant, wave=wave)["ratings"]
-    questions = [(c, answers.get((site.id, c.id))) for c in criteria]
+        posted = {c.pk: request.POST.get(f"rating-{c.code}") for c in criteria}
+        problems = _rating_errors(study, criteria, posted)
+        if not problems:
+            try:
+                with transaction.atomic():
+                    for criterion in criteria:
+                        if posted[criterion.pk]:
+                            services.rating_save(
+                                participant=participant,
+                                wave=wave,
+                                site_code=site.code,
+                                criterion_name=criterion.name,
+                                value=posted[criterion.pk],
+                            )
+                return _go_next(participant, wave, f"rate:{site.code}")
+            except SurveyError as exc:
+                error = exc
+        values = {pk: v for pk, v in posted.items()}
+    else:
+        answers = selectors.participant_answers(participant=participant, wave=wave)["ratings"]
+        values = {c.pk: answers.get((site.id, c.id)) for c in criteria}
+
+    def as_int(value):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+
+    questions = [(c, as_int(values.get(c.pk)), problems.get(c.pk)) for c in criteria]
+    image = site.primary_image
+    if image is not None:
+        image.shown = image_has_file(image)
+    failed = error or next(iter(problems.values()), None)
     return _page(
         request,
         "surveys/rate.html",
@@ -219,64 +287,97 @@ def rate(request, participant, wave, site_code):
         wave,
         f"rate:{site.code}",
         site=site,
-        image=site.primary_image,
+        image=image,
         questions=questions,
         scale=study.scale_choices(),
+        error=error,
+        status=failed.status if failed else 200,
     )
 
 
 @require_http_methods(["GET", "POST"])
 @resident_view
-def rank(request, participant, wave, criterion_name):
+def rank(request, participant, wave, criterion_code):
     criterion = Criterion.objects.filter(
-        study=participant.study, name=criterion_name, kind=Criterion.Kind.RANKING
+        study=participant.study, code=criterion_code, kind=Criterion.Kind.RANKING
     ).first()
     if criterion is None:
-        raise SurveyError(errors.UNKNOWN_CRITERION, status=404, code=criterion_name)
-    default = [item.image.code for item in criterion.set_items.select_related("image")]
+        raise SurveyError(errors.UNKNOWN_CRITERION, status=404, code=criterion_code)
+    initial = selectors.ranking_initial_order(participant=participant, criterion=criterion)
     stored = selectors.participant_ranking(participant=participant, wave=wave, criterion=criterion)
-    stale = False
+    stale, error = False, None
+    shown = stored or initial
+    step_key = f"rank:{criterion.code}"
     if request.method == "POST":
-        shown = [c for c in request.POST.get("order", "").split(",") if c] or stored or default
+        action = request.POST.get("action", "")
+        posted = [c for c in request.POST.get("order", "").split(",") if c] or shown
         move = request.POST.get("move", "")
-        result = services.ranking_save(
-            participant=participant,
-            wave=wave,
-            criterion_name=criterion.name,
-            order=services.ranking_move(order=shown, move=move),
-            client_seq=request.POST.get("client_seq"),
-        )
-        if request.POST.get("action") == "continue":
-            return _go_next(participant, wave, f"rank:{criterion.name}")
-        if not request.htmx:
-            return redirect(f"{request.path}#item-{move.partition(':')[2]}" if move else request.path)
+        # Only what the resident did is an answer: a move, a drag, or "Keep this order". Going on
+        # without either leaves the ranking unanswered, however the images were shown.
+        if action == "continue" and not move:
+            return _go_next(participant, wave, step_key)
+        try:
+            result = services.ranking_save(
+                participant=participant,
+                wave=wave,
+                criterion_name=criterion.name,
+                order=services.ranking_move(order=posted, move=move),
+                client_seq=request.POST.get("client_seq"),
+                client_now=request.POST.get("client_now"),
+            )
+        except SurveyError as exc:
+            error = exc
+        else:
+            if action in ("continue", "keep"):
+                return _go_next(participant, wave, step_key)
+            if not request.htmx:
+                return redirect(f"{request.path}#item-{move.partition(':')[2]}" if move else request.path)
+            stale = result.stale
         # After a stale save this is the newer order another tab stored, which is what to show.
         stored = selectors.participant_ranking(participant=participant, wave=wave, criterion=criterion)
-        stale = result.stale
-    order = stored or default
+        shown = stored or initial
     images = {img.code: img for img in criterion.images.select_related("site")}
+    for img in images.values():
+        img.shown = image_has_file(img)  # a missing file shows its alt text, never a 500
     context = {
         "criterion": criterion,
-        "items": [images[c] for c in order if c in images],
-        "order": ",".join(order),
+        "items": [images[c] for c in shown if c in images],
+        "order": ",".join(shown),
         "stale": stale,
         "is_saved": stored is not None,
+        "error": error,
     }
+    status = error.status if error else 200
     if request.htmx:
-        return render(request, "surveys/_ranking_list.html", context)
-    return _page(request, "surveys/rank.html", participant, wave, f"rank:{criterion.name}", **context)
+        state = selectors.survey_state(participant=participant, wave=wave)
+        context["previous"] = state.previous_before(step_key)
+        return render(request, "surveys/_ranking_list.html", context, status=status)
+    return _page(request, "surveys/rank.html", participant, wave, step_key, status=status, **context)
 
 
 @require_http_methods(["GET", "POST"])
 @resident_view
 def priorities(request, participant, wave):
     criteria = selectors.rating_criteria(participant.study)
+    error = None
     if request.method == "POST":
-        tokens = {c.name: request.POST.get(f"tokens-{c.name}", "0") for c in criteria}
-        services.priorities_save(participant=participant, wave=wave, tokens=tokens)
-        return _go_next(participant, wave, "priorities")
-    saved = selectors.participant_answers(participant=participant, wave=wave)["priorities"]
-    rows = [(c, saved.get(c.id, 0)) for c in criteria]
+        tokens = {c.name: request.POST.get(f"tokens-{c.code}", "0") for c in criteria}
+        try:
+            services.priorities_save(participant=participant, wave=wave, tokens=tokens)
+            return _go_next(participant, wave, "priorities")
+        except SurveyError as exc:
+            error = exc
+        rows = [(c, tokens[c.name]) for c in criteria]
+    else:
+        saved = selectors.participant_answers(participant=participant, wave=wave)["priorities"]
+        rows = [(c, saved.get(c.id, 0)) for c in criteria]
+
+    def count(value) -> int:
+        try:
+            return max(0, int(str(value).strip() or 0))
+        except ValueError:
+            return 0
+
     return _page(
         request,
         "surveys/priorities.html",
@@ -285,33 +386,61 @@ def priorities(request, participant, wave):
         "priorities",
         rows=rows,
         total=participant.study.priority_tokens,
-        given=sum(v for _, v in rows),
+        given=sum(count(v) for _, v in rows),
+        error=error,
+        status=error.status if error else 200,
     )
 
 
 @require_http_methods(["GET", "POST"])
 @resident_view
 def comment(request, participant, wave):
+    error = None
     if request.method == "POST":
-        services.comment_save(participant=participant, wave=wave, text=request.POST.get("text", ""))
-        return _go_next(participant, wave, "comment")
-    text = selectors.participant_answers(participant=participant, wave=wave)["comment"]
+        text = request.POST.get("text", "")
+        try:
+            services.comment_save(participant=participant, wave=wave, text=text)
+            return _go_next(participant, wave, "comment")
+        except SurveyError as exc:
+            error = exc
+    else:
+        text = selectors.participant_answers(participant=participant, wave=wave)["comment"]
     return _page(
-        request, "surveys/comment.html", participant, wave, "comment", text=text, max_chars=services.COMMENT_MAX_CHARS
+        request,
+        "surveys/comment.html",
+        participant,
+        wave,
+        "comment",
+        text=text,
+        max_chars=services.COMMENT_MAX_CHARS,
+        error=error,
+        status=error.status if error else 200,
     )
 
 
-@resident_view
-def review(request, participant, wave):
+def _review(request, participant, wave, *, error: SurveyError | None = None) -> HttpResponse:
     study = participant.study
     answers = selectors.participant_answers(participant=participant, wave=wave)
     criteria = selectors.rating_criteria(study)
+    scale = dict(study.scale_choices())
     sites = [
         (site, [(c, answers["ratings"].get((site.id, c.id))) for c in criteria])
-        for site in study.sites.order_by("order", "code")
+        for site in selectors.participant_sites(participant)
     ]
-    rankings = [(c, answers["rankings"].get(c.id)) for c in selectors.ranking_criteria(study)]
+    ranking_criteria = selectors.ranking_criteria(study)
+    images = {img.code: img for img in participant.study.images.select_related("site")}
+    rankings = [
+        (
+            c,
+            [images[code] for code in answers["rankings"][c.id] if code in images]
+            if c.id in answers["rankings"]
+            else None,
+        )
+        for c in ranking_criteria
+    ]
     tokens = [(c, answers["priorities"].get(c.id)) for c in criteria]
+    state = selectors.survey_state(participant=participant, wave=wave)
+    skipped = [s for s in state.steps if not s.answered and s.key.partition(":")[0] in ("rate", "rank", "priorities")]
     return _page(
         request,
         "surveys/review.html",
@@ -319,23 +448,47 @@ def review(request, participant, wave):
         wave,
         "review",
         sites=sites,
+        scale=scale,
         rankings=rankings,
         tokens=tokens,
         comment=answers["comment"],
         groups=participant.groups.all(),
+        skipped=skipped,
+        error=error,
+        status=error.status if error else 200,
     )
+
+
+@resident_view
+def review(request, participant, wave):
+    return _review(request, participant, wave)
 
 
 @require_POST
 @resident_view
 def finish(request, participant, wave):
-    services.wave_finish(participant=participant, wave=wave)
+    try:
+        services.wave_finish(participant=participant, wave=wave)
+    except SurveyError as error:
+        return _review(request, participant, wave, error=error)
     return redirect("surveys:done")
 
 
 @resident_view
 def done(request, participant, wave):
-    return render(request, "surveys/done.html", {"study": participant.study, "participant": participant})
+    state = selectors.survey_state(participant=participant, wave=wave)
+    if not state.completed:
+        return redirect(state.first_unanswered().url)
+    return render(
+        request,
+        "surveys/done.html",
+        {
+            "study": participant.study,
+            "participant": participant,
+            "editable": participant.study.answers_editable_until_wave_closes,
+            "resident_tag": resident_tag(participant),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])

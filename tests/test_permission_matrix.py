@@ -79,9 +79,11 @@ MATRIX = {
     "surveys:finish": (
         "post",
         "/survey/finish/",
-        {**dict.fromkeys(PERSONAS, 403), "resident_a": 302, "resident_b": 302},
+        # Residents who answered nothing are refused (400) with the message on the review page.
+        {**dict.fromkeys(PERSONAS, 403), "resident_a": 400, "resident_b": 400},
     ),
-    "surveys:done": ("get", "/survey/done/", RESIDENTS),
+    # Before finishing, the thank-you page sends a resident back to their next question.
+    "surveys:done": ("get", "/survey/done/", {**dict.fromkeys(PERSONAS, 403), "resident_a": 302, "resident_b": 302}),
     "surveys:withdraw": ("get", "/survey/withdraw/", RESIDENTS),
     "surveys:answer": ("post", "/survey/answer/", RESIDENTS),
     "analytics:dashboard": ("get", "/studies/{slug}/analytics/", PLANNERS_AND_RESEARCHERS),

@@ -187,15 +187,16 @@ def test_admin_upload_goes_through_validation(client, study, django_user_model, 
     client.login(username="root", password="pw-root-123456")
     svg = SimpleUploadedFile("x.png", b"<svg onload=alert(1)></svg>", content_type="image/png")
     response = client.post(
-        reverse("admin:surveys_image_add"), {"study": study.pk, "code": "up1", "file": svg, "alt_text_en": "An upload"}
+        reverse("admin:surveys_image_add"), {"study": study.pk, "name": "up 1", "file": svg, "alt_text_en": "An upload"}
     )
-    assert response.status_code == 200 and not Image.objects.filter(code="up1").exists()
+    assert response.status_code == 200 and not Image.objects.filter(name="up 1").exists()
     good = SimpleUploadedFile("holiday.jpg", _jpeg_with_exif(), content_type="image/jpeg")
     response = client.post(
-        reverse("admin:surveys_image_add"), {"study": study.pk, "code": "up2", "file": good, "alt_text_en": "An upload"}
+        reverse("admin:surveys_image_add"),
+        {"study": study.pk, "name": "up 2", "file": good, "alt_text_en": "An upload"},
     )
     assert response.status_code == 302
-    stored = Image.objects.get(code="up2")
+    stored = Image.objects.get(name="up 2")
     assert "holiday" not in stored.file.name and stored.file.name.endswith(".jpg")
 
 
@@ -204,9 +205,12 @@ def test_xss_payloads_in_every_text_field_render_escaped(client, study):
     study.title_en = study.description_en = XSS
     study.scale_labels_en = [XSS] * 4
     study.save()
-    Group.objects.filter(study=study).update(label_en=XSS, description_en=XSS)
+    # Names are unique within a study, so each carries the payload plus its own number.
+    for i, group in enumerate(Group.objects.filter(study=study)):
+        Group.objects.filter(pk=group.pk).update(label_en=f"{XSS}{i}", description_en=XSS)
     Criterion.objects.filter(study=study).update(label_en=XSS, description_en=XSS)
-    Site.objects.filter(study=study).update(name=XSS)
+    for i, site in enumerate(Site.objects.filter(study=study)):
+        Site.objects.filter(pk=site.pk).update(name=f"{XSS}{i}")
     Image.objects.filter(study=study).update(alt_text_en=XSS)
     token = invitations_create(study=study, count=1)[0].token
     client.get(f"/i/{token}/")

@@ -62,8 +62,8 @@ def test_the_loader_puts_every_rating_in_its_cell(study):
         s = sites.index(rating.site)
         assert matrix.values[p, s] == rating.value
     for p, participant in enumerate(participants):
-        codes = {g.code for g in participant.groups.all()}
-        assert {g for g, m in zip(data.group_names, data.memberships[p], strict=True) if m} == codes
+        names = {g.label_en for g in participant.groups.all()}  # groups are named as written
+        assert {g for g, m in zip(data.group_names, data.memberships[p], strict=True) if m} == names
     ranking = data.waves[0].rankings[0]
     first = participants[0].ranking_set.get()
     assert [ranking.item_codes[int(i)] for i in np.argsort(ranking.ranks[0])] == first.order

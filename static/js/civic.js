@@ -5,9 +5,13 @@
   var lastFocusKey = null;
 
   // Orders saves of the same question: the newest edit wins even if requests arrive out of order.
+  // client_seq is the moment of the edit and client_now the moment of sending, both on this
+  // device's clock, so the server can place the edit on its own clock even if this one is wrong.
   document.addEventListener("htmx:configRequest", function (evt) {
     seq = (seq + 1) % 1000;
-    evt.detail.parameters["client_seq"] = String(Date.now() * 1000 + seq);
+    var now = String(Date.now() * 1000 + seq);
+    evt.detail.parameters["client_seq"] = now;
+    evt.detail.parameters["client_now"] = now;
     var elt = evt.detail.elt;
     if (elt && elt.dataset && elt.dataset.focusKey) { lastFocusKey = elt.dataset.focusKey; }
   });
@@ -21,8 +25,13 @@
     if (!list || !lastFocusKey) { return; }
     var btn = list.querySelector('[data-focus-key="' + CSS.escape(lastFocusKey) + '"]');
     if (btn && btn.disabled) {
+      // Moved to an end: its button for that direction is now off; focus another of its buttons.
+      var direction = lastFocusKey.split(":")[0];
       var code = lastFocusKey.split(":").slice(1).join(":");
-      btn = list.querySelector('[data-focus-key="' + (lastFocusKey.indexOf("up:") === 0 ? "down:" : "up:") + CSS.escape(code) + '"]');
+      var back = (direction === "up" || direction === "top") ? "down:" : "up:";
+      var row = list.querySelector('.rank-item[data-code="' + CSS.escape(code) + '"]');
+      btn = row && (row.querySelector('[data-focus-key="' + back + CSS.escape(code) + '"]:not([disabled])') ||
+                    row.querySelector(".rank-buttons button:not([disabled])"));
     }
     if (btn) { btn.focus(); }
     var item = btn && btn.closest(".rank-item");
@@ -93,12 +102,33 @@
   // Offline: an answer whose request never reached the server waits in this browser's storage
   // and is sent again when the connection returns. Replays are safe: the server keeps one row
   // per question and the highest client_seq, so an old replay never overwrites a newer answer.
+  // Only a resident's answers are kept (the autosave and ranking requests of the survey), each
+  // tagged with the participant signed in; a page signed in as anyone else (another resident,
+  // staff, nobody) drops them unsent, so one person's answers are never saved as another's.
   var QUEUE_KEY = "civic-pending-answers";
+  var ANSWER_PATH = /^\/survey\/(answer|rank\/[^/]+)\/$/;
+  function resident() { return document.body.dataset.resident || ""; }
   function loadQueue() {
-    try { return JSON.parse(window.localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return []; }
+    try {
+      var queue = JSON.parse(window.localStorage.getItem(QUEUE_KEY) || "[]");
+      return Array.isArray(queue) ? queue : [];
+    } catch (e) { return []; }
   }
   function saveQueue(queue) {
-    try { window.localStorage.setItem(QUEUE_KEY, JSON.stringify(queue)); } catch (e) { /* storage full or off */ }
+    try {
+      if (queue.length) { window.localStorage.setItem(QUEUE_KEY, JSON.stringify(queue)); }
+      else { window.localStorage.removeItem(QUEUE_KEY); }
+    } catch (e) { /* storage full or off */ }
+  }
+  function ownQueue() {
+    // Whatever belongs to someone else, or is not an answer, leaves this device unsent.
+    var me = resident();
+    var all = loadQueue();
+    var mine = all.filter(function (item) {
+      return me && item && item.resident === me && ANSWER_PATH.test(item.path || "");
+    });
+    if (mine.length !== all.length) { saveQueue(mine); }
+    return mine;
   }
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
@@ -110,27 +140,30 @@
   }
   document.addEventListener("htmx:sendError", function (evt) {
     var cfg = evt.detail.requestConfig;
-    if (!cfg || cfg.verb !== "post" || !cfg.formData) { return; }
-    var queue = loadQueue();
-    queue.push({path: cfg.path, pairs: Array.from(cfg.formData.entries())});
+    if (!cfg || cfg.verb !== "post" || !cfg.formData || !resident() || !ANSWER_PATH.test(cfg.path)) { return; }
+    var queue = ownQueue();
+    var pairs = Array.from(cfg.formData.entries()).filter(function (pair) { return pair[0] !== "client_now"; });
+    queue.push({path: cfg.path, resident: resident(), pairs: pairs});
     saveQueue(queue);
     say(evt.detail.target, "offlineMessage");
   });
   var flushing = false;
   function flush() {
-    var queue = loadQueue();
+    var queue = ownQueue();
     if (flushing || !queue.length || navigator.onLine === false) { return; }
     flushing = true;
     var item = queue[0];
+    var body = new URLSearchParams(item.pairs);
+    body.set("client_now", String(Date.now() * 1000));
     window.fetch(item.path, {
       method: "POST", credentials: "same-origin",
       headers: {"X-CSRFToken": csrfToken(), "HX-Request": "true"},
-      body: new URLSearchParams(item.pairs)
+      body: body
     }).then(function (response) {
       flushing = false;
       if (response.status >= 500) { return; }  // the server is struggling: keep it, try later
       // Saved, or refused for good (bad input, closed study): either way it leaves the queue.
-      var rest = loadQueue().slice(1);
+      var rest = ownQueue().slice(1);
       saveQueue(rest);
       if (!rest.length) {
         document.querySelectorAll(".save-status").forEach(function (el) { say(el, "syncedMessage"); });

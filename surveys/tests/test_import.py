@@ -33,7 +33,7 @@ def test_it_imports_a_good_file_creating_what_is_needed(tmp_path, capsys):
     study = Study.objects.get(slug="city")
     assert (study.scale_min, study.scale_max, study.title_en) == (1, 4, "City")
     assert list(Wave.objects.filter(study=study).values_list("name", flat=True)) == ["before", "after"]
-    assert set(Group.objects.filter(study=study).values_list("code", flat=True)) == {"senior", "wheelchair"}
+    assert set(Group.objects.filter(study=study).values_list("label_en", flat=True)) == {"senior", "wheelchair"}
     assert dict(Criterion.objects.filter(study=study).values_list("name", "kind")) == {
         "access": "rating",
         "beauty": "ranking",
@@ -42,7 +42,7 @@ def test_it_imports_a_good_file_creating_what_is_needed(tmp_path, capsys):
     assert Ranking.objects.get().order == ["b", "a"]
     assert Priority.objects.get().tokens == 10
     p1 = Participant.objects.get(study=study, code="p1")
-    assert set(p1.groups.values_list("code", flat=True)) == {"senior", "wheelchair"}
+    assert set(p1.groups.values_list("label_en", flat=True)) == {"senior", "wheelchair"}
     assert "Imported 7 rows" in capsys.readouterr().out
 
 
@@ -68,7 +68,8 @@ BAD_CASES = [
     ("p1,a,w,rating,s1,access,1\np1,b,w,rating,s2,access,1\n", "row 3: participant p1 has groups b here"),
     ("p1,,w,rating,s1,access,1\np1,,w,rating,s1,access,2\n", "row 3: duplicate of row 2"),
     ("p1,,w,rating,s1,access,1\np1,,w,ranking,s1,access,1\n", "row 3: criterion access is a rating criterion"),
-    ("p1,,w,rating,s1,<script>,1\n", "row 2: criterion '<script>' may only hold"),
+    ("p1,,w,rating,s1," + "x" * 121 + ",1\n", "is 121 characters long; names hold at most 120"),
+    ("p1,a\tb,w,rating,s1,access,1\n", "holds a control character"),
     ("p1,,w,rating,s1\n", "row 2: expected 7 columns, found 5"),
 ]
 
@@ -112,3 +113,63 @@ def test_the_command_exits_non_zero_on_rejection(tmp_path):
     )
     assert result.returncode != 0
     assert "missing.csv: no such file" in result.stderr
+
+
+NAMED = HEADER + (
+    "p1,Wheelchair users;LGBTQIA2+;Seniors 65+,Avant la discussion,rating,Rue Fleury Est,sécurité,3\n"
+    "p1,Wheelchair users;LGBTQIA2+;Seniors 65+,Avant la discussion,rating,"
+    '"Boul. Saint-Laurent, coin Mont-Royal",sécurité,4\n'
+    "p2,Aînés 65+,Avant la discussion,rating,Rue Fleury Est,sécurité,2\n"
+    "p2,Aînés 65+,Avant la discussion,ranking,L'avenue du Parc,Qu'est-ce qui est beau?,1\n"
+    "p2,Aînés 65+,Avant la discussion,ranking,Rue Fleury Est (photo),Qu'est-ce qui est beau?,2\n"
+)
+
+
+def test_names_are_free_text_and_codes_are_derived(tmp_path):
+    from analytics.loading import study_data_load
+
+    call_command("import_responses", _write(tmp_path, NAMED), study="city", create=True, scale_min=1, scale_max=4)
+    study = Study.objects.get(slug="city")
+    groups = {g.label_en: g.code for g in Group.objects.filter(study=study)}
+    assert groups == {
+        "Wheelchair users": "wheelchair-users",
+        "LGBTQIA2+": "lgbtqia2-plus",
+        "Seniors 65+": "seniors-65-plus",
+        "Aînés 65+": "aines-65-plus",
+    }
+    assert set(study.sites.values_list("name", flat=True)) == {
+        "Rue Fleury Est",
+        "Boul. Saint-Laurent, coin Mont-Royal",
+    }
+    assert all(code and " " not in code for code in study.sites.values_list("code", flat=True))
+    criterion = Criterion.objects.get(study=study, name="Qu'est-ce qui est beau?")
+    assert criterion.kind == "ranking" and criterion.label_en == "Qu'est-ce qui est beau?"
+    assert criterion.code == "quest-ce-qui-est-beau"
+    ranking = Ranking.objects.get()
+    images = dict(study.images.values_list("code", "name"))
+    assert [images[c] for c in ranking.order] == ["L'avenue du Parc", "Rue Fleury Est (photo)"]
+    assert Wave.objects.get(study=study).name == "Avant la discussion"
+    # The report names groups as written.
+    assert set(study_data_load(study=study).data.group_names) == set(groups)
+
+
+def test_cells_match_existing_things_by_name_or_code(tmp_path):
+    call_command("import_responses", _write(tmp_path, NAMED), study="city", create=True, scale_min=1, scale_max=4)
+    study = Study.objects.get(slug="city")
+    fleury = study.sites.get(name="Rue Fleury Est")
+    again = HEADER + f"p3,seniors-65-plus,Avant la discussion,rating,{fleury.code},securite,1\n"
+    responses_import(text=again, study_slug="city")
+    rating = Rating.objects.get(participant__code="p3")
+    assert rating.site == fleury and rating.criterion.name == "sécurité"
+    assert set(Participant.objects.get(code="p3").groups.values_list("label_en", flat=True)) == {"Seniors 65+"}
+    assert Group.objects.filter(study=study).count() == 4
+
+
+def test_a_name_of_120_characters_is_taken_and_a_longer_one_says_how_to_fix_it():
+    Study.objects.create(slug="city", title_en="City", scale_min=1, scale_max=4)
+    name = "é" * 120
+    responses_import(text=HEADER + f"p1,{name},w,rating,{name},{name},1\n", study_slug="city")
+    assert Group.objects.get().label_en == name and len(Group.objects.get().code) <= 60
+    with pytest.raises(ImportRejected) as rejected:
+        responses_import(text=HEADER + f"p1,,w,rating,{name}x,access,1\n", study_slug="city")
+    assert "the item name" in rejected.value.errors[0] and "at most 120" in rejected.value.errors[0]

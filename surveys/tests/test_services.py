@@ -47,12 +47,16 @@ def test_it_resolves_a_valid_invitation_and_rejects_unknown_expired_and_used_one
     with pytest.raises(SurveyError) as expired:
         services.invitation_resolve(token=item.token)
     assert expired.value.message == errors.INVITATION_EXPIRED
+    # A link that finished the survey still opens it (to see it was sent, or to withdraw) ...
     Invitation.objects.filter(pk=item.invitation.pk).update(
         expires_at=timezone.now() + timedelta(days=1), used_at=timezone.now()
     )
-    with pytest.raises(SurveyError) as used:
+    assert services.invitation_resolve(token=item.token).participant_id == item.invitation.participant_id
+    # ... and after a withdrawal it says the answers were deleted.
+    services.participant_withdraw(participant=item.invitation.participant)
+    with pytest.raises(SurveyError) as withdrawn:
         services.invitation_resolve(token=item.token)
-    assert used.value.message == errors.INVITATION_USED
+    assert withdrawn.value.message == errors.INVITATION_WITHDRAWN and withdrawn.value.status == 410
 
 
 def test_it_rejects_an_invitation_to_a_closed_study(study):
@@ -144,6 +148,7 @@ def test_it_saves_tokens_summing_to_ten_and_rejects_any_other_sum(resident, wave
 
 
 def test_finishing_twice_records_one_completion_and_uses_the_invitation(resident, wave):
+    services.comment_save(participant=resident, wave=wave, text="Benches")
     services.wave_finish(participant=resident, wave=wave)
     services.wave_finish(participant=resident, wave=wave)
     assert Completion.objects.filter(participant=resident).count() == 1
@@ -159,6 +164,7 @@ def test_withdrawing_deletes_every_answer_and_kills_the_link(resident, wave):
     assert not Rating.objects.exists() and not Comment.objects.exists()
     invitation.refresh_from_db()
     assert invitation.used_at is not None and invitation.participant is None
+    assert invitation.withdrawn_at is not None
 
 
 def test_a_comment_longer_than_the_limit_is_rejected(resident, wave):

@@ -17,7 +17,7 @@ from django.test.utils import override_settings
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from conftest import build_study
-from surveys.models import Study
+from surveys.models import Participant, Study
 from surveys.services import invitations_create
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -73,12 +73,36 @@ def study(transactional_db, settings, tmp_path) -> Study:
     return build_study()
 
 
+def natural_order_seed(study: Study) -> int:
+    """An order seed under which a participant sees the study's streets and ranking images in
+    the study's own order, so journeys can name what comes first."""
+    from surveys.ordering import participant_shuffle
+
+    sites = list(study.sites.order_by("order", "code").values_list("code", flat=True))
+    rankings = [
+        (c.pk, [i.image.code for i in c.set_items.select_related("image")])
+        for c in study.criteria.filter(kind="ranking")
+    ]
+    for seed in range(100_000):
+        if participant_shuffle(sites, seed=seed, key="sites") == sites and all(
+            participant_shuffle(codes, seed=seed, key=f"rank:{pk}") == codes for pk, codes in rankings
+        ):
+            return seed
+    raise AssertionError("no natural-order seed found")
+
+
 @pytest.fixture
 def invitation_url(live_server, study) -> Callable[[], str]:
-    """Returns a fresh invitation link to the study on the live server at each call."""
+    """Returns a fresh invitation link to the study on the live server at each call. Its
+    participant sees streets and images in the study's own order (see natural_order_seed);
+    `invitation_url(shuffled=True)` keeps the participant's own random order."""
+    seed = natural_order_seed(study)
 
-    def make() -> str:
-        return live_server.url + invitations_create(study=study, count=1)[0].path
+    def make(*, shuffled: bool = False) -> str:
+        issued = invitations_create(study=study, count=1)[0]
+        if not shuffled:
+            Participant.objects.filter(pk=issued.invitation.participant_id).update(order_seed=seed)
+        return live_server.url + issued.path
 
     return make
 
@@ -119,7 +143,7 @@ def open_page(browser) -> Iterator[Callable[..., tuple[Page, PageProblems]]]:
 
     def make(*, viewport: dict | None = None, locale: str = "fr-CA") -> tuple[Page, PageProblems]:
         context = browser.new_context(viewport=viewport or DESKTOP, locale=locale)
-        context.set_default_timeout(5000)
+        context.set_default_timeout(int(os.environ.get("E2E_TIMEOUT_MS", "5000")))
         contexts.append(context)
         page = context.new_page()
         problems = PageProblems()

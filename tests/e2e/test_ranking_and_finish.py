@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
-from surveys.models import Completion, Participant, Ranking
-from surveys.services import participant_consent, participant_set_language
+from surveys.models import Completion, Participant, Ranking, Wave
+from surveys.services import comment_save, participant_consent, participant_set_language
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +55,7 @@ def test_dragging_an_image_reorders_the_ranking_and_saves_it(open_page, invitati
 
 def test_a_double_clicked_finish_records_one_completion_and_no_error(open_page, invitation_url, study):
     page, problems, participant = _consented_resident(open_page, invitation_url)
+    comment_save(participant=participant, wave=Wave.objects.get(study=study), text="Des bancs")
     finish_posts = []
     page.on(
         "request",
@@ -81,6 +82,7 @@ def test_two_finish_requests_at_once_record_one_completion(open_page, invitation
     """Without the page's double-submit guard (another tab, a flaky network retry) two finishes
     race on the server; both succeed and one completion is recorded."""
     page, problems, participant = _consented_resident(open_page, invitation_url)
+    comment_save(participant=participant, wave=Wave.objects.get(study=study), text="Des bancs")
     page.goto(page.url.replace("/survey/about-you/", "/survey/review/"))
     statuses = page.evaluate(
         """async () => {
