@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ExportsConfig(AppConfig):
     name = "exports"
     verbose_name = "Exports and audit log"
+
+    def ready(self) -> None:
+        from . import jobs  # noqa: F401  (registers the job kind)

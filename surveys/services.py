@@ -408,7 +408,7 @@ def participant_withdraw(*, participant: Participant) -> None:
     # Imported here: the audit log and analyses build on the survey, not the other way round.
     from analytics.models import AnalysisRun
     from analytics.services import analysis_request
-    from exports.services import Action, audit_record
+    from exports.audit import Action, audit_record
 
     with transaction.atomic():
         Invitation.objects.filter(participant=participant).update(used_at=timezone.now())

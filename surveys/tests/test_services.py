@@ -172,7 +172,7 @@ def test_withdrawing_deletes_analysis_results_that_used_the_answers_and_requests
 ):
     from analytics.models import AnalysisRun
 
-    monkeypatch.setattr("analytics.services._enqueue", lambda run_id: True)
+    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True)
     old = AnalysisRun.objects.create(study=resident.study, status="done", result={"waves": []})
     services.participant_withdraw(participant=resident)
     assert not AnalysisRun.objects.filter(pk=old.pk).exists()
