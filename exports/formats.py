@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from civic.csv import csv_safe
 
 NAME_MAX = 32
@@ -36,8 +38,12 @@ class Column:
 
 @dataclass
 class Table:
+    """The wide table: `participants[i]` and `values[i]` (float32, nan = not answered) per row,
+    in the export's drawn order; the first two columns (participant, wave) are in both."""
+
     columns: list[Column]
-    rows: list[list] = field(default_factory=list)
+    participants: list[str] = field(default_factory=list)
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
 
 def _variable(parts: list[str], used: set[str]) -> str:
@@ -56,22 +62,23 @@ def _variable(parts: list[str], used: set[str]) -> str:
 
 
 class WideTable:
-    """Collects the wide table while the long file is written (see the module docstring)."""
+    """Collects the wide table while the long file is written (see the module docstring).
+
+    Cells live in one float32 matrix of (participants × waves) rows — 4 bytes a cell, filled
+    by vectorised assignment — rather than in Python objects."""
 
     def __init__(self, *, description, lookups, people, generalisation):
         self.people = people
-        self.lookups = lookups
         used: set[str] = {"participant", "wave"}
         self.columns = [
             Column("participant", "Pseudonymous participant code (new for every export)", text=True),
             Column("wave", "Survey wave", {i: w["name"] for i, w in enumerate(description.waves, start=1)}),
         ]
         self.wave_number = {wave_id: i for i, (wave_id, _) in enumerate(lookups.waves, start=1)}
-        self.released = generalisation.memberships
-        group_codes = [g["code"] for g in description.groups]
-        shown = {g for groups in self.released.values() for g in groups}
-        self.groups: list[str] = [g for g in group_codes if g in shown]
-        for g in self.groups:
+        released = generalisation.memberships
+        shown = {g for groups in released.values() for g in groups}
+        groups = [g["code"] for g in description.groups if g["code"] in shown]
+        for g in groups:
             self.columns.append(Column(_variable(["g", g], used), f"Member of group {g} (as released)", YES_NO))
         scale = {
             value: label
@@ -99,55 +106,83 @@ class WideTable:
                     used,
                 )
         for criterion_id, criterion in lookups.rating_criteria.items():
-            self._add(
-                ("priority", criterion_id), ["p", criterion], f"Priority tokens given to criterion {criterion}", used
-            )
-        self.cells: dict[tuple[int, int], dict[int, float]] = {}
+            self._add(("priority", criterion_id), ["p", criterion], f"Priority tokens given to {criterion}", used)
+
+        self.ids = np.array(sorted(people), dtype=np.int64)
+        self.n_waves = max(len(lookups.waves), 1)
+        self.values = np.full((len(self.ids) * self.n_waves, len(self.columns)), np.nan, dtype=np.float32)
+        self.answered = np.zeros(len(self.values), dtype=bool)
+        for c, g in enumerate(groups, start=2):
+            column = np.array([g in released[pid] for pid in self.ids], dtype=np.float32)
+            self.values[:, c] = np.repeat(column, self.n_waves)
+        for number in self.wave_number.values():
+            self.values[number - 1 :: self.n_waves, 1] = number
+        rating_keys = [(key[1], key[2], col) for key, col in self.index.items() if key[0] == "rating"]
+        self._rating_codes = np.array([site * _KEY + crit for site, crit, _ in rating_keys], dtype=np.int64)
+        order = np.argsort(self._rating_codes)
+        self._rating_codes = self._rating_codes[order]
+        self._rating_columns = np.array([col for _, _, col in rating_keys], dtype=np.int64)[order]
 
     def _add(self, key, parts, label, used, value_labels=None):
         self.index[key] = len(self.columns)
         self.columns.append(Column(_variable(parts, used), label[:LABEL_MAX], value_labels))
 
+    def _rows(self, pids: np.ndarray, wave_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers of participant ids in a wave, and which ids are exported at all."""
+        at = np.searchsorted(self.ids, pids)
+        at = np.minimum(at, max(len(self.ids) - 1, 0))
+        known = (self.ids[at] == pids) if len(self.ids) else np.zeros(len(pids), bool)
+        return at * self.n_waves + self.wave_number[wave_id] - 1, known
+
     def set(self, pid: int, wave_id: int, key: tuple, value) -> None:
         column = self.index.get(key)
-        if column is not None and pid in self.people:
-            self.cells.setdefault((pid, wave_id), {})[column] = value
+        if column is None or pid not in self.people:
+            return
+        row, _ = self._rows(np.array([pid], dtype=np.int64), wave_id)
+        self.values[row[0], column] = value
+        self.answered[row[0]] = True
+
+    def ratings_add(self, wave_id: int, chunk: np.ndarray) -> None:
+        """Adds rows of (participant id, site id, criterion id, value)."""
+        if not len(chunk) or not len(self._rating_codes):
+            return
+        rows, known = self._rows(chunk[:, 0].astype(np.int64), wave_id)
+        codes = chunk[:, 1].astype(np.int64) * _KEY + chunk[:, 2].astype(np.int64)
+        at = np.minimum(np.searchsorted(self._rating_codes, codes), len(self._rating_codes) - 1)
+        known &= self._rating_codes[at] == codes
+        self.values[rows[known], self._rating_columns[at[known]]] = chunk[known, 3]
+        self.answered[rows[known]] = True
 
     def table(self) -> Table:
-        """The rows in an order drawn for this export alone."""
-        keys = list(self.cells)
-        secrets.SystemRandom().shuffle(keys)
-        rows = []
-        width = len(self.columns)
-        for pid, wave_id in keys:
-            row: list = [None] * width
-            row[0] = self.people[pid][0]
-            row[1] = self.wave_number[wave_id]
-            for i, g in enumerate(self.groups, start=2):
-                row[i] = 1 if g in self.released[pid] else 0
-            for column, value in self.cells[(pid, wave_id)].items():
-                row[column] = value
-            rows.append(row)
-        return Table(columns=self.columns, rows=rows)
+        """The answered rows in an order drawn for this export alone."""
+        rows = np.flatnonzero(self.answered)
+        rows = rows[np.argsort([secrets.randbits(64) for _ in rows])] if len(rows) else rows
+        participants = [self.people[int(self.ids[r // self.n_waves])][0] for r in rows]
+        return Table(columns=self.columns, participants=participants, values=self.values[rows])
+
+
+_KEY = 1 << 31
+
+
+def _cell(value: float) -> str:
+    if np.isnan(value):
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def wide_csv_write(text, table: Table) -> None:
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow([c.name for c in table.columns])
-    for row in table.rows:
-        writer.writerow(["" if v is None else (csv_safe(v) if isinstance(v, str) else v) for v in row])
+    for participant, row in zip(table.participants, table.values, strict=True):
+        writer.writerow([csv_safe(participant)] + [_cell(v) for v in row[1:].tolist()])
 
 
 def _frame(table: Table):
     import pandas as pd
 
-    data = {}
-    for i, column in enumerate(table.columns):
-        values = [row[i] for row in table.rows]
-        if column.text:
-            data[column.name] = pd.Series(values, dtype="object")
-        else:
-            data[column.name] = pd.Series([float("nan") if v is None else float(v) for v in values], dtype="float64")
+    data = {table.columns[0].name: pd.Series(table.participants, dtype="object")}
+    for i, column in enumerate(table.columns[1:], start=1):
+        data[column.name] = table.values[:, i].astype(np.float64)
     return pd.DataFrame(data, columns=[c.name for c in table.columns])
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.db import connection
 from django.db.models import CharField, Exists, OuterRef, Q, Value
 from django.db.models.functions import MD5, Cast, Concat
@@ -108,7 +109,7 @@ def export_write(*, study: Study, path: Path, progress: Callable[[int], Callable
                 counts["priority"] += _priorities_write(
                     writer, wave_id, wave_name, people, lookups, study.priority_tokens, skipped, salt, wide
                 )
-                _wide_ratings(wide, wave_id, people)
+                _wide_ratings(wide, wave_id)
                 report(sum(counts.values()))
             text.flush()
             text.detach()
@@ -267,14 +268,13 @@ def _participants(study: Study):
     return people, generalisation
 
 
-def _wide_ratings(wide: WideTable, wave_id: int, people) -> None:
-    rows = (
-        Rating.objects.filter(wave_id=wave_id, participant_id__in=list(people))
-        .values_list("participant_id", "site_id", "criterion_id", "value")
-        .iterator(chunk_size=CHUNK_SIZE)
-    )
-    for pid, site_id, criterion_id, value in rows:
-        wide.set(pid, wave_id, ("rating", site_id, criterion_id), value)
+def _wide_ratings(wide: WideTable, wave_id: int) -> None:
+    """The wave's ratings into the wide table, fetched in chunks as plain tuples."""
+    sql = f"SELECT participant_id, site_id, criterion_id, value FROM {Rating._meta.db_table} WHERE wave_id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [wave_id])
+        while chunk := cursor.fetchmany(CHUNK_SIZE * 4):
+            wide.ratings_add(wave_id, np.array(chunk, dtype=np.float64))
 
 
 def consenting_memberships(study: Study) -> tuple[dict[int, str], dict[int, set[str]]]:
