@@ -69,8 +69,9 @@ def _wave_rows(wave: WaveData, keep: np.ndarray) -> WaveData:
 
 def small_cells_blank(report, k: int):
     """Blanks every per-group figure of a cell smaller than k, wherever it sits in the report:
-    group entries (`{"group", "n", …}`), per-site group means, the worst-off group and the
-    most divergent group, and the per-wave series of a group."""
+    group entries (`{"group", "n", …}`) and opinion groups, per-site group means, the worst-off
+    group and the most divergent group, and the per-wave series of a group; the opinion map's
+    per-person points are left out."""
     small: set[tuple[str, str]] = set()  # (wave or "", group)
 
     def walk(value, wave: str = ""):
@@ -79,9 +80,12 @@ def small_cells_blank(report, k: int):
         if not isinstance(value, dict):
             return value
         wave = value.get("wave", wave) if isinstance(value.get("wave"), str) else wave
-        if "group" in value and isinstance(value.get("n"), int) and value["n"] < k:
-            small.add((wave, value["group"]))
-            return {"group": value["group"], "suppressed": f"fewer than {k} respondents"}
+        n = value.get("n")
+        if ("group" in value or "representative" in value) and isinstance(n, int) and 0 < n < k:
+            if "group" in value:
+                small.add((wave, value["group"]))
+            kept = {key: value[key] for key in ("group", "id", "opinion_group") if key in value}
+            return {**kept, "suppressed": f"fewer than {k} respondents"}
         if "group" in value and "series" in value:
             entry = dict(value)
             entry["series"] = [
@@ -91,7 +95,8 @@ def small_cells_blank(report, k: int):
             if any("suppressed" in s for s in entry["series"]):
                 entry["changes"] = [{"from": c["from"], "to": c["to"], "suppressed": True} for c in value["changes"]]
             return entry
-        return {key: walk(item, wave) for key, item in value.items()}
+        # The opinion map's per-person points stay on the dashboard.
+        return {key: walk(item, wave) for key, item in value.items() if key != "points"}
 
     report = walk(report)
 

@@ -237,6 +237,8 @@ def test_the_report_in_the_zip_holds_only_what_the_released_rows_hold(populated)
     assert report["released_rows_only"] is True
     assert set(report["groups"]) == {g for groups in released.values() for g in groups} == {"senior", "disabled"}
     assert "lgbtqia2" not in json.dumps(report)
+    # The opinion map's points are per person: they stay on the dashboard.
+    assert "points" not in json.dumps(report)
     # Non-consenting participants are not in the figures either: the report counts the rows.
     assert report["waves"][0]["n_participants"] == len(released) == 15
 
