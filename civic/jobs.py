@@ -176,7 +176,8 @@ class JobKind:
             created = job is None
             if created:
                 job = create()
-            if enqueue and (created or job.status == PENDING):
+            stale_pending = job.status == PENDING and job.created_at <= timezone.now() - SWEEP_GRACE
+            if enqueue and (created or stale_pending):
                 pk = job.pk
                 transaction.on_commit(lambda: self.publish(pk))
         return job, created

@@ -82,7 +82,9 @@ def small_cells_blank(report, k: int):
         wave = value.get("wave", wave) if isinstance(value.get("wave"), str) else wave
         n = value.get("n")
         if ("group" in value or "representative" in value) and isinstance(n, int) and 0 < n < k:
-            if "group" in value:
+            if "group" in value and "opinion_group" not in value:
+                # A declared group with fewer than k respondents in the wave (an overlap cell
+                # of a group with an opinion group is only that cell).
                 small.add((wave, value["group"]))
             kept = {key: value[key] for key in ("group", "id", "opinion_group") if key in value}
             return {**kept, "suppressed": f"fewer than {k} respondents"}

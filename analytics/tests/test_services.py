@@ -287,7 +287,12 @@ def test_analyse_now_joins_a_waiting_run_and_publishes_again_one_that_missed_the
         waiting = analysis_request(study=filled)
     with django_capture_on_commit_callbacks(execute=True):
         assert analysis_request(study=filled, reuse_active=True) == waiting
-    # Its publishes failed (Redis down), so it is still pending: each click sends it again.
+    assert published == [waiting.pk], "a fresh pending run is waiting for its own publish"
+    # Its publish failed (Redis down) and the grace period passed: a click sends it again.
+    long_ago = timezone.now() - jobs.SWEEP_GRACE - timedelta(seconds=1)
+    AnalysisRun.objects.filter(pk=waiting.pk).update(created_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analysis_request(study=filled, reuse_active=True) == waiting
     assert published == [waiting.pk, waiting.pk]
 
 

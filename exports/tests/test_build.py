@@ -248,6 +248,7 @@ def test_the_report_in_the_zip_holds_only_what_the_released_rows_hold(populated)
             for entry in criterion["groups"]:
                 group, n = entry["group"], entry["n"]
                 target = {s["site"]: s["group_means"][group] for s in criterion["sites"]}
+                assert None not in target.values(), (group, wave["wave"])
                 matches = [
                     set(subset)
                     for subset in combinations(pseudonyms, n)
