@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from civic.csv import csv_safe
 from negotiation.models import Scenario
-from negotiation.services import scenario_to_document
+from negotiation.services import group_name, scenario_to_document
 from surveys.models import (
     Comment,
     Criterion,
@@ -157,7 +157,7 @@ def _scenarios_write(zf: zipfile.ZipFile, study: Study, generalisation) -> list[
     for n, scenario in enumerate(Scenario.objects.filter(study=study).order_by("id"), start=1):
         document = scenario_to_document(scenario)
         text, votes, withheld = pabulib_text(
-            document, study_slug=study.slug, number=n, sizes=_group_sizes(generalisation), k=generalisation.k
+            document, study_slug=study.slug, number=n, sizes=_group_sizes(study, generalisation), k=generalisation.k
         )
         name = f"scenarios/scenario-{n}.pb"
         _write_member(zf, name, text)
@@ -165,13 +165,14 @@ def _scenarios_write(zf: zipfile.ZipFile, study: Study, generalisation) -> list[
     return written
 
 
-def _group_sizes(generalisation) -> dict[str, int]:
-    """Consenting participants per group, before protection (what a stakeholder stands for)."""
+def _group_sizes(study: Study, generalisation) -> dict[str, int]:
+    """Consenting participants per group, before protection (what a stakeholder stands for),
+    by the group's name in scenario documents."""
     sizes: dict[str, int] = {}
     for groups in generalisation.original.values():
         for g in groups:
             sizes[g] = sizes.get(g, 0) + 1
-    return sizes
+    return {group_name(g): sizes.get(g.code, 0) for g in Group.objects.filter(study=study)}
 
 
 def _write_member(zf: zipfile.ZipFile, name: str, text: str) -> None:

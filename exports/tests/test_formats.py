@@ -72,7 +72,7 @@ def test_each_scenario_is_a_pabulib_file_that_pabutools_reads(populated):
     # senior (8 consenting members) and disabled (7) vote; lgbtqia2 (1 < k) casts no vote.
     assert len(profile) == 2
     ballots = {b.meta["voter_id"]: b for b in profile}
-    senior = ballots["senior"]
+    senior = ballots[document()["groups"][0]["name"]]
     assert float(senior[next(p for p in senior if p.name == "ramps")]) == pytest.approx(0.7 * 0.6)
     readme = files.text("README.md")
     assert "scenarios/scenario-1.pb" in readme and "1 stakeholder groups smaller than k cast no vote" in readme
@@ -80,7 +80,7 @@ def test_each_scenario_is_a_pabulib_file_that_pabutools_reads(populated):
 
 def test_pabulib_cells_cannot_break_the_format():
     text, votes, withheld = pabulib_text(
-        document(title="x"), study_slug="s;x", number=1, sizes={"senior": 9, "disabled": 9, "lgbtqia2": 9}, k=5
+        document(title="x"), study_slug="s;x", number=1, sizes={g["name"]: 9 for g in document()["groups"]}, k=5
     )
     assert (votes, withheld) == (3, 0)
     sections = [line for line in text.splitlines() if line in {"META", "PROJECTS", "VOTES"}]
