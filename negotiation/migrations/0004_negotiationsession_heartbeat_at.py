@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('negotiation', '0002_mediator_group_effects'),
+        ('negotiation', '0003_scenario_currency'),
     ]
 
     operations = [
