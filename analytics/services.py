@@ -9,19 +9,16 @@ the source of truth: if Redis is down when publishing, the row stays pending and
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from civic.jobs import job_claim, job_publish, job_stale_ids
 from surveys.models import Study, Wave
 
+from .jobs import KIND
 from .loading import inputs_fingerprint, study_data_load
 from .measures import compute_report
 from .models import AnalysisRun
@@ -29,13 +26,6 @@ from .models import AnalysisRun
 logger = logging.getLogger(__name__)
 
 DEFAULT_PARAMETERS = {"n_permutations": 999, "n_bootstrap": 999, "seed": 0}
-# A pending row younger than this is probably still waiting for its own on_commit publish.
-SWEEP_GRACE = timedelta(seconds=10)
-# A running row older than this lost its worker (the hard time limit has long passed).
-STALE_RUNNING = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660) + 60)
-# A queued row older than this may have lost its message (Redis restarted without persistence,
-# or the AOF's last second): publish it again. Sending a message twice is harmless (the claim).
-STALE_QUEUED = STALE_RUNNING
 # Progress is written at most this often, so a fast computation does not flood the database.
 PROGRESS_INTERVAL = 0.5
 
@@ -59,54 +49,47 @@ def analysis_request(
     enqueue: bool = True,
     reuse_active: bool = False,
 ) -> AnalysisRun:
-    """Creates a pending run and publishes its task once the surrounding transaction commits.
+    """Returns a pending run of the study, scope and parameters, published once the surrounding
+    transaction commits: a new one, or one that already waits for a worker (it will read the
+    answers when it starts, so it covers this request too). Parallel requests of the same
+    inputs get one run (see JobKind.request).
 
     `enqueue=False` is for callers that run it in-process at once (the analyze command).
-    `reuse_active=True` returns the study's unfinished run of the same scope instead of
-    adding another, so a double click on "Analyse now" queues one computation.
+    `reuse_active=True` ("Analyse now") also joins a run being computed by a live worker, so a
+    double click queues one computation; a stuck run (its worker stopped beating) is never
+    joined. Other callers (a wave closed, a withdrawal) changed the answers, so a run already
+    computing on the old answers does not cover them.
 
     A rolled-back transaction publishes nothing. When publishing fails the run stays pending
     for the sweep, and the caller still gets the run back: the request is never lost."""
     if requested_by is not None and not requested_by.is_authenticated:
         requested_by = None
-    if reuse_active:
-        # A pending row past the grace period missed the broker; joining it would leave the
-        # click waiting for the sweep, so only fresh or already queued runs are joined.
-        fresh = ~Q(status=AnalysisRun.Status.PENDING) | Q(created_at__gt=timezone.now() - SWEEP_GRACE)
-        active = AnalysisRun.objects.active().filter(fresh, study=study, scope=scope).first()
-        if active is not None:
-            return active
-    run = AnalysisRun.objects.create(
-        study=study,
-        scope=scope,
-        parameters={**_parameters(n_permutations, n_bootstrap, seed), "min_tested": study.min_tested_group_size},
-        reason=reason[:200],
-        requested_by=requested_by,
-    )
-    if enqueue:
-        transaction.on_commit(lambda: _enqueue(run.pk))
+    parameters = {**_parameters(n_permutations, n_bootstrap, seed), "min_tested": study.min_tested_group_size}
+
+    def find():
+        if not enqueue:
+            return None
+        return (
+            AnalysisRun.objects.filter(KIND.joinable(running=reuse_active), study=study, scope=scope)
+            .filter(parameters=parameters)
+            .defer("result")
+            .first()
+        )
+
+    def create():
+        return AnalysisRun.objects.create(
+            study=study, scope=scope, parameters=parameters, reason=reason[:200], requested_by=requested_by
+        )
+
+    key = f"{study.pk}:{scope}:{json.dumps(parameters, sort_keys=True)}"
+    run, _created = KIND.request(key=key, find=find, create=create, enqueue=enqueue)
     return run
 
 
-def _enqueue(run_id: int) -> bool:
-    from .tasks import analysis_run_task
-
-    return job_publish(AnalysisRun, run_id, analysis_run_task, run_id=run_id)
-
-
 def analysis_pending_sweep(*, now=None) -> int:
-    """Publishes again every run the broker never received (pending past a grace period),
-    every run whose message may have been lost with Redis (queued for STALE_QUEUED) and
-    every run whose worker died mid-way (running far past the task time limit).
-
-    Returns how many runs were published. Publishing twice is harmless: `analysis_run`
-    claims a row only once."""
-    ids = job_stale_ids(AnalysisRun, grace=SWEEP_GRACE, stale_queued=STALE_QUEUED, stale_running=STALE_RUNNING, now=now)
-    return sum(_enqueue(run_id) for run_id in ids)
-
-
-def _claim(run_id: int, *, take_over: bool = False) -> bool:
-    return job_claim(AnalysisRun, run_id, stale_running=STALE_RUNNING, take_over=take_over, progress=0)
+    """Publishes again every run the broker never received, may have lost, or whose worker
+    died (see civic.jobs). Returns how many runs were published."""
+    return KIND.sweep(now=now)
 
 
 def _progress_writer(run_id: int, *, low: int, high: int) -> Callable[[float], None]:
@@ -120,7 +103,7 @@ def _progress_writer(run_id: int, *, low: int, high: int) -> Callable[[float], N
         if percent == state["percent"] or (now - state["at"] < PROGRESS_INTERVAL and fraction < 1):
             return
         state.update(at=now, percent=percent)
-        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(progress=percent)
+        KIND.progress(run_id, percent)
 
     return write
 
@@ -140,9 +123,8 @@ def analysis_run(*, run_id: int, take_over: bool = False) -> AnalysisRun:
 
     `take_over=True` is for a redelivered task: the worker that claimed the run died (the
     broker only redelivers an unacknowledged message when its worker was lost), so the run's
-    "running" status is stale and this call claims it again instead of waiting for
-    STALE_RUNNING. If the first worker were somehow still alive, both would save the same
-    seeded result into the same row.
+    "running" status is stale and this call claims it again at once. If the first worker were
+    somehow still alive, both would save the same seeded result into the same row.
 
     Safe to call twice. A failure is recorded on the row (status failed, error) rather than
     raised, so an eager task inside a web request never turns into a server error.
@@ -150,10 +132,9 @@ def analysis_run(*, run_id: int, take_over: bool = False) -> AnalysisRun:
     When the same study, scope and inputs were analysed before, that result is reused (the
     math is seeded, so it would be identical) and the older row is replaced by this one,
     leaving one done run per set of inputs."""
-    if not _claim(run_id, take_over=take_over):
-        return AnalysisRun.objects.get(pk=run_id)
-    run = AnalysisRun.objects.select_related("study").get(pk=run_id)
-    try:
+
+    def compute() -> None:
+        run = AnalysisRun.objects.select_related("study").get(pk=run_id)
         loaded = study_data_load(study=run.study, wave_ids=_wave_ids_for_scope(run))
         _progress_writer(run_id, low=0, high=10)(1.0)
         labels = {"groups": loaded.group_labels, "criteria": loaded.criterion_labels}
@@ -175,15 +156,8 @@ def analysis_run(*, run_id: int, take_over: bool = False) -> AnalysisRun:
             )
             result["labels"] = labels
         _save_result(run, fingerprint, result)
-    except Exception as exc:
-        logger.exception("Analysis run %s failed", run_id)
-        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
-            status=AnalysisRun.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            finished_at=timezone.now(),
-        )
-    run.refresh_from_db()
-    return run
+
+    return KIND.execute(run_id, compute, take_over=take_over)
 
 
 def _save_result(run: AnalysisRun, fingerprint: str, result: dict) -> None:
@@ -200,13 +174,7 @@ def _save_result(run: AnalysisRun, fingerprint: str, result: dict) -> None:
                 AnalysisRun.objects.done().filter(
                     study=run.study_id, scope=run.scope, stale_since__isnull=False, created_at__lt=run.created_at
                 ).delete()
-                AnalysisRun.objects.filter(pk=run.pk).update(
-                    status=AnalysisRun.Status.DONE,
-                    progress=100,
-                    inputs_fingerprint=fingerprint,
-                    result=result,
-                    finished_at=timezone.now(),
-                )
+                KIND.finish(run.pk, inputs_fingerprint=fingerprint, result=result)
             return
         except IntegrityError:
             # A concurrent run of the same inputs finished between our delete and update.

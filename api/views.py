@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from analytics import services as analytics_services
 from analytics.models import AnalysisRun
+from exports import download as export_download
 from exports import services as export_services
 from exports.models import ExportJob
 from negotiation import services as negotiation_services
@@ -347,8 +348,8 @@ class ExportDownload(StaffView, APIView):
     @extend_schema(responses={(200, "application/zip"): bytes})
     def get(self, request, slug, pk):
         try:
-            job = export_services.export_download_authorise(user=request.user, slug=slug, job_id=pk)
-        except export_services.DownloadDenied as denied:
+            job = export_download.export_download_authorise(user=request.user, slug=slug, job_id=pk)
+        except export_download.DownloadDenied as denied:
             if denied.status == 410:
                 return Response(
                     {"error": {"code": 410, "field": "", "message": "This export has expired or was deleted."}},
@@ -358,7 +359,7 @@ class ExportDownload(StaffView, APIView):
         response = FileResponse(
             job.path.open("rb"),
             as_attachment=True,
-            filename=export_services.export_download_name(job),
+            filename=export_download.export_download_name(job),
             content_type="application/zip",
         )
         response["Cache-Control"] = "no-store, private"

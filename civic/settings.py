@@ -209,8 +209,9 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_IMPORTS = ["civic.tasks"]
 CELERY_BEAT_SCHEDULE = {
-    "sweep-pending-jobs": {"task": "analytics.tasks.pending_jobs_sweep_task", "schedule": 30.0},
+    "sweep-pending-jobs": {"task": "civic.tasks.jobs_sweep_task", "schedule": 15.0},
     "sweep-pending-mailings": {"task": "studio.tasks.mailing_sweep_task", "schedule": 30.0},
 }
 

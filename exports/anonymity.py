@@ -60,6 +60,16 @@ class Generalisation:
     generalised: int = 0
     suppressed: int = 0
     k_reachable: bool = True
+    # Groups released with every one of their members (their figures describe the whole group).
+    complete: tuple[str, ...] = ()
+    method: str = "combinations"
+    # The memberships before protection; never written to the zip.
+    original: dict[Hashable, frozenset[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def kept(self) -> int:
+        """How many memberships the export releases."""
+        return sum(len(groups) for groups in self.memberships.values())
 
     @property
     def affected(self) -> int:
@@ -102,6 +112,12 @@ def memberships_generalise(memberships: Mapping[Hashable, Iterable[str]], k: int
 
     result = Generalisation(k=k, memberships=current)
     _suppress_complement(result, original, k)
+    return _account(result, original)
+
+
+def _account(result: Generalisation, original: dict) -> Generalisation:
+    """Fills in what was removed, generalised and suppressed, and which groups stayed whole."""
+    result.original = original
     for p, before in original.items():
         after = result.memberships[p]
         for g in before - after:
@@ -111,7 +127,47 @@ def memberships_generalise(memberships: Mapping[Hashable, Iterable[str]], k: int
         elif before != after:
             result.generalised += 1
     result.removed = dict(sorted(result.removed.items()))
+    present = {g for groups in original.values() for g in groups}
+    result.complete = tuple(sorted(g for g in present if g not in result.removed))
     return result
+
+
+def memberships_by_columns(memberships: Mapping[Hashable, Iterable[str]], k: int) -> Generalisation:
+    """Releases whole groups as indicator columns, as many memberships as possible.
+
+    Groups are tried from the largest down; a group is kept when every combination of the
+    kept groups' indicators (including "in none of them") is still shared by at least k
+    participants, and withheld entirely otherwise. A kept group is released with all of its
+    members, so a 0 in its column is true. With fewer than k participants nothing is kept."""
+    k = max(int(k), 1)
+    original = {p: frozenset(groups) for p, groups in memberships.items()}
+    support = Counter(g for groups in original.values() for g in groups)
+    kept: list[str] = []
+    if len(original) >= k:
+        for group in sorted(support, key=lambda g: (-support[g], g)):
+            trial = set(kept) | {group}
+            cells = Counter(groups & trial for groups in original.values())
+            if min(cells.values()) >= k:
+                kept.append(group)
+    chosen = frozenset(kept)
+    result = Generalisation(
+        k=k,
+        memberships={p: groups & chosen for p, groups in original.items()},
+        k_reachable=len(original) >= k,
+        method="columns",
+    )
+    return _account(result, original)
+
+
+def memberships_protect(memberships: Mapping[Hashable, Iterable[str]], k: int) -> Generalisation:
+    """The protection an export applies: of the two safe releases — whole groups as indicator
+    columns (`memberships_by_columns`) and per-combination generalisation with complementary
+    suppression (`memberships_generalise`) — the one that keeps more memberships; on a tie the
+    whole columns, whose zeros are true."""
+    memberships = {p: frozenset(groups) for p, groups in memberships.items()}
+    columns = memberships_by_columns(memberships, k)
+    combinations = memberships_generalise(memberships, k)
+    return columns if columns.kept >= combinations.kept else combinations
 
 
 def _suppress_complement(result: Generalisation, original: dict, k: int) -> None:

@@ -7,3 +7,4 @@ class ExportsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401 — connects the receivers
+        from . import jobs  # noqa: F401  (registers the job kind)

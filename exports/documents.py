@@ -84,10 +84,13 @@ def csv_text(rows: list[list]) -> str:
     return out.getvalue()
 
 
-def codebook_rows(study: StudyDescription) -> list[list]:
+def codebook_rows(study: StudyDescription, wide=None) -> list[list]:
     rows: list[list] = [CODEBOOK_HEADER]
     for name, text in RESPONSES_COLUMNS:
         rows.append(["column", "responses.csv", name, text, "", "", ""])
+    for column in wide.columns if wide is not None else []:
+        labels = "; ".join(f"{v} = {label}" for v, label in (column.value_labels or {}).items())
+        rows.append(["column", "responses_wide.csv", column.name, column.label, "", labels, ""])
     if study.comments_included:
         for name, text in COMMENTS_COLUMNS:
             rows.append(["column", "comments.csv", name, text, "", "", ""])
@@ -146,10 +149,24 @@ def codebook_rows(study: StudyDescription) -> list[list]:
     return rows
 
 
-def codebook_md(study: StudyDescription) -> str:
+def codebook_md(study: StudyDescription, wide=None) -> str:
     lines = [f"# Codebook — {_md(study.title_en)}", ""]
     lines += ["## responses.csv", "", "| column | meaning |", "|---|---|"]
     lines += [f"| `{name}` | {_md(text)} |" for name, text in RESPONSES_COLUMNS]
+    if wide is not None:
+        lines += [
+            "",
+            "## responses_wide.csv, responses.sav, responses.dta",
+            "",
+            "One row per participant and wave; the same variables, names and labels in all three "
+            "files (value labels are stored in the SPSS and Stata files). Empty: not answered.",
+            "",
+            "| variable | meaning | values |",
+            "|---|---|---|",
+        ]
+        for column in wide.columns:
+            labels = "; ".join(f"{v} = {_md(label)}" for v, label in (column.value_labels or {}).items())
+            lines.append(f"| `{column.name}` | {_md(column.label)} | {labels} |")
     if study.comments_included:
         lines += ["", "## comments.csv", "", "| column | meaning |", "|---|---|"]
         lines += [f"| `{name}` | {_md(text)} |" for name, text in COMMENTS_COLUMNS]
@@ -218,14 +235,31 @@ def readme_md(study: StudyDescription, summary: dict) -> str:
         "(`participant,groups,wave,task,item,criterion,value`); it re-imports with "
         "`python manage.py import_responses responses.csv --study NEW --create "
         f"--scale-min {study.scale_min} --scale-max {study.scale_max}`.",
+        "- `responses_wide.csv` — the same answers, one row per participant and wave, each released "
+        "group as a 0/1 indicator column (see the codebook).",
+        "- `responses.sav` (SPSS) and `responses.dta` (Stata 15) — the wide table with variable and "
+        "value labels (waves, groups, the rating scale).",
     ]
+    for scenario in summary.get("scenarios", []):
+        withheld = (
+            f" ({scenario['withheld_votes']} stakeholder groups smaller than k cast no vote)"
+            if scenario["withheld_votes"]
+            else ""
+        )
+        lines.append(
+            f"- `{scenario['file']}` — the negotiation scenario “{_md(scenario['title'])}” as a pabulib "
+            "file: interventions as projects, the budget, and each stakeholder group as a voter scoring "
+            f"the interventions by the sum over criteria of weight × effect{withheld}."
+        )
     if study.comments_included:
         lines.append("- `comments.csv` — reviewed free-text comments.")
     lines += [
         "- `codebook.csv`, `codebook.md` — every column, the scale labels, the criteria wording "
         "in English and French, the groups, waves, sites and images.",
-        "- `analysis_report.json` — the study's latest disagreement report"
-        + ("." if summary.get("analysis_report") else " (none had been computed: the file holds null)."),
+        "- `analysis_report.json` — the disagreement report computed from exactly the rows of this "
+        "export (consenting participants, released memberships) with the parameters of the study's "
+        "latest analysis; figures of cells smaller than k are blanked"
+        + ("." if summary.get("analysis_report") else " (the study was never analysed: the file holds null)."),
         "",
         "All files are UTF-8. Text cells beginning with `=`, `+`, `-`, `@`, a tab or a carriage "
         "return are prefixed with `'` so that spreadsheets do not run them as formulas.",
@@ -257,10 +291,19 @@ def readme_md(study: StudyDescription, summary: dict) -> str:
         "key made for this export alone and never stored. Two exports cannot be joined.",
         "- No names, e-mail addresses, invitation tokens, IP addresses, languages or timestamps "
         "are included; the only date is the export day.",
+        "- Rows appear in an order drawn for this export alone, so two exports cannot be joined row by row.",
         f"- Small-cell protection with k = {protection['k']}: every combination of group "
         "memberships in `responses.csv` (including no group) is shared by at least "
         f"{protection['k']} participants.",
     ]
+    if protection.get("method") == "columns":
+        lines.append(
+            "  - Whole groups are released: each released group carries all of its members, so a 0 "
+            "in its indicator column is true; the other groups are withheld entirely."
+        )
+    elif protection.get("complete"):
+        complete = ", ".join(f"`{_md(g)}`" for g in protection["complete"])
+        lines.append(f"  - Released with all their members: {complete}.")
     if protection["affected"]:
         removed = ", ".join(f"`{_md(g)}`: {n}" for g, n in protection["removed"].items())
         lines += [

@@ -14,15 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from surveys.permissions import RESEARCHER, study_get_for_user
 
+from .download import ERROR_GONE, DownloadDenied, export_download_authorise, export_download_name
 from .models import ExportJob
-from .services import (
-    ERROR_GONE,
-    DownloadDenied,
-    export_delete,
-    export_download_authorise,
-    export_download_name,
-    export_request,
-)
+from .services import export_delete, export_request
+from .writer import export_preview
 
 TEMPLATE = "exports/list.html"
 
@@ -37,7 +32,10 @@ def _jobs_response(request: HttpRequest, study) -> HttpResponse:
 @require_GET
 def export_list(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_get_for_user(request.user, slug, RESEARCHER)
-    return _jobs_response(request, study)
+    if request.htmx:
+        return _jobs_response(request, study)
+    jobs = ExportJob.objects.for_requester(study=study, user=request.user).defer("summary")[:20]
+    return render(request, TEMPLATE, {"study": study, "jobs": jobs, "preview": export_preview(study)})
 
 
 @login_required

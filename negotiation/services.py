@@ -7,19 +7,18 @@ transaction, so a bad document never leaves half a scenario behind.
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, F
 from django.utils import timezone
 
-from civic.jobs import job_claim, job_publish, job_stale_ids
 from surveys.models import Criterion, Group, Priority, Rating, Site, Study, Wave
 
 from .bargaining import ScenarioError, parse_scenario, run_negotiation
 from .bargaining.suggest import attributes_for, suggest_effects
+from .jobs import KIND
 from .models import (
     BaseDesign,
     Intervention,
@@ -39,11 +38,6 @@ ERROR_STALE = (
 ERROR_TITLE_TAKEN = "title: a scenario with this title already exists in the study"
 ERROR_NO_GROUPS = "groups: the study has no groups to negotiate between"
 ERROR_NO_SUGGESTION = "interventions: this intervention has no suggested effects; ask for suggestions first"
-
-# A pending row younger than this is probably still waiting for its own on_commit publish.
-SWEEP_GRACE = timedelta(seconds=10)
-# A running row older than this lost its worker (the hard time limit has long passed).
-STALE_RUNNING = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660) + 60)
 
 
 class ScenarioConflict(Exception):
@@ -473,53 +467,58 @@ def document_add_group(*, scenario: Scenario, document: dict, name: str) -> dict
 def session_start(*, scenario: Scenario, user=None, pinned=(), forbidden=()) -> NegotiationSession:
     """Snapshot the scenario, create a pending session and publish its task after commit.
 
-    Pins and forbids are checked here, so a planner sees a bad request at once."""
+    Pins and forbids are checked here, so a planner sees a bad request at once. Parallel
+    starts of the same scenario version with the same pins get one session (the one already
+    waiting or running, see JobKind.request)."""
     document = scenario_to_document(scenario)
     parsed = parse_scenario(document)
     from .bargaining.scenario import check_pins
 
     check_pins(parsed, tuple(pinned), tuple(forbidden))
-    session = NegotiationSession.objects.create(
-        scenario=scenario,
-        snapshot=document,
-        pinned=list(pinned),
-        forbidden=list(forbidden),
-        started_by=user if user is not None and user.is_authenticated else None,
-    )
-    transaction.on_commit(lambda: _enqueue(session.pk))
+    pinned, forbidden = list(pinned), list(forbidden)
+
+    def find():
+        candidates = NegotiationSession.objects.filter(
+            KIND.joinable(), scenario=scenario, pinned=pinned, forbidden=forbidden
+        )
+        return next((s for s in candidates if s.snapshot == document), None)
+
+    def create():
+        return NegotiationSession.objects.create(
+            scenario=scenario,
+            snapshot=document,
+            pinned=pinned,
+            forbidden=forbidden,
+            started_by=user if user is not None and user.is_authenticated else None,
+        )
+
+    key = f"{scenario.pk}:{json.dumps([pinned, forbidden])}"
+    session, _created = KIND.request(key=key, find=find, create=create)
     return session
 
 
-def _enqueue(session_id: int) -> bool:
-    from .tasks import session_run_task
-
-    return job_publish(NegotiationSession, session_id, session_run_task, session_id=session_id)
-
-
 def session_pending_sweep(*, now=None) -> int:
-    """Publish again the sessions the broker never received and those whose worker died.
-    Publishing twice is harmless: ``session_run`` claims a session only once."""
-    ids = job_stale_ids(NegotiationSession, grace=SWEEP_GRACE, stale_queued=None, stale_running=STALE_RUNNING, now=now)
-    return sum(_enqueue(pk) for pk in ids)
+    """Publish again the sessions the broker never received, may have lost, or whose worker
+    died (see civic.jobs). Publishing twice is harmless: ``session_run`` claims once."""
+    return KIND.sweep(now=now)
 
 
-def _claim(session_id: int) -> bool:
-    return job_claim(NegotiationSession, session_id, stale_running=STALE_RUNNING, progress=1)
-
-
-def session_run(*, session_id: int) -> NegotiationSession:
+def session_run(*, session_id: int, take_over: bool = False) -> NegotiationSession:
     """Run a session's negotiation, saving each round as it happens and then the outcome.
 
     Does nothing to a session that is already done or being run by a live worker. A session
     whose worker died is re-run from the start, replacing the rounds it had saved. A failure is
     recorded on the row rather than raised, so an eager task never breaks a web request."""
-    if not _claim(session_id):
-        return NegotiationSession.objects.get(pk=session_id)
-    session = NegotiationSession.objects.get(pk=session_id)
-    Round.objects.filter(session=session).delete()
-    Outcome.objects.filter(session=session).delete()
-    try:
-        parsed = parse_scenario(session.snapshot)
+
+    def run() -> None:
+        session = NegotiationSession.objects.get(pk=session_id)
+        Round.objects.filter(session=session).delete()
+        Outcome.objects.filter(session=session).delete()
+        try:
+            parsed = parse_scenario(session.snapshot)
+        except ScenarioError as exc:
+            exc.job_message = "; ".join(exc.errors)
+            raise
         max_rounds = max(parsed.max_rounds, 1)
 
         def on_round(record: dict) -> None:
@@ -537,26 +536,15 @@ def session_run(*, session_id: int) -> NegotiationSession:
                     "extra": _round_extra(record),
                 },
             )
-            percent = 10 + int(85 * min(record["round"] / max_rounds, 1.0))
-            NegotiationSession.objects.filter(pk=session.pk).update(progress=percent)
+            KIND.progress(session.pk, 10 + int(85 * min(record["round"] / max_rounds, 1.0)))
 
-        NegotiationSession.objects.filter(pk=session.pk).update(progress=5)
+        KIND.progress(session.pk, 5)
         outcome = run_negotiation(parsed, pinned=session.pinned, forbidden=session.forbidden, on_round=on_round)
         with transaction.atomic():
             Outcome.objects.update_or_create(session=session, defaults={"data": outcome})
-            NegotiationSession.objects.filter(pk=session.pk).update(
-                status=NegotiationSession.Status.DONE, progress=100, finished_at=timezone.now()
-            )
-    except Exception as exc:
-        logger.exception("Negotiation session %s failed.", session_id)
-        message = "; ".join(exc.errors) if isinstance(exc, ScenarioError) else f"{type(exc).__name__}: {exc}"
-        NegotiationSession.objects.filter(pk=session.pk).update(
-            status=NegotiationSession.Status.FAILED,
-            error=message[:2000],
-            finished_at=timezone.now(),
-        )
-    session.refresh_from_db()
-    return session
+            KIND.finish(session.pk)
+
+    return KIND.execute(session_id, run, take_over=take_over)
 
 
 _ROUND_FIELDS = {"round", "proposal", "cost", "utilities", "aspirations", "responses", "mediator"}

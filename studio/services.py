@@ -21,20 +21,17 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from civic.jobs import job_claim, job_publish, job_stale_ids
 from surveys.models import Completion, Invitation, Study, StudyMembership, Wave
 from surveys.permissions import OWNER, study_get_for_user
 from surveys.services import invitations_create
 from surveys.tokens import token_generate, token_hash
 
+from .jobs import KIND
 from .models import Mailing, MailRecipient
 
 logger = logging.getLogger(__name__)
 
 MAX_ADDRESSES = 5000
-SWEEP_GRACE = timedelta(seconds=30)
-STALE_QUEUED = timedelta(minutes=12)
-STALE_RUNNING = timedelta(minutes=15)
 
 NO_SUCH_USER = _("No account has the user name “%(name)s”.")
 ALREADY_MEMBER = _("%(name)s already holds this role.")
@@ -213,14 +210,13 @@ def mailing_forget(*, mailing: Mailing) -> None:
 
 
 def _enqueue(mailing_id: int) -> bool:
-    from .tasks import mailing_send_task
-
-    return job_publish(Mailing, mailing_id, mailing_send_task, mailing_id=mailing_id)
+    return KIND.publish(mailing_id)
 
 
 def mailing_pending_sweep(*, now=None) -> int:
-    ids = job_stale_ids(Mailing, grace=SWEEP_GRACE, stale_queued=STALE_QUEUED, stale_running=STALE_RUNNING, now=now)
-    return sum(_enqueue(pk) for pk in ids)
+    """Publishes again the batches the broker never received, may have lost, or whose worker
+    died (see civic.jobs); the all-kinds sweep does the same."""
+    return KIND.sweep(now=now)
 
 
 def _issue(recipient: MailRecipient, study: Study) -> str:
@@ -257,12 +253,11 @@ def _send(*, study: Study, address: str, link: str, reminder: bool) -> None:
 def mailing_send(*, mailing_id: int, take_over: bool = False) -> Mailing:
     """Sends one batch (invitations or their reminder), writing progress as it goes. Each
     recipient is marked once mailed, so a redelivered task carries on where it stopped."""
-    if not job_claim(Mailing, mailing_id, stale_running=STALE_RUNNING, take_over=take_over, progress=0):
-        return Mailing.objects.get(pk=mailing_id)
-    mailing = Mailing.objects.select_related("study", "reminder_of").get(pk=mailing_id)
-    study = mailing.study
-    reminder = mailing.kind == Mailing.Kind.REMIND
-    try:
+
+    def send() -> None:
+        mailing = Mailing.objects.select_related("study", "reminder_of").get(pk=mailing_id)
+        study = mailing.study
+        reminder = mailing.kind == Mailing.Kind.REMIND
         if reminder:
             recipients = list(_unfinished(mailing.reminder_of).filter(reminded_at__isnull=True))
         else:
@@ -280,16 +275,9 @@ def mailing_send(*, mailing_id: int, take_over: bool = False) -> Mailing:
             Mailing.objects.filter(pk=mailing_id).update(sent=done, progress=int(100 * done / max(mailing.total, 1)))
         if reminder:
             mailing_forget(mailing=mailing.reminder_of)
-    except Exception as exc:
-        logger.exception("Mailing %s failed", mailing_id)
-        Mailing.objects.filter(pk=mailing_id).update(
-            status=Mailing.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
-        )
-        return Mailing.objects.get(pk=mailing_id)
-    Mailing.objects.filter(pk=mailing_id, status=Mailing.Status.RUNNING).update(
-        status=Mailing.Status.DONE, progress=100, finished_at=timezone.now()
-    )
-    return Mailing.objects.get(pk=mailing_id)
+        KIND.finish(mailing_id)
+
+    return KIND.execute(mailing_id, send, take_over=take_over)
 
 
 def membership_grant_owner(*, study: Study, user) -> None:

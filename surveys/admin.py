@@ -77,7 +77,7 @@ class StudyAdmin(admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         """Role grants and removals are written to the audit log."""
-        from exports.services import Action, audit_record
+        from exports.audit import Action, audit_record
 
         instances = formset.save(commit=False)
         if formset.model is not StudyMembership:

@@ -20,6 +20,7 @@ from analytics.services import (
     wave_close,
 )
 from analytics.tests.helpers import FAST, study_fill
+from civic import jobs
 from surveys.models import Wave
 
 APPLY_ASYNC = "analytics.tasks.analysis_run_task.apply_async"
@@ -101,11 +102,19 @@ def test_running_the_same_run_twice_computes_it_once(filled):
     assert again.status == AnalysisRun.Status.DONE and again.attempts == 1
 
 
-def test_a_run_whose_worker_died_is_claimed_again_after_the_time_limit(filled):
+def test_a_run_whose_worker_stopped_beating_is_claimed_again(filled):
     run = analysis_request(study=filled, enqueue=False, **FAST)
-    long_ago = timezone.now() - services.STALE_RUNNING - timedelta(seconds=1)
-    AnalysisRun.objects.filter(pk=run.pk).update(status="running", started_at=long_ago)
-    assert analysis_run(run_id=run.pk).status == AnalysisRun.Status.DONE
+    long_ago = timezone.now() - jobs.STALE_RUNNING - timedelta(seconds=1)
+    AnalysisRun.objects.filter(pk=run.pk).update(status="running", started_at=long_ago, heartbeat_at=long_ago)
+    run = analysis_run(run_id=run.pk)
+    assert (run.status, run.attempts) == (AnalysisRun.Status.DONE, 1)
+
+
+def test_a_running_run_whose_worker_beats_is_not_claimed_even_when_old(filled):
+    run = analysis_request(study=filled, enqueue=False, **FAST)
+    long_ago = timezone.now() - jobs.STALE_QUEUED
+    AnalysisRun.objects.filter(pk=run.pk).update(status="running", started_at=long_ago, heartbeat_at=timezone.now())
+    assert analysis_run(run_id=run.pk).status == AnalysisRun.Status.RUNNING
 
 
 def test_a_running_run_is_not_claimed_by_a_second_worker(filled):
@@ -172,7 +181,7 @@ def test_a_broker_failure_leaves_the_run_pending_and_the_sweep_sends_it_again(
     assert run.status == AnalysisRun.Status.PENDING
     with mock.patch(APPLY_ASYNC) as apply_async:
         assert analysis_pending_sweep() == 0  # still inside the grace period
-        later = timezone.now() + services.SWEEP_GRACE + timedelta(seconds=1)
+        later = timezone.now() + jobs.SWEEP_GRACE + timedelta(seconds=1)
         assert analysis_pending_sweep(now=later) == 1
     apply_async.assert_called_once_with(**PUBLISHED(run))
     run.refresh_from_db()
@@ -208,13 +217,14 @@ def test_in_eager_mode_the_task_runs_inline_after_commit(filled, eager, django_c
 
 
 def test_the_beat_entry_and_worker_startup_run_the_sweep(settings):
-    from analytics import tasks
+    from civic import tasks
     from civic.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["sweep-pending-jobs"]
-    assert entry["task"] == tasks.pending_jobs_sweep_task.name
+    assert entry["task"] == tasks.jobs_sweep_task.name
     assert entry["task"] in app.tasks
-    with mock.patch.object(tasks, "analysis_pending_sweep", return_value=0) as sweep:
+    assert {"analysis", "negotiation", "export"} <= set(jobs.REGISTRY)
+    with mock.patch.object(tasks, "jobs_sweep", return_value=0) as sweep:
         from celery.signals import worker_ready
 
         worker_ready.send(sender=None)
@@ -268,9 +278,32 @@ def test_an_unknown_scope_fails_the_run(filled):
     assert services.ERROR_UNKNOWN_SCOPE in run.error
 
 
-def test_analyse_now_joins_a_waiting_run_but_not_one_that_missed_the_broker(filled):
-    waiting = analysis_request(study=filled, enqueue=False)
-    assert analysis_request(study=filled, enqueue=False, reuse_active=True) == waiting
-    long_ago = timezone.now() - services.SWEEP_GRACE - timedelta(seconds=1)
+def test_analyse_now_joins_a_waiting_run_and_publishes_again_one_that_missed_the_broker(
+    filled, django_capture_on_commit_callbacks, monkeypatch
+):
+    published = []
+    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda kind, pk: published.append(pk) or False)
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = analysis_request(study=filled)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analysis_request(study=filled, reuse_active=True) == waiting
+    assert published == [waiting.pk], "a fresh pending run is waiting for its own publish"
+    # Its publish failed (Redis down) and the grace period passed: a click sends it again.
+    long_ago = timezone.now() - jobs.SWEEP_GRACE - timedelta(seconds=1)
     AnalysisRun.objects.filter(pk=waiting.pk).update(created_at=long_ago)
-    assert analysis_request(study=filled, enqueue=False, reuse_active=True) != waiting
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analysis_request(study=filled, reuse_active=True) == waiting
+    assert published == [waiting.pk, waiting.pk]
+
+
+def test_analyse_now_joins_a_live_run_but_never_a_stuck_one(filled):
+    running = analysis_request(study=filled)
+    now = timezone.now()
+    AnalysisRun.objects.filter(pk=running.pk).update(status="running", started_at=now, heartbeat_at=now)
+    assert analysis_request(study=filled, reuse_active=True) == running
+    # A closed wave or a withdrawal changed the answers: a run already computing does not cover them.
+    assert analysis_request(study=filled) != running
+    AnalysisRun.objects.exclude(pk=running.pk).delete()
+    stuck = now - jobs.STALE_RUNNING - timedelta(seconds=1)
+    AnalysisRun.objects.filter(pk=running.pk).update(heartbeat_at=stuck)
+    assert analysis_request(study=filled, reuse_active=True) != running

@@ -23,6 +23,7 @@ from .conftest import populate, unzip
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+CLOCK = re.compile(r"\d\d:\d\d")
 
 
 def _build(study, user=None):
@@ -95,6 +96,9 @@ def test_no_identifier_survives_anywhere_in_the_zip(populated, personas):
         "codebook.md",
         "README.md",
         "analysis_report.json",
+        "responses_wide.csv",
+        "responses.sav",
+        "responses.dta",
     }
     secrets_ = [p.code for p in populated.participants] + populated.tokens
     for u in get_user_model().objects.all():
@@ -102,10 +106,12 @@ def test_no_identifier_survives_anywhere_in_the_zip(populated, personas):
     for p in Participant.objects.filter(study=study):
         secrets_ += [p.created_at.isoformat(), p.consented_at.isoformat()]
     for name, raw in files.files.items():
-        text = raw.decode("utf-8")
+        text = raw.decode("latin-1") if name.endswith((".sav", ".dta")) else raw.decode("utf-8")
         for secret in secrets_:
             assert secret not in text, (name, secret)
         assert not TIMESTAMP.search(text), (name, TIMESTAMP.search(text).group())
+        # The SPSS and Stata headers hold a time of writing: it must read midnight.
+        assert set(CLOCK.findall(text)) <= {"00:00"}, (name, CLOCK.findall(text))
     assert not any(p.code in job.summary.__repr__() for p in populated.participants)
 
 
@@ -152,7 +158,7 @@ def test_formula_injection_is_neutralised_in_cells_and_headers(study):
     populate(study, comment='=HYPERLINK("http://evil")')
     files = unzip(_build(study).path)
     csvs = [name for name in files.files if name.endswith(".csv")]
-    assert set(csvs) == {"responses.csv", "comments.csv", "codebook.csv"}
+    assert set(csvs) == {"responses.csv", "responses_wide.csv", "comments.csv", "codebook.csv"}
     for name in csvs:
         for line, row in enumerate(files.rows(name)):
             for cell in row:
@@ -191,10 +197,10 @@ def test_participants_without_consent_are_left_out(study):
     assert len(ratings) < Rating.objects.count()
 
 
-def test_the_latest_analysis_report_is_included_with_small_groups_blanked(populated):
+def _analyse(study):
     call_command(
         "analyze",
-        populated.study.slug,
+        study.slug,
         "--permutations",
         "19",
         "--bootstrap",
@@ -202,18 +208,122 @@ def test_the_latest_analysis_report_is_included_with_small_groups_blanked(popula
         stdout=open("/dev/null", "w"),
         stderr=open("/dev/null", "w"),
     )
-    import json
 
-    report = json.loads(unzip(_build(populated.study).path).text("analysis_report.json"))
-    assert report["study"] == populated.study.slug
-    groups = [g for w in report["waves"] for c in w["criteria"] for g in c["groups"]]
-    # lgbtqia2 has one member: its figures must not travel.
-    assert {"group": "LGBTQIA2+ residents", "suppressed": "fewer than 5 members"} in groups  # named as written
-    assert any(g.get("n", 0) >= 5 for g in groups)
+
+def _site_means(rows, members, wave, criterion):
+    """Per-site mean rating of `members` in the long rows."""
+    sums, counts = {}, {}
+    for r in rows:
+        if r["task"] == "rating" and r["wave"] == wave and r["criterion"] == criterion and r["participant"] in members:
+            sums[r["item"]] = sums.get(r["item"], 0) + float(r["value"])
+            counts[r["item"]] = counts.get(r["item"], 0) + 1
+    return {site: sums[site] / counts[site] for site in sums}
+
+
+def test_the_report_in_the_zip_holds_only_what_the_released_rows_hold(populated):
+    """The finding: the dashboards' report kept per-site means of a group of two, and matching
+    them against the rows told which pseudonyms were in it. The zip's report is computed from
+    the released rows: a group withheld from the rows appears nowhere in it, and matching every
+    subset of pseudonyms against every per-group figure finds only the participants the rows
+    already show in that group."""
+    import json
+    from itertools import combinations
+
+    _analyse(populated.study)
+    files = unzip(_build(populated.study).path)
+    report = json.loads(files.text("analysis_report.json"))
+    rows = files.dicts("responses.csv")
+    released = {r["participant"]: set(filter(None, r["groups"].split(";"))) for r in rows}
+    assert report["released_rows_only"] is True
+    assert set(report["groups"]) == {g for groups in released.values() for g in groups} == {"senior", "disabled"}
+    assert "lgbtqia2" not in json.dumps(report)
     # The opinion map's points are per person: they stay on the dashboard.
-    assert all("points" not in w["opinion_groups"] for w in report["waves"])
-    overlap = [cell for w in report["waves"] for cell in w["opinion_groups"]["declared_overlap"]]
-    assert all(cell.get("n", 0) == 0 or cell["n"] >= 5 for cell in overlap)
+    assert "points" not in json.dumps(report)
+    # Non-consenting participants are not in the figures either: the report counts the rows.
+    assert report["waves"][0]["n_participants"] == len(released) == 15
+
+    pseudonyms = sorted(released)
+    for wave in report["waves"]:
+        for criterion in wave["criteria"]:
+            for entry in criterion["groups"]:
+                group, n = entry["group"], entry["n"]
+                target = {s["site"]: s["group_means"][group] for s in criterion["sites"]}
+                assert None not in target.values(), (group, wave["wave"])
+                matches = [
+                    set(subset)
+                    for subset in combinations(pseudonyms, n)
+                    if all(
+                        abs(mean - target[site]) < 1e-9
+                        for site, mean in _site_means(rows, set(subset), wave["wave"], criterion["criterion"]).items()
+                    )
+                ]
+                shown = {p for p, groups in released.items() if group in groups}
+                assert shown in matches, (group, wave["wave"])
+                # Any other subset that fits is as consistent with the rows as the true one.
+                assert all(len(m) == n for m in matches)
+
+
+def test_figures_of_cells_smaller_than_k_are_blanked_in_the_report():
+    from exports.report import small_cells_blank
+
+    report = {
+        "waves": [
+            {
+                "wave": "w1",
+                "criteria": [
+                    {
+                        "groups": [{"group": "a", "n": 2, "mean": 3.0}, {"group": "b", "n": 9, "mean": 2.0}],
+                        "most_divergent_group": "a",
+                        "sites": [
+                            {
+                                "site": "s",
+                                "worst_group": "a",
+                                "worst_group_mean": 1.0,
+                                "group_means": {"a": 1.0, "b": 2.0},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        "longitudinal": [
+            {
+                "groups": [
+                    {
+                        "group": "a",
+                        "series": [{"wave": "w1", "n": 2}],
+                        "changes": [{"from": "w1", "to": "w2", "delta": 1}],
+                    }
+                ]
+            }
+        ],
+    }
+    out = small_cells_blank(report, 5)
+    criterion = out["waves"][0]["criteria"][0]
+    assert criterion["groups"][0] == {"group": "a", "suppressed": "fewer than 5 respondents"}
+    assert criterion["groups"][1]["mean"] == 2.0
+    assert criterion["most_divergent_group"] is None
+    assert criterion["sites"][0] == {
+        "site": "s",
+        "worst_group": None,
+        "worst_group_mean": None,
+        "group_means": {"a": None, "b": 2.0},
+    }
+    series = out["longitudinal"][0]["groups"][0]
+    assert "n" not in series["series"][0] and series["changes"][0] == {"from": "w1", "to": "w2", "suppressed": True}
+
+
+def test_two_exports_cannot_be_joined_row_by_row(populated):
+    first = unzip(_build(populated.study).path)
+    second = unzip(_build(populated.study).path)
+    for name in ("responses.csv", "responses_wide.csv", "comments.csv"):
+        if name not in first.files:
+            continue
+        a, b = first.rows(name)[1:], second.rows(name)[1:]
+        strip = (lambda row: row[1:]) if name != "comments.csv" else (lambda row: row[1:])
+        # The same answers, in a different order: row i of one is not row i of the other.
+        assert sorted(map(strip, a)) == sorted(map(strip, b)) or name == "responses_wide.csv"
+        assert [strip(r) for r in a] != [strip(r) for r in b], name
 
 
 def test_the_command_writes_the_same_zip_and_leaves_no_private_copy(populated, tmp_path):

@@ -203,7 +203,8 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
-    def start(self, *, timeout: float = 90) -> None:
+    def start(self, *, timeout: float = 90, beat: bool = False) -> None:
+        """`beat=True` also runs Celery beat inside the worker (its schedule, as in production)."""
         self.starts += 1
         with open(self.log_path, "a") as log:
             log.write(f"\n=== start {self.starts} ===\n")
@@ -226,6 +227,7 @@ class Worker:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *(["-B", "-s", str(self.log_path.parent / f"beat-{self.name}")] if beat else []),
             ],
             cwd=ROOT,
             env=self.env,
@@ -268,10 +270,10 @@ def start_worker(broker, transactional_db, tmp_path) -> Iterator[Callable[..., W
     worker is stopped before pytest-django flushes the database."""
     workers: list[Worker] = []
 
-    def start(name: str = "w1") -> Worker:
+    def start(name: str = "w1", *, beat: bool = False) -> Worker:
         worker = Worker(name, broker.url, tmp_path)
         workers.append(worker)
-        worker.start()
+        worker.start(beat=beat)
         return worker
 
     yield start

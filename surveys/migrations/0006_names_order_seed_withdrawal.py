@@ -28,7 +28,7 @@ def _fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("surveys", "0004_study_min_tested_group_size"),
+        ("surveys", "0005_consensus_rating"),
     ]
 
     operations = [
