@@ -203,6 +203,42 @@ def _gap_sentence(labels: _Labels, group: str, criterion: str, d: float, p) -> s
     return text % values
 
 
+# Light ends, so the value written in a cell stays readable (contrast) whatever its colour.
+_DIVERGING = [[0, "#f4a582"], [0.5, "#f7f7f7"], [1, "#92c5de"]]
+_SEQUENTIAL = [[0, "#fff5eb"], [1, "#fd8d3c"]]
+
+
+def _grid(z, x, y, *, text, colorscale, zmin: float, zmax: float) -> go.Scatter:
+    """A heat map drawn as a grid of square markers with their value written inside.
+
+    plotly.js draws a real heatmap (and any colour bar) through inline style attributes, which the
+    strict Content Security Policy blocks; markers are styled through the CSSOM, which it allows.
+    The values are written in the cells, so no colour bar is needed.
+    """
+    cells = [(xi, yi, row[i], t_row[i]) for yi, row, t_row in zip(y, z, text, strict=True) for i, xi in enumerate(x)]
+    cells = [c for c in cells if c[2] is not None]
+    # A 1–2 point gap saturates the colour; the sign is kept, the extremes are clipped.
+    return go.Scatter(
+        x=[c[0] for c in cells],
+        y=[c[1] for c in cells],
+        mode="markers+text",
+        text=[c[3] for c in cells],
+        textfont={"color": "#111827"},
+        marker={
+            "symbol": "square",
+            "size": 40,
+            "color": [min(max(c[2], zmin), zmax) for c in cells],
+            "colorscale": colorscale,
+            "cmin": zmin,
+            "cmax": zmax,
+            "showscale": False,
+            "line": {"width": 1, "color": "#ffffff"},
+        },
+        hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
+        showlegend=False,
+    )
+
+
 def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
     criteria = [c["criterion"] for c in wave["criteria"]]
     groups = [g["group"] for g in wave["criteria"][0]["groups"]]
@@ -261,19 +297,7 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
         else labels.criterion(c)
         for c in criteria
     ]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=x,
-            y=[labels.group(g) for g in groups],
-            text=text,
-            texttemplate="%{text}",
-            colorscale="RdBu",
-            zmid=0,
-            colorbar={"title": {"text": _("divergence")}},
-            hovertemplate="%{y} · %{x}: %{z:.2f}<extra></extra>",
-        )
-    )
+    fig = go.Figure(_grid(z, x, [labels.group(g) for g in groups], text=text, colorscale=_DIVERGING, zmin=-1, zmax=1))
     marks = [(x[i], labels.group(worst[c]["group"])) for i, c in enumerate(criteria) if c in worst]
     if marks:
         fig.add_trace(
@@ -281,7 +305,7 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
                 x=[m[0] for m in marks],
                 y=[m[1] for m in marks],
                 mode="markers",
-                marker={"symbol": "square-open", "size": 34, "color": "#111827", "line": {"width": 3}},
+                marker={"symbol": "square-open", "size": 46, "color": "#111827", "line": {"width": 3}},
                 name=_("worst-off group (lowest mean)"),
                 hoverinfo="skip",
             )
@@ -339,6 +363,9 @@ def _sites_panel(w: int, wave: dict, labels: _Labels, scale: dict) -> Panel:
                 y=[s["mean"] for s in sites],
                 name=_("everyone's mean"),
                 marker_color=_GREY,
+                # The value is written on each bar: a mean at the bottom of the scale has no height.
+                texttemplate="%{y:.1f}",
+                textposition="outside",
                 showlegend=row == 1,
                 legendgroup="all",
             ),
@@ -351,9 +378,10 @@ def _sites_panel(w: int, wave: dict, labels: _Labels, scale: dict) -> Panel:
                 y=[s["worst_group_mean"] for s in sites],
                 name=_("worst-off group's mean"),
                 marker_color=_WORST,
-                text=[labels.group(s["worst_group"]) for s in sites],
-                hovertemplate="%{x}: %{text} %{y:.2f}<extra></extra>",
-                textposition="none",
+                customdata=[labels.group(s["worst_group"]) for s in sites],
+                hovertemplate="%{x}: %{customdata} %{y:.2f}<extra></extra>",
+                texttemplate="%{y:.1f}",
+                textposition="outside",
                 showlegend=row == 1,
                 legendgroup="worst",
             ),
@@ -468,7 +496,7 @@ def _agreement_panel(report: dict, labels: _Labels) -> Panel:
         key="agreement",
         title=_("How much residents agree — %(wave)s") % {"wave": last["wave"]},
         table=table,
-        figure=_figure(fig),
+        figure=_figure(fig) if rated else None,
         note=_("1 = perfect agreement, 0 = no more than chance. The table covers every wave."),
         summary=summary,
         method=_(
@@ -525,15 +553,14 @@ def _rankings_panel(report: dict, labels: _Labels) -> Panel:
         groups = [g["group"] for g in rankings[0]["groups"]]
         z = [[r["groups"][i]["distance"] for r in rankings] for i in range(len(groups))]
         fig = go.Figure(
-            go.Heatmap(
-                z=z,
-                x=[labels.criterion(r["criterion"]) for r in rankings],
-                y=[labels.group(g) for g in groups],
-                colorscale="Oranges",
+            _grid(
+                z,
+                [labels.criterion(r["criterion"]) for r in rankings],
+                [labels.group(g) for g in groups],
+                text=[[_num(v, 2) for v in row] for row in z],
+                colorscale=_SEQUENTIAL,
                 zmin=0,
                 zmax=1,
-                colorbar={"title": {"text": _("distance")}},
-                hovertemplate="%{y} · %{x}: %{z:.2f}<extra></extra>",
             )
         )
         fig.add_trace(
@@ -631,7 +658,7 @@ def _consistency_panel(report: dict, labels: _Labels) -> Panel:
         key="consistency",
         title=_("Ratings vs rankings"),
         table=table,
-        figure=_figure(fig),
+        figure=_figure(fig) if matched_all else None,
         note=_(
             "Ratings carry intensity, rankings force trade-offs: a high share means people "
             "order images differently when forced to choose. The chart shows matching criteria; "
@@ -717,7 +744,7 @@ def _variance_panel(report: dict, labels: _Labels) -> Panel:
         key="variance",
         title=_("Information gap vs value conflict"),
         table=table,
-        figure=_figure(fig, height=380),
+        figure=_figure(fig, height=380) if latest else None,
         note=_(
             "Discussion that closes information gaps shrinks the within-group variance; a "
             "value conflict shows as between-group variance that holds across waves."
@@ -740,6 +767,15 @@ def _lowest_group(report: dict, criterion: str) -> str | None:
             worst = _worst_by_criterion({"criteria": [entry]})
             return worst[criterion]["group"] if worst else None
     return None
+
+
+def _title_with_worst(labels: _Labels, criterion: str, worst: str | None) -> str:
+    if worst is None:
+        return labels.criterion(criterion)
+    return _("%(criterion)s<br>worst-off: %(group)s") % {
+        "criterion": labels.criterion(criterion),
+        "group": labels.group(worst),
+    }
 
 
 _DASHES = ["dot", "dash", "dashdot", "longdash", "longdashdot"]
@@ -765,7 +801,9 @@ def _longitudinal_panel(report: dict, labels: _Labels) -> Panel:
         rows=1,
         cols=max(len(entries), 1),
         shared_yaxes=True,
-        subplot_titles=[labels.criterion(e["criterion"]) for e in entries],
+        subplot_titles=[
+            _title_with_worst(labels, e["criterion"], _lowest_group(report, e["criterion"])) for e in entries
+        ],
     )
     group_order = list(report.get("groups", []))
     for col, entry in enumerate(entries, start=1):
@@ -810,9 +848,7 @@ def _longitudinal_panel(report: dict, labels: _Labels) -> Panel:
                     x=[s["wave"] for s in g["series"]],
                     y=[s["pairwise_disagreement"] for s in g["series"]],
                     mode="lines+markers",
-                    name=_("%(group)s (worst-off)") % {"group": labels.group(g["group"])}
-                    if is_worst
-                    else labels.group(g["group"]),
+                    name=labels.group(g["group"]),
                     line={
                         "color": _WORST if is_worst else _PALETTE[(i + 2) % len(_PALETTE)],
                         "width": 4 if is_worst else 1.5,
@@ -821,7 +857,7 @@ def _longitudinal_panel(report: dict, labels: _Labels) -> Panel:
                     marker={"symbol": _SYMBOLS[i % len(_SYMBOLS)], "size": 8},
                     opacity=1 if is_worst else 0.8,
                     legendgroup=g["group"],
-                    showlegend=col == 1 or is_worst,
+                    showlegend=col == 1,
                 ),
                 row=1,
                 col=col,

@@ -10,6 +10,7 @@ the same rules as a static file keeps the CSP strict. Regenerate after upgrading
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 
 from .staticfinders import FILENAME, PLOTLY_DIR
@@ -28,6 +29,17 @@ def plotly_css() -> str:
         selector = selector.replace("X", ".js-plotly-plot .plotly").replace("Y", ".plotly-notifier")
         lines.append(f"{selector} {{ {body} }}")
     return "\n".join(lines) + "\n"
+
+
+_MAPLIBRE_ID = re.compile(r'document\.getElementById\("([0-9a-f]{64})"\)\)\{var e=document\.createElement\("style"\)')
+
+
+@cache
+def injected_style_ids() -> tuple[str, ...]:
+    """Ids of the <style> elements plotly.js inserts at load (maplibre's map stylesheet) unless an
+    element with that id already exists. The dashboard puts a placeholder with each id in its head,
+    so plotly.js inserts nothing the CSP would have to block; the dashboard draws no map."""
+    return tuple(_MAPLIBRE_ID.findall((PLOTLY_DIR / FILENAME).read_text(encoding="utf-8")))
 
 
 if __name__ == "__main__":

@@ -276,6 +276,15 @@ def test_plotly_js_is_served_from_the_installed_plotly_package():
     assert path and path.endswith("plotly/package_data/plotly.min.js")
 
 
+def test_the_dashboard_holds_a_placeholder_for_each_style_plotly_would_insert(analysed, personas, client):
+    from analytics.plotly_css import injected_style_ids
+
+    assert len(injected_style_ids()) == 1
+    client.force_login(personas["planner"])
+    html = client.get(_urls(analysed.slug)["dashboard"]).content.decode()
+    assert f'id="{injected_style_ids()[0]}"' in html
+
+
 def test_the_static_plotly_stylesheet_matches_the_installed_plotly():
     from analytics.plotly_css import OUTPUT, plotly_css
 
