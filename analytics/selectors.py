@@ -79,8 +79,8 @@ def display_names(*, study: Study) -> dict[str, dict[str, str]]:
     """What people wrote for the study's groups, criteria and sites, in the active language,
     keyed by the codes a report uses."""
     return {
-        # Reports key groups by their name as written (the English name), shown here localised.
-        "groups": {g.label_en or g.code: g.label for g in Group.objects.filter(study=study)},
+        # Reports key groups by their name as written (the English name); older results by code.
+        "groups": {key: g.label for g in Group.objects.filter(study=study) for key in (g.label_en, g.code) if key},
         "criteria": {c.name: c.label for c in Criterion.objects.filter(study=study)},
         "sites": {code: name for code, name in Site.objects.filter(study=study).values_list("code", "name") if name},
     }

@@ -17,7 +17,6 @@ from civic.csv import csv_safe
 from surveys.permissions import PLANNER, RESEARCHER, study_get_for_user
 
 from .models import AnalysisRun
-from .plotly_css import injected_style_ids
 from .selectors import brief_build, dashboard_build, panel_for_csv
 from .services import analysis_current, analysis_request
 
@@ -45,7 +44,6 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
             "study": study,
             "dashboard": dashboard_build(study=study),
             "current": analysis_current(study),
-            "plotly_style_ids": injected_style_ids(),
         },
     )
 
