@@ -6,5 +6,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 — connects the receivers
-        from . import jobs  # noqa: F401  (registers the job kind)
+        from . import (
+            jobs,  # noqa: F401  (registers the job kind)
+            signals,  # noqa: F401 — connects the receivers
+        )

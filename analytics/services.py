@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from surveys.models import Study, Wave
 

@@ -6,5 +6,7 @@ class ExportsConfig(AppConfig):
     verbose_name = "Exports and audit log"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 — connects the receivers
-        from . import jobs  # noqa: F401  (registers the job kind)
+        from . import (
+            jobs,  # noqa: F401  (registers the job kind)
+            signals,  # noqa: F401 — connects the receivers
+        )
