@@ -20,7 +20,7 @@ from analytics.loading import study_data_load
 from analytics.measures import compute_report
 from analytics.measures.data import StudyData, WaveData
 from analytics.services import analysis_latest
-from surveys.models import Participant, Study
+from surveys.models import Group, Participant, Study
 
 ERROR_CHANGED = "The study's participants changed while the export was read; request it again."
 
@@ -38,6 +38,9 @@ def released_report(*, study: Study, released: dict[int, frozenset[str]], k: int
         raise RuntimeError(ERROR_CHANGED)
     keep = np.array([pid in released for pid in ids], dtype=bool)
     kept_ids = [pid for pid in ids if pid in released]
+    # Released memberships are group codes; the report names groups as written.
+    name_of = {code: label or code for code, label in Group.objects.filter(study=study).values_list("code", "label_en")}
+    released = {pid: frozenset(name_of.get(code, code) for code in codes) for pid, codes in released.items()}
     groups = tuple(g for g in loaded.data.group_names if any(g in released[pid] for pid in kept_ids))
     memberships = np.array([[g in released[pid] for g in groups] for pid in kept_ids], dtype=bool).reshape(
         len(kept_ids), len(groups)

@@ -304,7 +304,7 @@ def test_withdrawing_without_answers_changes_no_result(client, study, personas, 
     from exports.models import AuditLog
     from surveys.services import participant_withdraw
 
-    monkeypatch.setattr("analytics.services._enqueue", lambda run_id: True)
+    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True)
     _residents, run = _study_with_a_done_analysis(study)
     # What an attacker does with open sign-up: join, open the link, withdraw without answering.
     for _ in range(5):
@@ -325,7 +325,7 @@ def test_withdrawing_with_answers_marks_results_stale_until_the_fresh_analysis_r
     from surveys.services import participant_withdraw
 
     queued = []
-    monkeypatch.setattr("analytics.services._enqueue", lambda run_id: queued.append(run_id) or True)
+    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True) or True)
     residents, run = _study_with_a_done_analysis(study)
     with django_capture_on_commit():
         participant_withdraw(participant=residents[0])
@@ -624,9 +624,11 @@ def test_chart_labels_are_plain_text_inside_the_chart(study):
     from analytics.charts import report_panels
 
     link = '<a href="https://evil.example/">click</a><b>bold</b> & co'
-    Group.objects.filter(study=study).update(label_en=link)
-    Criterion.objects.filter(study=study).update(label_en=link)
-    Site.objects.filter(study=study).update(name=link)
+    # Names are unique per study: each row gets the same markup with its own suffix.
+    for model, field in ((Group, "label_en"), (Criterion, "label_en"), (Site, "name")):
+        for i, row in enumerate(model.objects.filter(study=study)):
+            setattr(row, field, f"{link} {i}")
+            row.save(update_fields=[field])
     _residents, run = _study_with_a_done_analysis(study)
     strings = []
 
