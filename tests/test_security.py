@@ -325,7 +325,7 @@ def test_withdrawing_with_answers_marks_results_stale_until_the_fresh_analysis_r
     from surveys.services import participant_withdraw
 
     queued = []
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True) or True)
+    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda kind, pk: queued.append(pk) or True)
     residents, run = _study_with_a_done_analysis(study)
     with django_capture_on_commit():
         participant_withdraw(participant=residents[0])
