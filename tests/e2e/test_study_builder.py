@@ -172,13 +172,18 @@ def test_a_city_employee_builds_opens_and_invites_and_a_resident_answers_on_a_ph
     phone.get_by_role("button", name="J’accepte et je veux participer").click()
     phone.wait_for_url("**/survey/about-you/")
     phone.get_by_role("checkbox", name=re.compile("Aînés 65\\+")).check()
-    _continue(phone, "**/survey/rate/rue-fleury-est/")
+    # Each resident rates the streets in their own shuffled order.
+    _continue(phone, "**/survey/rate/**")
     _assert_accessible(phone, phone_problems, "resident rating on a phone (fr)")
-    for next_url in ("**/survey/rate/rue-masson/", "**/survey/rank/**"):
+    for step in ("/survey/rate/", "/survey/rank/"):
+        here = phone.url
         phone.locator("#q-safety").get_by_role("radio", name=re.compile("Bon")).check()
         phone.locator("#q-accessibility").get_by_role("radio", name=re.compile("Passable")).check()
-        _continue(phone, next_url)
-    _continue(phone, "**/survey/priorities/")
+        phone.get_by_role("button", name=SAVE_AND_CONTINUE).click()
+        phone.wait_for_url(lambda url, step=step, here=here: step in url and url != here)
+    # An untouched ranking is an answer only when the resident keeps the order shown.
+    phone.get_by_role("button", name="Garder cet ordre et continuer").click()
+    phone.wait_for_url("**/survey/priorities/")
     phone.get_by_label("Sécurité").fill("6")
     phone.get_by_label("Accessibilité").fill("4")
     _continue(phone, "**/survey/comment/")
