@@ -5,6 +5,7 @@ RUN useradd --create-home civic
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY civic civic
+COPY core core
 COPY surveys surveys
 COPY analytics analytics
 COPY negotiation negotiation

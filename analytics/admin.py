@@ -1,10 +1,16 @@
-"""The admin view of analysis runs: read-only, since runs are written by the service."""
+"""The admin view of analysis runs (read-only: runs are written by the service), and the wave
+admin's "Close wave and analyse"."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from surveys.admin import WaveAdmin
 
 from .models import AnalysisRun
+from .services import wave_close
 
 
 @admin.register(AnalysisRun)
@@ -32,3 +38,18 @@ class AnalysisRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # Runs are created by the service, which also enqueues them; a bare row would never run.
         return False
+
+
+@admin.action(description=_("Close wave and analyse"))
+def close_and_analyse(modeladmin, request, queryset):
+    waves = list(queryset.select_related("study"))
+    for wave in waves:
+        wave_close(wave=wave, requested_by=request.user)
+    message = ngettext(
+        "Closed %(n)d wave; the analysis was requested.", "Closed %(n)d waves; the analysis was requested.", len(waves)
+    ) % {"n": len(waves)}
+    modeladmin.message_user(request, message, messages.SUCCESS)
+
+
+# Closing a wave is the survey's; analysing it is ours, so the action is added from here.
+WaveAdmin.actions = [*WaveAdmin.actions, close_and_analyse]

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from civic.jobs import Job
+from core.jobs import Job
 
 
 class AnalysisRunQuerySet(models.QuerySet):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count
 from django.utils.translation import get_language
 
-from civic.cache import cache_get, cache_set
+from core.cache import cache_get, cache_set
 from surveys.models import Completion, Criterion, Group, Participant, Ranking, Rating, Site, Study, Wave
 
 from .charts import Panel, report_panels, representation_panel, small_groups

@@ -89,7 +89,7 @@ def analysis_request(
 
 def analysis_pending_sweep(*, now=None) -> int:
     """Publishes again every run the broker never received, may have lost, or whose worker
-    died (see civic.jobs). Returns how many runs were published."""
+    died (see core.jobs). Returns how many runs were published."""
     return KIND.sweep(now=now)
 
 

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from civic.csv import csv_safe
+from core.csv import csv_safe
 from surveys.permissions import PLANNER, RESEARCHER, study_get_for_user
 
 from .models import AnalysisRun

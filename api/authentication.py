@@ -6,7 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from civic import throttle
+from core import throttle
 from surveys import services as survey_services
 from surveys.errors import SurveyError
 

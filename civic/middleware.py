@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonR
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import throttle
+from core import throttle
 
 logger = logging.getLogger(__name__)
 

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "core",
     "surveys",
     "analytics",
     "negotiation",
@@ -209,9 +210,9 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_IMPORTS = ["civic.tasks"]
+CELERY_IMPORTS = ["core.tasks"]
 CELERY_BEAT_SCHEDULE = {
-    "sweep-pending-jobs": {"task": "civic.tasks.jobs_sweep_task", "schedule": 15.0},
+    "sweep-pending-jobs": {"task": "core.tasks.jobs_sweep_task", "schedule": 15.0},
     "sweep-pending-mailings": {"task": "studio.tasks.mailing_sweep_task", "schedule": 30.0},
 }
 
@@ -318,7 +319,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "surveys.models.Study.Status",
-        "JobStatusEnum": "civic.jobs.Job.Status",
+        "JobStatusEnum": "core.jobs.Job.Status",
     },
 }
 

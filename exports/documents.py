@@ -10,7 +10,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from civic.csv import csv_safe
+from core.csv import csv_safe
 
 RESPONSES_COLUMNS = [
     (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from civic.csv import csv_safe
+from core.csv import csv_safe
 
 NAME_MAX = 32
 LABEL_MAX = 80

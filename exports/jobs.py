@@ -1,6 +1,6 @@
-"""The export job kind: registered with the project's job framework (see civic.jobs)."""
+"""The export job kind: registered with the project's job framework (see core.jobs)."""
 
-from civic.jobs import job_kind_register
+from core.jobs import job_kind_register
 
 from .models import ExportJob
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from civic.jobs import Job
+from core.jobs import Job
 
 ERROR_APPEND_ONLY = "The audit log is append-only: entries cannot be changed or deleted."
 

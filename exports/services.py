@@ -2,7 +2,7 @@
 
 `export_request` returns the requester's joinable export of the study or writes a pending one,
 published after the transaction commits (one job however many parallel clicks, see
-civic.jobs). The worker calls `export_build`, which claims the job and writes the zip (writer)
+core.jobs). The worker calls `export_build`, which claims the job and writes the zip (writer)
 under `settings.PRIVATE_ROOT`; the management command calls the same function. Who may
 download is decided in `download`, the audit log lives in `audit`.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from surveys.signals import participant_withdrawn
+from surveys.signals import participant_withdrawn, study_role_changed
 
 from .models import AuditLog
 from .services import audit_record
@@ -17,4 +17,12 @@ def _audit_withdrawal(sender, *, study, had_answers: bool, **kwargs) -> None:
         action=AuditLog.Action.PARTICIPANT_WITHDRAWN,
         study=study,
         details={"answers_deleted": had_answers},
+    )
+
+
+@receiver(study_role_changed, dispatch_uid="exports.study_role_changed")
+def _audit_role_change(sender, *, study, actor, user_id: int, granted=None, removed=None, **kwargs) -> None:
+    details = {"granted": granted} if granted else {"removed": removed}
+    audit_record(
+        action=AuditLog.Action.ROLE_CHANGED, actor=actor, study=study, target=f"user:{user_id}", details=details
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from civic.jobs import JOB_TASK_OPTIONS, task_takes_over
+from core.jobs import JOB_TASK_OPTIONS, task_takes_over
 
 from .services import export_build
 

@@ -27,7 +27,7 @@ from django.db.models import CharField, Exists, OuterRef, Q, Value
 from django.db.models.functions import MD5, Cast, Concat
 from django.utils import timezone
 
-from civic.csv import csv_safe
+from core.csv import csv_safe
 from negotiation.models import Scenario
 from negotiation.services import group_name, scenario_to_document
 from surveys.models import (

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from civic.jobs import Job
+from core.jobs import Job
 
 
 class Scenario(models.Model):

@@ -499,7 +499,7 @@ def session_start(*, scenario: Scenario, user=None, pinned=(), forbidden=()) -> 
 
 def session_pending_sweep(*, now=None) -> int:
     """Publish again the sessions the broker never received, may have lost, or whose worker
-    died (see civic.jobs). Publishing twice is harmless: ``session_run`` claims once."""
+    died (see core.jobs). Publishing twice is harmless: ``session_run`` claims once."""
     return KIND.sweep(now=now)
 
 

@@ -215,7 +215,7 @@ def _enqueue(mailing_id: int) -> bool:
 
 def mailing_pending_sweep(*, now=None) -> int:
     """Publishes again the batches the broker never received, may have lost, or whose worker
-    died (see civic.jobs); the all-kinds sweep does the same."""
+    died (see core.jobs); the all-kinds sweep does the same."""
     return KIND.sweep(now=now)
 
 

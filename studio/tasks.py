@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError
 
-from civic.jobs import JOB_TASK_OPTIONS, task_takes_over
+from core.jobs import JOB_TASK_OPTIONS, task_takes_over
 
 from .services import mailing_pending_sweep, mailing_send
 
@@ -20,5 +20,5 @@ def mailing_send_task(self, *, mailing_id: int) -> str:
 @shared_task(ignore_result=True, acks_late=True, autoretry_for=(DatabaseError,), max_retries=3, retry_backoff=5)
 def mailing_sweep_task() -> int:
     """Run by Celery beat ("sweep-pending-mailings"): the mailings' part of the all-kinds sweep
-    (civic.tasks.jobs_sweep_task), which also runs at every worker start."""
+    (core.tasks.jobs_sweep_task), which also runs at every worker start."""
     return mailing_pending_sweep()

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from civic.site import site_url
+from core.site import site_url
 from surveys import packages
 from surveys.invitation_links import invitation_links_csv
 from surveys.models import Criterion, Image, Wave

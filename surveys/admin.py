@@ -8,9 +8,9 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 
-from civic.site import site_url
+from core.site import site_url
 
-from . import services
+from . import services, signals
 from .images import image_sanitize
 from .invitation_links import invitation_links_csv
 from .models import (
@@ -76,30 +76,28 @@ class StudyAdmin(admin.ModelAdmin):
     actions = ["create_invitations", "open_studies", "close_studies"]
 
     def save_formset(self, request, form, formset, change):
-        """Role grants and removals are written to the audit log."""
-        from exports.audit import Action, audit_record
-
+        """Role grants and removals are announced (the audit log records them)."""
         instances = formset.save(commit=False)
         if formset.model is not StudyMembership:
             formset.save()
             return
         for membership in formset.deleted_objects:
-            audit_record(
-                action=Action.ROLE_CHANGED,
-                actor=request.user,
-                study=membership.study,
-                target=f"user:{membership.user_id}",
-                details={"removed": membership.role},
-            )
             membership.delete()
+            signals.study_role_changed.send(
+                sender=StudyMembership,
+                study=membership.study,
+                actor=request.user,
+                user_id=membership.user_id,
+                removed=membership.role,
+            )
         for membership in instances:
             membership.save()
-            audit_record(
-                action=Action.ROLE_CHANGED,
-                actor=request.user,
+            signals.study_role_changed.send(
+                sender=StudyMembership,
                 study=membership.study,
-                target=f"user:{membership.user_id}",
-                details={"granted": membership.role},
+                actor=request.user,
+                user_id=membership.user_id,
+                granted=membership.role,
             )
         formset.save_m2m()
 
@@ -209,18 +207,6 @@ class ImageAdmin(admin.ModelAdmin):
 class WaveAdmin(admin.ModelAdmin):
     list_display = ("name", "study", "order", "status")
     list_filter = ("study", "status")
-    actions = ["close_and_analyse"]
-
-    @admin.action(description="Close wave and analyse")
-    def close_and_analyse(self, request, queryset):
-        # Imported here so the survey admin does not load the analytics stack at import time.
-        from analytics.services import wave_close
-
-        waves = list(queryset.select_related("study"))
-        for wave in waves:
-            wave_close(wave=wave, requested_by=request.user)
-        message = f"Closed {len(waves)} wave(s); the analysis was requested."
-        self.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(Group)

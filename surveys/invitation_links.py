@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable
 
-from civic.csv import csv_safe
+from core.csv import csv_safe
 
 from .services import IssuedInvitation
 

@@ -4,6 +4,9 @@
 every answer they gave were deleted, with `study` and `had_answers` (whether any rating, ranking
 or priority of theirs existed, i.e. whether any computed result could have used them). A receiver
 that raises rolls the withdrawal back.
+
+`study_role_changed` is sent when a staff member grants or removes a study role, with `study`,
+`actor` (who did it), `user_id` (whose role) and either `granted` or `removed` (the role).
 """
 
 from __future__ import annotations
@@ -11,3 +14,4 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 participant_withdrawn = Signal()
+study_role_changed = Signal()

@@ -20,7 +20,7 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from civic import throttle
+from core import throttle
 
 from . import errors, selectors, services
 from .errors import SurveyError

@@ -1,4 +1,4 @@
-"""The job framework shared by every kind (civic.jobs): attempts, failures, heartbeats."""
+"""The job framework shared by every kind (core.jobs): attempts, failures, heartbeats."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from civic import jobs
+from core import jobs
 from exports.models import ExportJob
 from exports.services import export_build, export_request
 

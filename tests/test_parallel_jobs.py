@@ -60,7 +60,7 @@ def published(monkeypatch):
             sent.append((kind.name, pk))
         return True
 
-    monkeypatch.setattr("civic.jobs.JobKind.publish", publish)
+    monkeypatch.setattr("core.jobs.JobKind.publish", publish)
     return sent
 
 

@@ -224,7 +224,7 @@ def _status(response) -> int | str:
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_each_persona_gets_the_expected_status(world, name, monkeypatch):
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True)
+    monkeypatch.setattr("core.jobs.JobKind.publish", lambda *a, **k: True)
     method, template, expected = MATRIX[name]
     got = {}
     for persona in PERSONAS:

@@ -304,7 +304,7 @@ def test_withdrawing_without_answers_changes_no_result(client, study, personas, 
     from exports.models import AuditLog
     from surveys.services import participant_withdraw
 
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True)
+    monkeypatch.setattr("core.jobs.JobKind.publish", lambda *a, **k: True)
     _residents, run = _study_with_a_done_analysis(study)
     # What an attacker does with open sign-up: join, open the link, withdraw without answering.
     for _ in range(5):
@@ -325,7 +325,7 @@ def test_withdrawing_with_answers_marks_results_stale_until_the_fresh_analysis_r
     from surveys.services import participant_withdraw
 
     queued = []
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda kind, pk: queued.append(pk) or True)
+    monkeypatch.setattr("core.jobs.JobKind.publish", lambda kind, pk: queued.append(pk) or True)
     residents, run = _study_with_a_done_analysis(study)
     with django_capture_on_commit():
         participant_withdraw(participant=residents[0])
@@ -376,7 +376,7 @@ def test_an_account_guessed_from_many_addresses_is_limited_but_its_known_browser
 ):
     from django.test import Client
 
-    from civic import throttle
+    from core import throttle
 
     django_user_model.objects.create_user("planner", password="right-password-123")
     owner = Client()
@@ -441,7 +441,7 @@ def test_unknown_api_tokens_are_throttled_and_a_valid_one_is_not(client, setting
 def test_the_client_address_cannot_be_spoofed_with_x_forwarded_for(settings, num_proxies, peer, forwarded, expected):
     from django.test import RequestFactory
 
-    from civic.throttle import client_ip
+    from core.throttle import client_ip
 
     settings.NUM_PROXIES = num_proxies
     request = RequestFactory().get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)

@@ -20,7 +20,7 @@ from analytics.services import (
     wave_close,
 )
 from analytics.tests.helpers import FAST, study_fill
-from civic import jobs
+from core import jobs
 from surveys.models import Wave
 
 APPLY_ASYNC = "analytics.tasks.analysis_run_task.apply_async"
@@ -217,8 +217,8 @@ def test_in_eager_mode_the_task_runs_inline_after_commit(filled, eager, django_c
 
 
 def test_the_beat_entry_and_worker_startup_run_the_sweep(settings):
-    from civic import tasks
     from civic.celery import app
+    from core import tasks
 
     entry = settings.CELERY_BEAT_SCHEDULE["sweep-pending-jobs"]
     assert entry["task"] == tasks.jobs_sweep_task.name
@@ -282,7 +282,7 @@ def test_analyse_now_joins_a_waiting_run_and_publishes_again_one_that_missed_the
     filled, django_capture_on_commit_callbacks, monkeypatch
 ):
     published = []
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda kind, pk: published.append(pk) or False)
+    monkeypatch.setattr("core.jobs.JobKind.publish", lambda kind, pk: published.append(pk) or False)
     with django_capture_on_commit_callbacks(execute=True):
         waiting = analysis_request(study=filled)
     with django_capture_on_commit_callbacks(execute=True):

@@ -68,7 +68,7 @@ MATRIX = [
 
 @pytest.mark.parametrize(("method", "url", "expected"), MATRIX, ids=[f"{m} {u}" for m, u, _ in MATRIX])
 def test_every_endpoint_answers_each_persona_as_expected(world, method, url, expected, monkeypatch):
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True)
+    monkeypatch.setattr("core.jobs.JobKind.publish", lambda *a, **k: True)
     url = url.format(session=world["session"].pk)
     body = {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": 3} if "answers" in url else {}
     got = {p: getattr(_client(world, p), method)(url, body, format="json").status_code for p in PERSONAS}

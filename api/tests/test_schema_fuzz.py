@@ -31,7 +31,7 @@ def credentials(study, personas):
 @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @pytest.mark.django_db
 def test_no_generated_request_causes_a_server_error(case, credentials, monkeypatch):
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True)
+    monkeypatch.setattr("core.jobs.JobKind.publish", lambda *a, **k: True)
     if case.path_parameters and "slug" in case.path_parameters:
         # Most requests target the real study so they reach the code behind the permission check.
         case.path_parameters["slug"] = "small"

@@ -178,7 +178,7 @@ def test_withdrawing_marks_analysis_results_that_used_the_answers_stale_and_requ
 ):
     from analytics.models import AnalysisRun
 
-    monkeypatch.setattr("civic.jobs.JobKind.publish", lambda *a, **k: True)
+    monkeypatch.setattr("core.jobs.JobKind.publish", lambda *a, **k: True)
     services.rating_save(participant=resident, wave=wave, site_code="s1", criterion_name="accessibility", value=2)
     old = AnalysisRun.objects.create(study=resident.study, status="done", result={"waves": []})
     services.participant_withdraw(participant=resident)

@@ -19,9 +19,9 @@ from django.test import Client
 
 from analytics.models import AnalysisRun
 from analytics.services import analysis_request
-from civic.jobs import STALE_QUEUED, SWEEP_GRACE
-from civic.tasks import jobs_sweep_task
 from conftest import build_study
+from core.jobs import STALE_QUEUED, SWEEP_GRACE
+from core.tasks import jobs_sweep_task
 from surveys.models import Criterion, Participant, Rating, Site
 from surveys.services import invitations_create
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from civic.site import site_url
+from core.site import site_url
 from surveys import services
 from surveys.invitation_links import invitation_links_csv
 from surveys.models import Study

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from civic.site import site_url
+from core.site import site_url
+from negotiation.demo import demo_scenario_seed
 from surveys.demo import SYNTHETIC_NOTE, demo_seed
 
 
 class Command(BaseCommand):
+    # Lives in negotiation, the app that sees both the survey and the scenario it adds.
     help = "Builds the Montreal demo study from the real StreetReview data (idempotent) and prints links."
 
     def add_arguments(self, parser):
@@ -15,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, invitations, base_url, **options):
         result = demo_seed(invitations=invitations)
-        extra = self._extras(result.study)
+        extra = demo_scenario_seed(study=result.study)
         base = (base_url or site_url()).rstrip("/")
         w = self.stdout.write
         w(
@@ -34,11 +36,3 @@ class Command(BaseCommand):
         w("\nStaff sign-in at " + base + "/accounts/login/  — demo credentials, for local use only:")
         for username, password in result.passwords.items():
             w(f"  {username:<11} {password}")
-
-    def _extras(self, study) -> list[str]:
-        """Later parts of Civic (negotiation scenarios) add their demo data here."""
-        try:
-            from negotiation.demo import demo_scenario_seed
-        except ImportError:
-            return []
-        return demo_scenario_seed(study=study)

@@ -40,7 +40,7 @@ LOGIN_ADDRESS_SCOPE = "login_address"
 LOGIN_DEVICE_SCOPE = "login_device"
 
 DEVICE_COOKIE = "civic_device"
-DEVICE_SALT = "civic.throttle.device"
+DEVICE_SALT = "civic.throttle.device"  # a salt, kept so issued cookies stay valid
 DEVICE_MAX_AGE = 60 * 60 * 24 * 365
 
 
