@@ -1,4 +1,4 @@
-"""Site-wide request guards: the sign-in throttle (see civic/throttle.py) and refusal of input
+"""Site-wide request guards: the sign-in throttle (see core/throttle.py) and refusal of input
 no view can store or parse safely."""
 
 from __future__ import annotations

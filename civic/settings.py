@@ -335,7 +335,7 @@ LOGGING = {
 # Invitations and resident sessions.
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 90)
 
-# Throttling of guesses: (failures allowed, window in seconds); see civic/throttle.py.
+# Throttling of guesses: (failures allowed, window in seconds); see core/throttle.py.
 # NUM_PROXIES: how many reverse proxies in front of the app append to X-Forwarded-For (1 behind one
 # TLS proxy); the header is only believed from a peer in TRUSTED_PROXIES (CIDR networks).
 NUM_PROXIES = envint("NUM_PROXIES", 0)
