@@ -52,6 +52,8 @@ from .models import (
     Study,
     Wave,
 )
+from .naming import CODE_MAX_LENGTH as CODE_MAX
+from .naming import code_derive
 
 FORMAT = "civic-study/1"
 STUDY_JSON = "study.json"
@@ -60,7 +62,6 @@ MAX_PACKAGE_BYTES = 500 * 1024 * 1024
 MAX_ITEMS = 2000
 NAME_MAX = 120
 TEXT_MAX = 500
-CODE_MAX = 60
 MAX_SCALE_POINTS = 11
 PARTS = ("basics", "criteria", "waves", "groups", "sites", "images", "ranking_sets")
 # A zip member's date is fixed so the same study always gives the same bytes.
@@ -224,15 +225,6 @@ class _Check:
             self.problems.append(Problem(str(TOO_MANY) % {"max": max_items}, part=self.part))
             return []
         return data
-
-
-def code_derive(name: str, taken: set[str]) -> str:
-    """A stable identifier for a name people wrote: its slug, made unique among `taken`."""
-    base = (slugify(name) or "item")[: CODE_MAX - 4].strip("-") or "item"
-    code, n = base, 2
-    while code in taken:
-        code, n = f"{base}-{n}", n + 1
-    return code
 
 
 def _assign_codes(check: _Check, rows: list[dict], names: list[str]) -> None:

@@ -100,8 +100,8 @@ def test_it_imports_names_people_wrote_and_derives_codes(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     study = study_package_import_zip(_zip(MINIMAL, {"images/rue-fleury-est.png": _png(), "images/b.png": _png()}))
     assert [g.label_en for g in study.groups.all()] == ["LGBTQIA2+", "Aînés 65+"]
-    assert [g.code for g in study.groups.all()] == ["lgbtqia2", "aines-65"]
-    assert study.groups.get(code="lgbtqia2").target_count == 8
+    assert [g.code for g in study.groups.all()] == ["lgbtqia2-plus", "aines-65-plus"]  # the one rule, surveys.naming
+    assert study.groups.get(code="lgbtqia2-plus").target_count == 8
     site = study.sites.get()
     assert (site.name, site.code, site.attributes) == ("Rue Fleury Est", "rue-fleury-est", {"trees": "many"})
     assert site.images.get().alt_text_fr == "Une rue"
