@@ -11,13 +11,12 @@ raters) smaller than ``min_tested`` are not tested.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from .data import active_rows
-from .divergence import PERMUTATION_BATCH, TIE_TOLERANCE, random_permutations, relabellings, same_tests
+from .divergence import PERMUTATION_BATCH, TIE_TOLERANCE, member_sets, permutation_plan, random_permutations, same_tests
 
 
 @dataclass(frozen=True)
@@ -62,13 +61,9 @@ def consensus_tests(
     distance = np.where(counts >= 2, distance, np.nan)
     smaller = np.minimum(counts, n_people - counts)
     defined = ~np.isnan(distance)
-    too_small = defined & (smaller < min_tested)
-    cap = max(n_permutations, 0) + 1
-    n_sets = np.array([min(relabellings(n_people, k), cap) for k in smaller], dtype=float)
-    exact = defined & ~too_small & (n_sets <= n_permutations)
-    min_p = np.where(defined, np.where(exact, 1.0 / n_sets, 1.0 / cap), np.nan)
+    plan = permutation_plan(defined, smaller, n_people, n_permutations, min_tested)
+    too_small, exact, min_p, tested = plan.too_small, plan.exact, plan.min_p, plan.tested
     p = np.full(n_groups, np.nan)
-    tested = defined & ~too_small
     monte_carlo = tested & ~exact
     if n_permutations > 0 and monte_carlo.any():
         exceed = np.zeros(int(monte_carlo.sum()))
@@ -86,12 +81,7 @@ def consensus_tests(
         p[monte_carlo] = (1.0 + exceed) / (1.0 + n_permutations)
     if n_permutations > 0:
         for g in np.flatnonzero(exact):
-            small = int(smaller[g])
-            subsets = np.array(list(itertools.combinations(range(n_people), small)), dtype=np.intp).reshape(-1, small)
-            indicator = np.zeros((len(subsets), n_people))
-            np.put_along_axis(indicator, subsets, 1.0, axis=1)
-            if small != counts[g]:
-                indicator = 1.0 - indicator
+            indicator = member_sets(n_people, int(counts[g]))
             d = np.nan_to_num(_distance(indicator @ x0, indicator @ observed, consensus), nan=-1.0)
             p[g] = float((d >= distance[g] - TIE_TOLERANCE).mean())
     # A complement's distance is not the same statistic (the other side's means), so only twins

@@ -137,6 +137,46 @@ def relabellings(n_people: int, n_members: int) -> int:
     return math.comb(int(n_people), int(n_members))
 
 
+def member_sets(n_people: int, n_members: int) -> np.ndarray:
+    """Every set of `n_members` among `n_people` as 0/1 rows (C(N, n) × N), enumerated over the
+    smaller side so that a group and its complement cost the same."""
+    small = min(n_members, n_people - n_members)
+    subsets = np.array(list(itertools.combinations(range(n_people), small)), dtype=np.intp).reshape(-1, small)
+    indicator = np.zeros((len(subsets), n_people))
+    np.put_along_axis(indicator, subsets, 1.0, axis=1)
+    return indicator if small == n_members else 1.0 - indicator  # enumerated sets were the non-members
+
+
+@dataclass(frozen=True)
+class PermutationPlan:
+    """How each group of a permutation test is tested: not at all (`too_small`), by enumerating
+    every relabelling (`exact`, with `n_sets` of them) or by random permutations, and the smallest
+    p-value its test can reach (`min_p`, NaN where the statistic is undefined)."""
+
+    too_small: np.ndarray
+    exact: np.ndarray
+    n_sets: np.ndarray
+    min_p: np.ndarray
+    tested: np.ndarray
+
+
+def permutation_plan(
+    defined: np.ndarray, smaller_side: np.ndarray, n_people: int, n_permutations: int, min_tested: int
+) -> PermutationPlan:
+    """The plan for groups whose statistic is `defined` and whose smaller side (members or the
+    rest) has `smaller_side` people among `n_people`. A group is tested when its smaller side has
+    at least `min_tested` people; exactly when C(N, n) ≤ n_permutations."""
+    too_small = defined & (smaller_side < min_tested)
+    # C(N, n) overflows a float long before N reaches thousands; only whether it exceeds the
+    # permutations asked matters beyond that, so it is capped there.
+    cap = max(n_permutations, 0) + 1
+    n_sets = np.array([min(relabellings(n_people, k), cap) for k in smaller_side], dtype=float)
+    exact = defined & ~too_small & (n_sets <= n_permutations)
+    with np.errstate(divide="ignore"):
+        min_p = np.where(defined, np.where(exact, 1.0 / n_sets, 1.0 / cap), np.nan)
+    return PermutationPlan(too_small, exact, n_sets, min_p, defined & ~too_small)
+
+
 def divergence_test(
     values: np.ndarray,
     memberships: np.ndarray,
@@ -186,16 +226,8 @@ def divergence_tests(
         d_obs, prof_obs = np.where(shown, d_obs, np.nan), np.where(shown, prof_obs, np.nan)
         n_people = int(active.sum())
         smaller_side = np.minimum(n, n_people - n)
-        computable = ~np.isnan(d_obs)
-        too_small = computable & (smaller_side < min_tested)
-        # C(N, n) overflows a float long before N reaches thousands; only whether it exceeds the
-        # permutations asked matters beyond that, so it is capped there.
-        cap = max(n_permutations, 0) + 1
-        counts = np.array([min(relabellings(n_people, k), cap) for k in smaller_side], dtype=float)
-        exact = computable & ~too_small & (counts <= n_permutations)
-        with np.errstate(divide="ignore"):
-            min_p = np.where(exact, 1.0 / counts, 1.0 / (1.0 + max(n_permutations, 0)))
-        min_p = np.where(computable, min_p, np.nan)
+        plan = permutation_plan(~np.isnan(d_obs), smaller_side, n_people, n_permutations, min_tested)
+        too_small, exact, min_p = plan.too_small, plan.exact, plan.min_p
         results.append(
             DivergenceResult(
                 divergence=d_obs,
@@ -245,13 +277,7 @@ def _exact_p_values(x: np.ndarray, member: np.ndarray, result: DivergenceResult,
     """Exact permutation p-values of group g: the share of all C(N, n) member sets of its size
     whose |d| (and profile divergence) reach the observed ones. The observed set is one of them,
     so neither p-value is below 1 / C(N, n)."""
-    n_people, n = x.shape[0], int(member.sum())
-    small = min(n, n_people - n)
-    subsets = np.array(list(itertools.combinations(range(n_people), small)), dtype=np.intp).reshape(-1, small)
-    indicator = np.zeros((len(subsets), n_people))
-    np.put_along_axis(indicator, subsets, 1.0, axis=1)
-    if small != n:
-        indicator = 1.0 - indicator  # the enumerated sets were the non-members
+    indicator = member_sets(x.shape[0], int(member.sum()))
     observed = (~np.isnan(x)).astype(float)
     x0 = np.nan_to_num(x)
     d, profile = split_statistics(indicator @ x0, indicator @ observed, x0.sum(0), observed.sum(0))

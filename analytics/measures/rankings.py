@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from .divergence import PERMUTATION_BATCH, TIE_TOLERANCE, random_permutations, relabellings, same_tests
+from .divergence import PERMUTATION_BATCH, TIE_TOLERANCE, member_sets, permutation_plan, random_permutations, same_tests
 
 
 def kendall_w(ranks: np.ndarray) -> float | None:
@@ -174,13 +173,9 @@ def distance_tests(
     counts = memberships.sum(axis=0).astype(int)
     smaller = np.minimum(counts, n_people - counts)
     defined = (counts >= 2) & (n_people - counts >= 1) & (ranks.shape[1] >= 2)
-    too_small = defined & (smaller < min_tested)
-    cap = max(n_permutations, 0) + 1
-    n_sets = np.array([min(relabellings(n_people, k), cap) for k in smaller], dtype=float)
-    exact = defined & ~too_small & (n_sets <= n_permutations)
-    min_p = np.where(defined, np.where(exact, 1.0 / n_sets, 1.0 / cap), np.nan)
+    plan = permutation_plan(defined, smaller, n_people, n_permutations, min_tested)
+    too_small, exact, min_p, tested = plan.too_small, plan.exact, plan.min_p, plan.tested
     p = np.full(n_groups, np.nan)
-    tested = defined & ~too_small
     if n_permutations <= 0 or not tested.any():
         return DistanceTest(p, min_p, too_small, exact, same_tests(memberships))
     x = ranks.astype(np.float64)
@@ -204,13 +199,8 @@ def distance_tests(
             done += batch
         p[monte_carlo] = (1.0 + exceed[monte_carlo]) / (1.0 + n_permutations)
     for g in np.flatnonzero(exact):
-        small = int(smaller[g])
-        subsets = np.array(list(itertools.combinations(range(n_people), small)), dtype=np.intp).reshape(-1, small)
-        indicator = np.zeros((len(subsets), n_people))
-        np.put_along_axis(indicator, subsets, 1.0, axis=1)
-        if small != counts[g]:
-            indicator = 1.0 - indicator
-        d = _distances(indicator @ x, np.full(len(subsets), float(counts[g])), total, n_people)
+        indicator = member_sets(n_people, int(counts[g]))
+        d = _distances(indicator @ x, np.full(len(indicator), float(counts[g])), total, n_people)
         p[g] = float((d >= observed[g] - TIE_TOLERANCE).mean())
     return DistanceTest(p, min_p, too_small, exact, same_tests(memberships))
 
