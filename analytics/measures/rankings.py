@@ -169,40 +169,67 @@ def distance_tests(
     own size. Rows are complete rankings; whole membership rows are permuted. When every member
     set of the group's size can be enumerated (C(N, n) ≤ n_permutations) the p-value is exact.
     """
+    return distance_tests_shared([ranks], memberships, n_permutations, rng, min_tested)[0]
+
+
+def distance_tests_shared(
+    rank_matrices: list[np.ndarray],
+    memberships: np.ndarray,
+    n_permutations: int,
+    rng: np.random.Generator,
+    min_tested: int = 3,
+) -> list[DistanceTest]:
+    """distance_tests for several ranking criteria ranked by the same people (rows aligned with
+    `memberships`): one set of random relabellings serves them all, and each batch of permuted
+    membership rows is gathered once for every criterion."""
     n_people, n_groups = memberships.shape
     counts = memberships.sum(axis=0).astype(int)
     smaller = np.minimum(counts, n_people - counts)
-    defined = (counts >= 2) & (n_people - counts >= 1) & (ranks.shape[1] >= 2)
-    plan = permutation_plan(defined, smaller, n_people, n_permutations, min_tested)
-    too_small, exact, min_p, tested = plan.too_small, plan.exact, plan.min_p, plan.tested
-    p = np.full(n_groups, np.nan)
-    if n_permutations <= 0 or not tested.any():
-        return DistanceTest(p, min_p, too_small, exact, same_tests(memberships))
-    x = ranks.astype(np.float64)
-    total = x.sum(axis=0)
     m = memberships.astype(np.float64)
-    observed = _distances(m.T @ x, counts.astype(float), total, n_people)
-    threshold = np.where(tested, observed, np.inf)
-    monte_carlo = tested & ~exact
-    if monte_carlo.any():
-        exceed = np.zeros(n_groups)
-        rows = memberships[:, monte_carlo].astype(np.float32)
-        xt = np.ascontiguousarray(x.T, dtype=np.float32 if np.all(x == np.rint(x)) else np.float64)
+    same = same_tests(memberships)
+    plans, xs, totals, observed = [], [], [], []
+    for ranks in rank_matrices:
+        defined = (counts >= 2) & (n_people - counts >= 1) & (ranks.shape[1] >= 2)
+        plans.append(permutation_plan(defined, smaller, n_people, n_permutations, min_tested))
+        x = ranks.astype(np.float64)
+        xs.append(x)
+        totals.append(x.sum(axis=0))
+        observed.append(_distances(m.T @ x, counts.astype(float), totals[-1], n_people))
+    p_values = [np.full(n_groups, np.nan) for _ in rank_matrices]
+    if n_permutations <= 0:
+        return [
+            DistanceTest(p, plan.min_p, plan.too_small, plan.exact, same)
+            for p, plan in zip(p_values, plans, strict=True)
+        ]
+    sampled = [plan.tested & ~plan.exact for plan in plans]
+    union = np.logical_or.reduce(sampled) if sampled else np.zeros(n_groups, dtype=bool)
+    if union.any():
+        rows = memberships[:, union].astype(np.float32)
+        columns = np.flatnonzero(union)
+        xts = [np.ascontiguousarray(x.T, dtype=np.float32 if np.all(x == np.rint(x)) else np.float64) for x in xs]
+        exceed = [np.zeros(n_groups) for _ in rank_matrices]
         done = 0
         while done < n_permutations:
             batch = min(PERMUTATION_BATCH, n_permutations - done)
-            order = random_permutations(n_people, batch, rng)
-            permuted = rows[order]  # batch × people × tested groups
-            sums = np.einsum("ip,bpg->bgi", xt, permuted, optimize=True).astype(np.float64)
-            d = _distances(sums, counts[monte_carlo].astype(float), total, n_people)
-            exceed[monte_carlo] += (d >= threshold[monte_carlo] - TIE_TOLERANCE).sum(axis=0)
+            permuted = rows[random_permutations(n_people, batch, rng)]  # batch × people × sampled groups
+            for k, (xt, total) in enumerate(zip(xts, totals, strict=True)):
+                if not sampled[k].any():
+                    continue
+                sums = np.einsum("ip,bpg->bgi", xt, permuted, optimize=True).astype(np.float64)
+                d = _distances(sums, counts[union].astype(float), total, n_people)
+                threshold = np.where(sampled[k][union], observed[k][union], np.inf)
+                exceed[k][columns] += (d >= threshold - TIE_TOLERANCE).sum(axis=0)
             done += batch
-        p[monte_carlo] = (1.0 + exceed[monte_carlo]) / (1.0 + n_permutations)
-    for g in np.flatnonzero(exact):
-        indicator = member_sets(n_people, int(counts[g]))
-        d = _distances(indicator @ x, np.full(len(indicator), float(counts[g])), total, n_people)
-        p[g] = float((d >= observed[g] - TIE_TOLERANCE).mean())
-    return DistanceTest(p, min_p, too_small, exact, same_tests(memberships))
+        for k in range(len(rank_matrices)):
+            p_values[k][sampled[k]] = (1.0 + exceed[k][sampled[k]]) / (1.0 + n_permutations)
+    for k, (x, total, plan) in enumerate(zip(xs, totals, plans, strict=True)):
+        for g in np.flatnonzero(plan.exact):
+            indicator = member_sets(n_people, int(counts[g]))
+            d = _distances(indicator @ x, np.full(len(indicator), float(counts[g])), total, n_people)
+            p_values[k][g] = float((d >= observed[k][g] - TIE_TOLERANCE).mean())
+    return [
+        DistanceTest(p, plan.min_p, plan.too_small, plan.exact, same) for p, plan in zip(p_values, plans, strict=True)
+    ]
 
 
 def most_distant_significant(groups: list[str], results: list[GroupRanking], significant: list[bool]) -> str | None:

@@ -28,7 +28,14 @@ from .divergence import MIN_TESTED, DivergenceResult, benjamini_hochberg, diverg
 from .jsonify import to_json
 from .longitudinal import Change, paired_changes
 from .opinion import opinion_groups
-from .rankings import DistanceTest, distance_tests, group_ranking, group_rankings, kendall_w, most_distant_significant
+from .rankings import (
+    DistanceTest,
+    distance_tests_shared,
+    group_ranking,
+    group_rankings,
+    kendall_w,
+    most_distant_significant,
+)
 from .sites import site_summaries
 from .variance import variance_split
 
@@ -210,16 +217,23 @@ def _wave_report(
         criteria.append(entry)
         tracker.step()
     completes = [complete_rows(ranking.ranks) for ranking in wave.rankings]
-    distance_results = [
-        distance_tests(
-            ranking.ranks[complete],
+    # Criteria ranked by the same people share one set of random relabellings (drawn from the
+    # stream of the first of them), as the rating criteria of a wave do.
+    classes: dict[bytes, list[int]] = {}
+    for r, complete in enumerate(completes):
+        classes.setdefault(np.packbits(complete).tobytes(), []).append(r)
+    distance_results: list = [None] * len(completes)
+    for members in classes.values():
+        complete = completes[members[0]]
+        shared = distance_tests_shared(
+            [wave.rankings[r].ranks[complete] for r in members],
             data.memberships[complete],
             resampling.n_permutations,
-            rng_for(resampling.seed, _RANKING, w, r),
+            rng_for(resampling.seed, _RANKING, w, members[0]),
             resampling.min_tested,
         )
-        for r, (ranking, complete) in enumerate(zip(wave.rankings, completes, strict=True))
-    ]
+        for r, result in zip(members, shared, strict=True):
+            distance_results[r] = result
     ranking_q = _shared_q_values([t.p_value for t in distance_results], [t.same_test_as for t in distance_results])
     rankings = []
     for ranking, test, q_r in zip(wave.rankings, distance_results, ranking_q, strict=True):
