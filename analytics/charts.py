@@ -291,7 +291,7 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
         text.append(t_row)
     # Each criterion's axis label names its worst-off group, so the chart says it, not only the table.
     x = [
-        _("%(criterion)s<br>worst-off: %(group)s")
+        _("%(criterion)s<br>worst-off:<br>%(group)s")
         % {"criterion": labels.criterion(c), "group": labels.group(worst[c]["group"])}
         if c in worst
         else labels.criterion(c)
@@ -311,6 +311,9 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
             )
         )
     fig.update_yaxes(autorange="reversed")
+    # Horizontal criterion labels (two lines: the criterion, its worst-off group) above the grid and
+    # the legend below it, so neither squeezes the rows.
+    fig.update_xaxes(side="top", tickangle=0, automargin=True)
     cells = [g for c in wave["criteria"] for g in c["groups"] if g["divergence"] is not None]
     crit_of = {id(g): c["criterion"] for c in wave["criteria"] for g in c["groups"]}
     if cells:
@@ -323,7 +326,7 @@ def _divergence_panel(w: int, wave: dict, labels: _Labels) -> Panel:
         section=wave["wave"],
         title=_("Who rates differently, on what — %(wave)s") % {"wave": wave["wave"]},
         table=table,
-        figure=_figure(fig, height=120 + 45 * len(groups)),
+        figure=_figure(fig, height=200 + 50 * len(groups)),
         note=_(
             "Each cell: how many scale points a group's ratings sit above (+) or below (−) everyone "
             "else's. Cells marked * are unlikely to be chance. A dark square marks each criterion's "
@@ -772,7 +775,7 @@ def _lowest_group(report: dict, criterion: str) -> str | None:
 def _title_with_worst(labels: _Labels, criterion: str, worst: str | None) -> str:
     if worst is None:
         return labels.criterion(criterion)
-    return _("%(criterion)s<br>worst-off: %(group)s") % {
+    return _("%(criterion)s<br>worst-off:<br>%(group)s") % {
         "criterion": labels.criterion(criterion),
         "group": labels.group(worst),
     }

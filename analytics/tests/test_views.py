@@ -169,7 +169,7 @@ def test_the_heat_map_names_each_criterions_worst_off_group(analysed, personas, 
     for criterion in report["waves"][0]["criteria"]:
         worst = min(criterion["groups"], key=lambda g: g["mean"])
         assert (
-            f"{criterion['criterion'].capitalize()}<br>worst-off: {labels[worst['group']]}"
+            f"{criterion['criterion'].capitalize()}<br>worst-off:<br>{labels[worst['group']]}"
             in panel.figure["data"][0]["x"]
         )
 
