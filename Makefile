@@ -43,8 +43,9 @@ messages:
 	# Extracts every string of the project into locale/fr/LC_MESSAGES/django.po, where the French
 	# translations live (open it in Poedit or Weblate), and refuses untranslated or fuzzy entries.
 	$(BIN)/python manage.py makemessages -l fr --no-location --ignore=$(VENV) --ignore=bench --ignore=tests
-	@msgfmt --check --statistics -o /dev/null locale/fr/LC_MESSAGES/django.po 2>&1 | tee /dev/stderr \
-		| grep -Eq 'untranslated|fuzzy' && { echo "locale/fr/LC_MESSAGES/django.po: translate the entries above"; exit 1; } || true
+	@out=$$(msgfmt --check --statistics -o /dev/null locale/fr/LC_MESSAGES/django.po 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "$$out" | tail -1; \
+		if echo "$$out" | grep -Eq 'untranslated|fuzzy'; then echo "django.po: translate the entries above"; exit 1; fi
 	$(BIN)/python manage.py compilemessages -l fr --ignore=$(VENV)
 
 ci:
