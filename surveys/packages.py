@@ -18,7 +18,7 @@ study.json::
      "waves": [{"name"}],
      "groups": [{"code"?, "label": {"en", "fr"}, "description": {...}, "target": int|null}],
      "sites": [{"code"?, "name", "latitude", "longitude", "attributes": {name: value}}],
-     "images": [{"code"?, "file": "images/…"|null, "alt": {"en", "fr"}, "site": site code|null}],
+     "images": [{"code"?, "file": "images/…"|null, "alt": {"en", "fr"}, "site": site code or name|null}],
      "ranking_sets": [{"criterion": criterion code, "images": [image codes, in order]}]}
 """
 
@@ -83,7 +83,7 @@ BAD_SLUG = _("Use lowercase letters, digits and dashes only.")
 SLUG_TAKEN = _("A study with this address already exists: %(slug)s.")
 BAD_KIND = _("Must be “rating” or “ranking”.")
 DUPLICATE = _("“%(name)s” appears twice.")
-UNKNOWN_SITE = _("No site has the code “%(code)s”.")
+UNKNOWN_SITE = _("No site has the name or code “%(code)s”.")
 UNKNOWN_IMAGE = _("No image has the code “%(code)s”.")
 UNKNOWN_CRITERION = _("No criterion has the code “%(code)s”.")
 NOT_RANKING = _("“%(code)s” is not a ranking criterion.")
@@ -412,9 +412,17 @@ def _sites(rows, problems: list[Problem]) -> list[dict]:
     return out
 
 
-def _images(rows, problems: list[Problem], *, site_codes: set[str], files: set[str] | None) -> list[dict]:
+def _site_refs(sites: list[dict]) -> dict[str, str]:
+    """What an image may name its site by: the site's code or its name as written → its code."""
+    refs = {s["name"]: s["code"] for s in sites if s.get("name")}
+    refs.update({s["code"]: s["code"] for s in sites})
+    return refs
+
+
+def _images(rows, problems: list[Problem], *, sites: dict[str, str], files: set[str] | None) -> list[dict]:
     """`files` is the set of package members (None in the builder, where files are uploaded
-    separately and an image row keeps the file it has)."""
+    separately and an image row keeps the file it has); `sites` maps each site's code and name to
+    its code (_site_refs)."""
     check = _Check("images", problems)
     out = []
     for i, row in enumerate(check.items(rows)):
@@ -425,9 +433,10 @@ def _images(rows, problems: list[Problem], *, site_codes: set[str], files: set[s
         file_name = check.text(row, "file", max_length=300) if files is not None else ""
         if file_name and file_name not in files:
             check.add("file", FILE_MISSING, file=file_name)
-        site = check.text(row, "site", max_length=CODE_MAX) or None
-        if site and site not in site_codes:
+        site = check.text(row, "site", max_length=NAME_MAX) or None
+        if site and site not in sites:
             check.add("site", UNKNOWN_SITE, code=site)
+        site = sites.get(site) if site else None
         out.append(
             {
                 "code": check.text(row, "code", max_length=CODE_MAX),
@@ -485,7 +494,7 @@ def package_validate(data, *, files: set[str]) -> dict:
     clean["waves"] = _waves(data.get("waves"), problems)
     clean["groups"] = _groups(data.get("groups"), problems)
     clean["sites"] = _sites(data.get("sites"), problems)
-    clean["images"] = _images(data.get("images"), problems, site_codes={s["code"] for s in clean["sites"]}, files=files)
+    clean["images"] = _images(data.get("images"), problems, sites=_site_refs(clean["sites"]), files=files)
     clean["ranking_sets"] = _ranking_sets(
         data.get("ranking_sets"),
         problems,
@@ -749,7 +758,7 @@ def study_part_save(*, study: Study, part: str, data) -> Study:
     elif part == "sites":
         clean = _sites(data, problems)
     elif part == "images":
-        clean = _images(data, problems, site_codes={s["code"] for s in current["sites"]}, files=None)
+        clean = _images(data, problems, sites=_site_refs(current["sites"]), files=None)
     else:
         clean = _ranking_sets(
             data,

@@ -176,3 +176,22 @@ def test_the_builder_cannot_remove_a_criterion_residents_answered(study):
     with pytest.raises(PackageError, match="already has answers"):
         packages.study_part_save(study=study, part="criteria", data=rows)
     assert study.criteria.filter(name="accessibility").exists()
+
+
+@pytest.mark.django_db
+def test_an_image_may_name_its_site_as_written(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    document = json.loads(json.dumps(MINIMAL))
+    document["images"][0]["site"] = "Rue Fleury Est"  # the name people wrote, not the derived code
+    study = study_package_import_zip(_zip(document, {"images/rue-fleury-est.png": _png(), "images/b.png": _png()}))
+    assert study.sites.get().images.get().code == "rue-fleury-est"
+
+
+@pytest.mark.django_db
+def test_an_image_naming_no_site_is_refused_with_the_name_given(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    document = json.loads(json.dumps(MINIMAL))
+    document["images"][0]["site"] = "Rue Inconnue"
+    with pytest.raises(PackageError) as caught:
+        study_package_import_zip(_zip(document, {"images/rue-fleury-est.png": _png(), "images/b.png": _png()}))
+    assert "images 1: site: No site has the name or code “Rue Inconnue”." in str(caught.value)
