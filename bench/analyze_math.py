@@ -6,7 +6,7 @@
     .venv/bin/python bench/analyze_math.py [--participants N] [--permutations P] [--bootstrap B]
         [--repeat R] [--components]
 
-Prints figures only. Issue 3 budget: end-to-end analyze ≤ 3× the PostgreSQL read of the ratings
+Prints figures only. Budget: end-to-end analyze ≤ 3× the PostgreSQL read of the ratings
 (~0.5–1.0 s), so compute_report should take ~1.5–2 s on the 2-core machine. The machine is
 shared, so use --repeat and read the best and the median. --components reruns compute_report
 under cProfile and splits its time into the random-resampling parts and the rest (profiling

@@ -3,7 +3,7 @@
 Starts gunicorn on a dedicated PostgreSQL database, gives each of 50 concurrent clients its own
 resident session, then for the same duration hammers (a) the trivial `/ping` view, (b) `/healthz`
 (one `SELECT 1`, for context) and (c) the autosave endpoint with ratings. Prints requests per
-second and p50/p95 latency for each and the ratios. Targets (issue 2): autosave throughput
+second and p50/p95 latency for each and the ratios. Targets: autosave throughput
 >= 50% of the trivial view's, p95 <= 100 ms.
 
     python bench/autosave.py [--clients 50] [--seconds 15] [--database-url postgres://...]

@@ -10,7 +10,7 @@ participants). For each, in fresh child processes, it times
 
 and reports wall time, peak RSS (resource.getrusage ru_maxrss) and, in a separate run,
 the peak of Python allocations (tracemalloc, which slows Python down, so it is never timed).
-Targets (issue 5): export ≤ 3× the COPY time; memory flat from 250k to 1M rows.
+Targets: export ≤ 3× the COPY time; memory flat from 250k to 1M rows.
 
     python bench/export.py [--database-url postgres://postgres@127.0.0.1:5432/civic_bench_export]
                            [--rows 1000000] [--small 250000] [--repeat 2]

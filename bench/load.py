@@ -1,5 +1,5 @@
 """Load: simulated residents autosaving against gunicorn + PostgreSQL + Redis + a Celery worker,
-reconciled against the clients' own logs (issue 6 item 4, RELIABILITY.md 38).
+reconciled against the clients' own logs.
 
 Each client opens its invitation, consents, then autosaves ratings (random site, criterion and
 value, a rising client_seq) with a pause of about --interval seconds, and logs every answer the

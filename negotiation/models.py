@@ -157,7 +157,7 @@ class Round(models.Model):
 
 class Outcome(models.Model):
     session = models.OneToOneField(NegotiationSession, on_delete=models.CASCADE, related_name="outcome")
-    data = models.JSONField(help_text="The outcome JSON of DESIGN.md.")
+    data = models.JSONField(help_text="The outcome JSON of docs/contracts.md.")
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

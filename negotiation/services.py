@@ -49,7 +49,7 @@ class ScenarioConflict(Exception):
 
 
 def scenario_to_document(scenario: Scenario) -> dict:
-    """The scenario as the JSON document of DESIGN.md ("Scenario JSON")."""
+    """The scenario as the scenario JSON of docs/contracts.md."""
     study = scenario.study
     return {
         "title": scenario.title,

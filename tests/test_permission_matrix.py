@@ -1,4 +1,4 @@
-"""Every URL × every persona, with the expected status (RELIABILITY 1–5, issue 6).
+"""Every URL × every persona, with the expected status.
 
 The matrix is checked against the URL configuration itself: adding a URL without deciding who may
 reach it fails `test_every_url_pattern_is_in_the_matrix`. The REST API has its own matrix in

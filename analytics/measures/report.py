@@ -1,6 +1,6 @@
 """compute_report: every measure for every wave, criterion and group, as one JSON-ready dict.
 
-The key layout is the contract of DESIGN.md ("Report JSON"); extra keys are additions only.
+The key layout is the contract of docs/contracts.md ("Report JSON"); extra keys are additions only.
 """
 
 from __future__ import annotations

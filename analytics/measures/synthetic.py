@@ -132,7 +132,7 @@ def _ranking(
 
 
 def benchmark_study(n_participants: int = 5000, *, seed: int = 1) -> StudyData:
-    """The study of issue 3's benchmark: 20 sites × 4 rating criteria × 2 waves, 6 overlapping
+    """The analysis benchmark's study: 20 sites × 4 rating criteria × 2 waves, 6 overlapping
     groups with three planted effects, 10% missing, 12 ranking criteria of 7 images. Both
     bench/analyze.py (through PostgreSQL) and bench/analyze_math.py (math only) measure this one."""
     return generate_study(

@@ -1,4 +1,4 @@
-"""compute_report: the DESIGN.md contract, determinism, planted effects and edge cases."""
+"""compute_report: the report contract of docs/contracts.md, determinism, planted effects and edge cases."""
 
 from __future__ import annotations
 

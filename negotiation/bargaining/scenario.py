@@ -1,6 +1,6 @@
 """Scenario dataclasses, parsing and validation of the scenario JSON document.
 
-The JSON format is the contract in DESIGN.md ("Command line"). Parsing collects every problem it
+The JSON format is the contract in docs/contracts.md ("Command line"). Parsing collects every problem it
 finds, so a planner fixing a hand-written file sees all of them at once; each message starts with
 the path of the offending field, e.g. ``interventions[3].cost: must be ≥ 0``.
 """

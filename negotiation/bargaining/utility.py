@@ -1,4 +1,4 @@
-"""Group utilities of packages and the package metrics of DESIGN.md.
+"""Group utilities of packages and the package metrics of docs/negotiation.md.
 
 u_g(P) = Σ_c w_{g,c} · min(max, b_{g,c} + Σ_{i∈P} effect_{i,c}) — on the rating scale.
 """

@@ -1,4 +1,4 @@
-"""Going offline mid-survey (RELIABILITY 22): answers wait on the device and sync on reconnect,
+"""Going offline mid-survey: answers wait on the device and sync on reconnect,
 without a reload."""
 
 from __future__ import annotations

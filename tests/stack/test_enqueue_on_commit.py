@@ -1,4 +1,4 @@
-"""RELIABILITY.md 26: a rolled-back transaction enqueues no task; a committed one enqueues one.
+"""A rolled-back transaction enqueues no task; a committed one enqueues one.
 
 Counted on the real broker: the private Redis's `celery` list, with no worker consuming it."""
 

@@ -1,4 +1,4 @@
-"""The issue's "restart PostgreSQL → the application recovers without a restart of its own".
+"""Restart PostgreSQL → the application recovers without a restart of its own.
 
 gunicorn (one sync worker, so one persistent connection, CONN_MAX_AGE=60) serves Civic from a
 private PostgreSQL cluster, which the test restarts and then stops and starts. The first request

@@ -1,4 +1,4 @@
-"""RELIABILITY.md 27 (and the issue's "stop Redis while residents answer"): Redis — broker, result
+"""Stop Redis while residents answer: Redis — broker, result
 backend and cache — dies while a resident autosaves. Every answer is still saved (answers go
 straight to PostgreSQL in the request); an analysis requested meanwhile stays a pending row;
 once Redis is back, the beat sweep publishes it and the worker computes it once."""
@@ -157,7 +157,7 @@ def test_a_hung_redis_does_not_hold_the_request_that_asks_for_an_analysis(broker
 
 
 def test_a_run_whose_message_redis_lost_is_published_again_and_runs_once(start_worker, broker, settings, tmp_path):
-    """RELIABILITY.md 30: Redis restarts with a task queued and without its data (no persistence
+    """Redis restarts with a task queued and without its data (no persistence
     here; the last second of an AOF in production). The run's row still says "queued"; once it
     has been for STALE_QUEUED, a worker's startup sweep sends it again."""
     settings.MEDIA_ROOT = tmp_path / "media"

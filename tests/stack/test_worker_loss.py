@@ -1,4 +1,4 @@
-"""RELIABILITY.md 28 and 29 with a real Redis and real `celery -A civic worker` processes.
+"""A worker lost mid-job, and a whole worker killed, with a real Redis and real `celery -A civic worker` processes.
 
 28: SIGKILL the pool process mid-analysis → the message is redelivered (acks_late +
     task_reject_on_worker_lost) and the result row exists exactly once.
