@@ -7,7 +7,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from surveys.permissions import PLANNER, RESEARCHER, studies_for_user, user_roles
+from surveys.permissions import PLANNER, RESEARCHER, roles_by_study, studies_for_user
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -16,10 +16,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def staff_home(request: HttpRequest) -> HttpResponse:
-    rows = []
-    for study in studies_for_user(request.user):
-        roles = user_roles(request.user, study)
-        rows.append({"study": study, "planner": PLANNER in roles, "researcher": RESEARCHER in roles})
+    studies = list(studies_for_user(request.user))
+    roles = roles_by_study(request.user, studies)
+    rows = [
+        {"study": study, "planner": PLANNER in roles[study.pk], "researcher": RESEARCHER in roles[study.pk]}
+        for study in studies
+    ]
     return render(request, "staff_home.html", {"rows": rows})
 
 

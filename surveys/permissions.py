@@ -23,12 +23,25 @@ def studies_for_user(user):
     return Study.objects.filter(memberships__user=user).distinct()
 
 
-def user_roles(user, study: Study) -> set[str]:
+def user_roles(user, study: Study | None) -> set[str]:
     if not user.is_authenticated:
         return set()
     if user.is_superuser:
         return {OWNER, PLANNER, RESEARCHER, "admin"}
     return set(StudyMembership.objects.filter(user=user, study=study).values_list("role", flat=True))
+
+
+def roles_by_study(user, studies) -> dict[int, set[str]]:
+    """user_roles for many studies in one query: {study id: roles}."""
+    ids = [study.pk for study in studies]
+    if not user.is_authenticated:
+        return {pk: set() for pk in ids}
+    if user.is_superuser:
+        return {pk: user_roles(user, None) for pk in ids}
+    roles: dict[int, set[str]] = {pk: set() for pk in ids}
+    for study_id, role in StudyMembership.objects.filter(user=user, study_id__in=ids).values_list("study_id", "role"):
+        roles[study_id].add(role)
+    return roles
 
 
 def study_get_for_user(user, slug: str, *roles: str) -> Study:
