@@ -226,6 +226,18 @@ class _Check:
             return []
         return data
 
+    def rows(self, data, *, max_items: int = MAX_ITEMS, text_key: str = ""):
+        """The part's rows that are objects, with `item` set to each one's 1-based place; any
+        other row is reported. With `text_key`, a plain string stands for {text_key: string}."""
+        for i, row in enumerate(self.items(data, max_items=max_items)):
+            self.item = i + 1
+            if text_key and isinstance(row, str):
+                row = {text_key: row}
+            if not isinstance(row, dict):
+                self.add("", NOT_AN_OBJECT)
+                continue
+            yield row
+
 
 def _assign_codes(check: _Check, rows: list[dict], names: list[str]) -> None:
     """Given codes are kept (and must be unique); the others are derived from the names."""
@@ -311,11 +323,7 @@ def _basics(data: dict, problems: list[Problem]) -> dict:
 def _criteria(rows, problems: list[Problem]) -> list[dict]:
     check = _Check("criteria", problems)
     out = []
-    for i, row in enumerate(check.items(rows)):
-        check.item = i + 1
-        if not isinstance(row, dict):
-            check.add("", NOT_AN_OBJECT)
-            continue
+    for row in check.rows(rows):
         kind = row.get("kind", "rating")
         if kind not in (Criterion.Kind.RATING, Criterion.Kind.RANKING):
             check.add("kind", BAD_KIND)
@@ -335,13 +343,7 @@ def _criteria(rows, problems: list[Problem]) -> list[dict]:
 def _waves(rows, problems: list[Problem]) -> list[dict]:
     check = _Check("waves", problems)
     out = []
-    for i, row in enumerate(check.items(rows, max_items=100)):
-        check.item = i + 1
-        if isinstance(row, str):
-            row = {"name": row}
-        if not isinstance(row, dict):
-            check.add("", NOT_AN_OBJECT)
-            continue
+    for row in check.rows(rows, max_items=100, text_key="name"):
         out.append({"name": check.text(row, "name", required=True, max_length=100)})
     _unique_names(check, [r["name"] for r in out], "name")
     return out
@@ -350,11 +352,7 @@ def _waves(rows, problems: list[Problem]) -> list[dict]:
 def _groups(rows, problems: list[Problem]) -> list[dict]:
     check = _Check("groups", problems)
     out = []
-    for i, row in enumerate(check.items(rows)):
-        check.item = i + 1
-        if not isinstance(row, dict):
-            check.add("", NOT_AN_OBJECT)
-            continue
+    for row in check.rows(rows):
         out.append(
             {
                 "code": check.text(row, "code", max_length=CODE_MAX),
@@ -392,11 +390,7 @@ def _attributes(check: _Check, value) -> dict:
 def _sites(rows, problems: list[Problem]) -> list[dict]:
     check = _Check("sites", problems)
     out = []
-    for i, row in enumerate(check.items(rows)):
-        check.item = i + 1
-        if not isinstance(row, dict):
-            check.add("", NOT_AN_OBJECT)
-            continue
+    for row in check.rows(rows):
         code = check.text(row, "code", max_length=CODE_MAX)
         out.append(
             {
@@ -425,11 +419,7 @@ def _images(rows, problems: list[Problem], *, sites: dict[str, str], files: set[
     its code (_site_refs)."""
     check = _Check("images", problems)
     out = []
-    for i, row in enumerate(check.items(rows)):
-        check.item = i + 1
-        if not isinstance(row, dict):
-            check.add("", NOT_AN_OBJECT)
-            continue
+    for row in check.rows(rows):
         file_name = check.text(row, "file", max_length=300) if files is not None else ""
         if file_name and file_name not in files:
             check.add("file", FILE_MISSING, file=file_name)
@@ -454,11 +444,7 @@ def _ranking_sets(rows, problems: list[Problem], *, ranking_codes: set[str], ima
     check = _Check("ranking_sets", problems)
     out = []
     seen: set[str] = set()
-    for i, row in enumerate(check.items(rows)):
-        check.item = i + 1
-        if not isinstance(row, dict):
-            check.add("", NOT_AN_OBJECT)
-            continue
+    for row in check.rows(rows):
         criterion = check.text(row, "criterion", required=True, max_length=CODE_MAX)
         if criterion and criterion not in ranking_codes:
             check.add("criterion", NOT_RANKING, code=criterion)
