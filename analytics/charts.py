@@ -43,11 +43,16 @@ class Panel:
 
     @property
     def dom_id(self) -> str:
-        return f"chart-{self.key}"
+        return chart_dom_id(self.key)
 
     @property
     def data_id(self) -> str:
-        return f"chart-{self.key}-data"
+        return chart_dom_id(self.key, "data")
+
+
+def chart_dom_id(key: str, part: str = "") -> str:
+    """The element id of a chart (`part` empty) and of its parts ("data", "filter") on a page."""
+    return f"chart-{key}-{part}" if part else f"chart-{key}"
 
 
 @dataclass

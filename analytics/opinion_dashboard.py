@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from surveys.models import Image, Study
 
-from .charts import Table
+from .charts import Table, chart_dom_id
 from .measures.opinion import MIN_PARTICIPANTS, NO_VARIATION
 
 _PALETTE = ["#1d4ed8", "#b91c1c", "#047857", "#7c3aed", "#b45309", "#0e7490"]
@@ -74,15 +74,15 @@ class OpinionSection:
 
     @property
     def dom_id(self) -> str:
-        return f"chart-{self.key}"
+        return chart_dom_id(self.key)
 
     @property
     def data_id(self) -> str:
-        return f"chart-{self.key}-data"
+        return chart_dom_id(self.key, "data")
 
     @property
     def filter_data_id(self) -> str:
-        return f"chart-{self.key}-filter"
+        return chart_dom_id(self.key, "filter")
 
 
 def _number(value: float | None) -> str:
