@@ -132,3 +132,15 @@ def test_the_french_catalogue_has_nothing_untranslated_or_fuzzy():
     )
     assert result.returncode == 0, result.stderr
     assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
+
+
+def test_every_sideways_scrolling_table_can_be_reached_by_keyboard():
+    """A region that scrolls must take focus (WCAG 2.1.1), so every table wrapper is focusable and named."""
+    for template in [*ROOT.glob("templates/**/*.html"), *ROOT.glob("*/templates/**/*.html")]:
+        if ".venv" in template.parts:
+            continue
+        for line in template.read_text(encoding="utf-8").splitlines():
+            if 'class="table-wrap"' in line:
+                assert 'tabindex="0"' in line and 'role="region"' in line and "aria-label=" in line, (
+                    f"{template.relative_to(ROOT)}: {line.strip()}"
+                )

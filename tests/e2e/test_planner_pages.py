@@ -74,7 +74,7 @@ def test_a_planner_reads_every_staff_page_in_the_browsers_language(open_page, li
         "scenarios": f"{base}/negotiation/",
         "scenario": f"{base}/negotiation/{scenario.pk}/",
         "sessions": f"{base}/negotiation/{scenario.pk}/sessions/",
-        # The session result page is left out: its chart still trips the strict CSP (an inline style); open bug.
+        "session result": f"{base}/negotiation/sessions/{session.pk}/",
         "exports": f"{base}/exports/",
     }
     scanned = []
