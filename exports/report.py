@@ -39,7 +39,7 @@ def released_report(*, study: Study, released: dict[int, frozenset[str]], k: int
     keep = np.array([pid in released for pid in ids], dtype=bool)
     kept_ids = [pid for pid in ids if pid in released]
     # Released memberships are group codes; the report names groups as written.
-    name_of = {code: label or code for code, label in Group.objects.filter(study=study).values_list("code", "label_en")}
+    name_of = Group.objects.filter(study=study).names_by_code()
     released = {pid: frozenset(name_of.get(code, code) for code in codes) for pid, codes in released.items()}
     groups = tuple(g for g in loaded.data.group_names if any(g in released[pid] for pid in kept_ids))
     memberships = np.array([[g in released[pid] for g in groups] for pid in kept_ids], dtype=bool).reshape(

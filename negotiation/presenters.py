@@ -63,7 +63,7 @@ class Names:
         self.groups = {}
         for g in groups:
             label = g.label
-            self.groups[g.label_en or g.code] = label
+            self.groups[g.name] = label
             self.groups.setdefault(g.code, label)
         stored = (outcome or {}).get("scenario", {}).get("interventions") or {}
         self.interventions = {**(interventions or {}), **stored}

@@ -85,7 +85,7 @@ def scenario_to_document(scenario: Scenario) -> dict:
 def group_name(group: Group) -> str:
     """A group's name in scenario documents and outcomes: the name as written (its English
     label, which the import keeps verbatim), never the derived code."""
-    return group.label_en or group.code
+    return group.name
 
 
 def study_groups_by_name(study: Study) -> dict[str, Group]:

@@ -180,6 +180,12 @@ class Wave(models.Model):
         return f"{self.study.slug} / {self.name}"
 
 
+class GroupQuerySet(models.QuerySet):
+    def names_by_code(self) -> dict[str, str]:
+        """{code: name as written}: what reports, exports and scenarios call each group."""
+        return {code: label or code for code, label in self.values_list("code", "label_en")}
+
+
 class Group(Coded, Localized, models.Model):
     code_source = "label_en"
 
@@ -194,6 +200,8 @@ class Group(Coded, Localized, models.Model):
     )
     order = models.PositiveIntegerField(default=0)
 
+    objects = GroupQuerySet.as_manager()
+
     class Meta:
         ordering = ["study", "order", "code"]
         constraints = [
@@ -202,11 +210,13 @@ class Group(Coded, Localized, models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.label_en or self.code
+        return self.name
 
     @property
     def name(self) -> str:
-        return self.label_en
+        """The group's name as written (its English label), which reports, exports and scenarios
+        use; the code only for a group that has no name."""
+        return self.label_en or self.code
 
     @property
     def label(self) -> str:

@@ -887,7 +887,7 @@ def study_to_dict(study: Study, *, file_names: dict[int, str] | None = None) -> 
         "groups": [
             {
                 "code": g.code,
-                "label": {"en": g.label_en or g.code, "fr": g.label_fr},
+                "label": {"en": g.name, "fr": g.label_fr},
                 "description": {"en": g.description_en, "fr": g.description_fr},
                 "target": g.target_count,
             }
