@@ -128,8 +128,8 @@ def _build(n_participants: int, rebuild: bool) -> None:
             _copy(
                 cursor,
                 "surveys_participant",
-                ["study_id", "code", "language", "created_at"],
-                ((study.pk, f"B{p:06d}", "en", now) for p in range(n_participants)),
+                ["study_id", "code", "language", "created_at", "order_seed"],
+                ((study.pk, f"B{p:06d}", "en", now, p) for p in range(n_participants)),
             )
             ids = np.array(sorted(study.participants.values_list("id", flat=True)))
             p_idx, g_idx = np.nonzero(data.memberships)
