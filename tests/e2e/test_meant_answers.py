@@ -195,6 +195,9 @@ def test_finishing_refusals_review_and_withdrawal_after_finishing_on_another_dev
     phone.wait_for_url("**/survey/withdraw/")
     with phone.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/survey/withdraw/")):
         _press(phone, "Supprimer mes réponses et me retirer")
+    # The POST's answer is a page: let it finish loading before the next navigation.
+    expect(phone.get_by_role("heading", level=1)).to_have_text("Vous vous êtes retiré·e")
+    phone.wait_for_load_state("load")
     assert not Participant.objects.filter(pk=participant.pk).exists()
     phone.goto(link)
     expect(phone.locator(".notice")).to_contain_text("vos réponses ont été supprimées")
