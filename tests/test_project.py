@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,32 @@ def test_the_french_catalogue_has_nothing_untranslated_or_fuzzy():
     )
     assert result.returncode == 0, result.stderr
     assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
+
+
+def _catalogue_entries(po: Path) -> list[tuple[str, str]]:
+    """(msgid, msgstr) pairs of a .po file, continuation lines joined (plural forms left out)."""
+    entries, current, key = [], {}, None
+    for line in [*po.read_text(encoding="utf-8").splitlines(), ""]:
+        if line.startswith(("msgid ", "msgstr ")):
+            key, _, rest = line.partition(" ")
+            current[key] = rest.strip()[1:-1]
+        elif line.startswith('"') and key:
+            current[key] += line.strip()[1:-1]
+        else:
+            if "msgid" in current and "msgstr" in current:
+                entries.append((current["msgid"], current["msgstr"]))
+            current, key = {}, None
+    return entries
+
+
+def test_no_french_translation_runs_into_another_sentence():
+    """A translation glued to another entry's text ("…du groupeVérifiez vos réponses…") shows on a
+    page as nonsense: no lowercase letter may run straight into a capitalised word unless the
+    English does too."""
+    glued = re.compile(r"[a-zà-ÿ][A-ZÀ-Ý][a-zà-ÿ]")
+    po = ROOT / "locale" / "fr" / "LC_MESSAGES" / "django.po"
+    bad = [(i, s) for i, s in _catalogue_entries(po) if i and glued.search(s) and not glued.search(i)]
+    assert not bad, bad
 
 
 def test_every_sideways_scrolling_table_can_be_reached_by_keyboard():
