@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .models import Scenario
+from .presenters import Names, defaults_note, suggestion_note
 from .services import group_name
 
 _PATH = re.compile(r"^(groups|interventions|base_designs)\[(\d+)\]")
@@ -146,6 +147,7 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
     design, with its values, its survey default or suggestion, and its errors."""
     by_row, general = _errors_by_row(list(errors))
     criteria = list(scenario.criteria)
+    names = Names({}, criteria=scenario.study.criteria.all())
     stakeholders = {}
     for s in scenario.stakeholders.select_related("group"):
         stakeholders[s.group.code] = stakeholders[group_name(s.group)] = s
@@ -159,9 +161,11 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
             {
                 "name": g.get("name"),
                 "label": s.group.label if s else g.get("name"),
-                "note": s.defaults_note if s else "",
-                "weights": [(c, g.get("criterion_weights", {}).get(c, ""), dw.get(c)) for c in criteria],
-                "baseline": [(c, g.get("baseline", {}).get(c, ""), db.get(c)) for c in criteria],
+                "note": defaults_note(s.defaults_source) if s else "",
+                "weights": [
+                    (c, names.criterion(c), g.get("criterion_weights", {}).get(c, ""), dw.get(c)) for c in criteria
+                ],
+                "baseline": [(c, names.criterion(c), g.get("baseline", {}).get(c, ""), db.get(c)) for c in criteria],
                 "errors": by_row.get(("groups", k), []),
             }
         )
@@ -176,9 +180,9 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
                 "code": i["code"],
                 "name": i["name"] if i["name"] != i["code"] else i["name"],
                 "cost": i["cost"],
-                "effects": [(c, i["effects"].get(c, ""), suggested.get(c)) for c in criteria],
+                "effects": [(c, names.criterion(c), i["effects"].get(c, ""), suggested.get(c)) for c in criteria],
                 "excludes": ", ".join(str(x) for x in i.get("excludes", [])),
-                "source": known.suggestion_source if known else "",
+                "source": suggestion_note(known.suggestion_source, names, criteria) if known else [],
                 "group_effects": format_group_effects(i.get("group_effects")),
                 "suggested_group_effects": format_group_effects(suggested_groups),
                 "has_suggestion": bool(suggested),
@@ -201,7 +205,7 @@ def edit_rows(*, scenario: Scenario, document: dict, errors: list[str] = ()) -> 
         if group_name(g) not in present and g.code not in present
     ]
     return {
-        "criteria": criteria,
+        "criteria": [names.criterion(c) for c in criteria],
         "available_groups": available,
         "doc": document,
         "groups": groups,

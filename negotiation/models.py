@@ -54,7 +54,10 @@ class Stakeholder(models.Model):
     # The values computed from the survey, kept so the page can show "default: …" beside edits.
     default_weights = models.JSONField(default=dict, blank=True)
     default_baseline = models.JSONField(default=dict, blank=True)
-    defaults_note = models.CharField(max_length=300, blank=True)
+    # Where the defaults came from, as data (shown in the reader's language, see presenters):
+    # {"weights": {"kind": "priorities", "wave": name} | {"kind": "equal"},
+    #  "baseline": {"kind": "ratings", "wave": name, "sites": n} | {"kind": "midpoint"}}.
+    defaults_source = models.JSONField(default=dict, blank=True)
     order = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -77,8 +80,10 @@ class Intervention(models.Model):
     )
     suggested_effects = models.JSONField(default=dict, blank=True)
     suggested_group_effects = models.JSONField(default=dict, blank=True)
-    # Where each suggestion came from: {criterion: {attribute, coefficient, n, lambda, ...}}.
-    suggestion_source = models.TextField(blank=True)
+    # Where each suggestion came from, as data (shown in the reader's language, see presenters):
+    # {"wave": name, "criteria": {criterion: {"effect", "n_ratings", "n", "n_attributes", "lambda",
+    #  "attributes": [{"attribute", "coefficient", "shortfall"}]}}} or {"unmatched": true}.
+    suggestion_source = models.JSONField(default=dict, blank=True)
     order = models.PositiveIntegerField(default=0)
 
     class Meta:

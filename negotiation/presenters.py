@@ -38,7 +38,20 @@ def num(value, digits: int = 3) -> str:
     """A number for the active language (3,117 in French, 3.117 in English); a dash for none."""
     if value is None:
         return "—"
-    return number_format(round(float(value), digits), digits)
+    return number_format(round(float(value), digits), digits, force_grouping=True)
+
+
+def _compact(value: float) -> str:
+    """A number with as many decimals as it needs (30, 0.03), for the active language."""
+    text = f"{value:.6g}"
+    return number_format(value, len(text.partition(".")[2]) if "." in text and "e" not in text else 0)
+
+
+def signed(value, digits: int) -> str:
+    """A number with its sign (+0.04 / −0.10), for the active language."""
+    value = round(float(value), digits)
+    text = number_format(abs(value), digits)
+    return ("−" if value < 0 else "+") + text
 
 
 def money(value, currency: str = "CAD") -> str:
@@ -57,19 +70,27 @@ def money(value, currency: str = "CAD") -> str:
 
 class Names:
     """Display names: a group's label in the active language (from the study's groups, looked up
-    by the name the outcome uses), an intervention's name for its code."""
+    by the name the outcome uses), a criterion's label likewise, an intervention's name for its
+    code."""
 
-    def __init__(self, outcome: dict, *, groups=(), interventions: dict[str, str] | None = None) -> None:
+    def __init__(self, outcome: dict, *, groups=(), criteria=(), interventions: dict[str, str] | None = None) -> None:
         self.groups = {}
         for g in groups:
             label = g.label
             self.groups[g.name] = label
             self.groups.setdefault(g.code, label)
+        self.criteria = {}
+        for c in criteria:
+            self.criteria[c.name] = c.label
+            self.criteria.setdefault(c.code, c.label)
         stored = (outcome or {}).get("scenario", {}).get("interventions") or {}
         self.interventions = {**(interventions or {}), **stored}
 
     def group(self, name: str) -> str:
         return self.groups.get(name, name)
+
+    def criterion(self, name: str) -> str:
+        return self.criteria.get(name, name)
 
     def intervention(self, code: str) -> str:
         return self.interventions.get(code, code)
@@ -293,6 +314,71 @@ def utility_figure(outcome: dict, names: Names | None = None, *, scale_max: floa
     }
 
 
+def defaults_note(source: dict) -> str:
+    """Where a group's default weights and baseline came from, in the reader's language."""
+    if "legacy" in source:  # Written before sources were kept as data: as it was stored.
+        return source["legacy"]
+    parts = []
+    weights, baseline = source.get("weights") or {}, source.get("baseline") or {}
+    if weights.get("kind") == "priorities":
+        parts.append(gettext("weights: the members' mean priority tokens in round “%(wave)s”") % weights)
+    elif weights.get("kind") == "equal":
+        parts.append(gettext("weights: equal (no priority tokens)"))
+    if baseline.get("kind") == "ratings":
+        parts.append(
+            ngettext(
+                "baseline: the members' mean rating of %(sites)s street in round “%(wave)s”",
+                "baseline: the members' mean rating over %(sites)s streets in round “%(wave)s”",
+                baseline["sites"],
+            )
+            % {"sites": num(baseline["sites"], 0), "wave": baseline["wave"]}
+        )
+    elif baseline.get("kind") == "midpoint":
+        parts.append(gettext("baseline: the middle of the scale (no ratings)"))
+    return "; ".join(parts)
+
+
+def suggestion_note(source: dict, names: Names, criteria: list[str] = ()) -> list[str]:
+    """How each suggested effect of an intervention was estimated, one line per criterion (in the
+    order of ``criteria``, then any other), in the reader's language; empty when nothing was
+    suggested."""
+    if "legacy" in source:
+        return [line for line in source["legacy"].splitlines() if line]
+    if source.get("unmatched"):
+        return [gettext("No audited street attribute matches this intervention, so nothing is suggested.")]
+    lines = []
+    found = source.get("criteria") or {}
+    for criterion in [*(c for c in criteria if c in found), *(c for c in found if c not in criteria)]:
+        src = found[criterion]
+        attributes = ", ".join(
+            gettext("%(attribute)s: coefficient %(coefficient)s × shortfall %(shortfall)s")
+            % {
+                "attribute": a["attribute"].replace("_", " "),
+                "coefficient": signed(a["coefficient"], 3),
+                "shortfall": num(a["shortfall"], 2),
+            }
+            for a in src.get("attributes", [])
+        )
+        lines.append(
+            gettext(
+                "%(criterion)s: %(effect)s points, from a ridge regression of the mean of %(ratings)s ratings "
+                "of %(sites)s streets in round “%(wave)s” on %(attributes)s audited attributes "
+                "(λ = %(lambda)s, chosen by generalised cross-validation) — %(details)s"
+            )
+            % {
+                "criterion": names.criterion(criterion),
+                "effect": signed(src.get("effect", 0.0), 2),
+                "ratings": num(src["n_ratings"], 0),
+                "sites": num(src["n"], 0),
+                "wave": source.get("wave", ""),
+                "attributes": num(src["n_attributes"], 0),
+                "lambda": _compact(float(src["lambda"])),
+                "details": attributes,
+            }
+        )
+    return lines
+
+
 def _reason(response: dict, names: Names) -> str:
     """An agent's answer in the reader's language, from its figures (older transcripts carry
     only the English sentence)."""
@@ -305,7 +391,7 @@ def _reason(response: dict, names: Names) -> str:
     loss = response.get("loss")
     if loss:
         text += gettext("; %(criterion)s stays at %(level)s against %(preferred)s in the group's own best package") % {
-            "criterion": loss["criterion"],
+            "criterion": names.criterion(loss["criterion"]),
             "level": num(loss["level"]),
             "preferred": num(loss["preferred_level"]),
         }

@@ -163,7 +163,7 @@ def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
             defaults = {
                 "criterion_weights": previous.default_weights,
                 "baseline": previous.default_baseline,
-                "note": previous.defaults_note,
+                "source": previous.defaults_source,
             }
         else:
             defaults = stakeholder_defaults(
@@ -180,7 +180,7 @@ def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
                 baseline=dict(g.baseline),
                 default_weights=defaults["criterion_weights"],
                 default_baseline=defaults["baseline"],
-                defaults_note=defaults["note"][:300],
+                defaults_source=defaults["source"],
                 order=k,
             )
         )
@@ -196,7 +196,7 @@ def _write_children(*, scenario: Scenario, parsed, keep_existing: bool) -> None:
             group_effects={group_name(groups[g]): dict(e) for g, e in i.group_effects.items()},
             suggested_effects=old_int[i.code].suggested_effects if i.code in old_int else {},
             suggested_group_effects=old_int[i.code].suggested_group_effects if i.code in old_int else {},
-            suggestion_source=old_int[i.code].suggestion_source if i.code in old_int else "",
+            suggestion_source=old_int[i.code].suggestion_source if i.code in old_int else {},
             order=k,
         )
         for k, i in enumerate(parsed.interventions)
@@ -303,8 +303,8 @@ def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sit
     rating per criterion over ``sites`` (latest wave with ratings on them); a criterion the group
     did not rate falls back to everyone's mean, then to the middle of the scale.
 
-    Returns {"criterion_weights", "baseline", "note"}."""
-    notes: list[str] = []
+    Returns {"criterion_weights", "baseline", "source"} (see ``Stakeholder.defaults_source``)."""
+    source: dict = {}
     weights: dict[str, float] = {}
     wave = _latest_wave_with(Priority, study=study, criterion__name__in=criteria)
     if wave is not None:
@@ -317,10 +317,10 @@ def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sit
         total = sum(float(means.get(c) or 0.0) for c in criteria)
         if total > 0:
             weights = {c: round(float(means.get(c) or 0.0) / total, 6) for c in criteria}
-            notes.append(f"weights: mean priority tokens in wave {wave.name!r}")
+            source["weights"] = {"kind": "priorities", "wave": wave.name}
     if not weights:
         weights = {c: round(1.0 / len(criteria), 6) for c in criteria} if criteria else {}
-        notes.append("weights: equal (no priority tokens)")
+        source["weights"] = {"kind": "equal"}
     if weights:
         # Rounding must not break the sum-to-one rule, so the last weight takes the remainder.
         last = criteria[-1]
@@ -346,10 +346,10 @@ def stakeholder_defaults(*, study: Study, group: Group, criteria: list[str], sit
             value = mine.get(c) if mine.get(c) is not None else everyone.get(c)
             if value is not None:
                 baseline[c] = round(float(value), 4)
-        notes.append(f"baseline: mean rating over {len(site_ids)} sites in wave {wave.name!r}")
+        source["baseline"] = {"kind": "ratings", "wave": wave.name, "sites": len(site_ids)}
     else:
-        notes.append("baseline: scale midpoint (no ratings)")
-    return {"criterion_weights": weights, "baseline": baseline, "note": "; ".join(notes)}
+        source["baseline"] = {"kind": "midpoint"}
+    return {"criterion_weights": weights, "baseline": baseline, "source": source}
 
 
 #: A group's own suggestion is kept as a group effect only where it differs from the common one
@@ -411,17 +411,13 @@ def effects_suggest(*, scenario: Scenario) -> int:
                 if differs:
                     i.suggested_group_effects[name] = differs
             i.suggestion_source = (
-                f"wave {wave.name!r}; " + found.describe()
+                {
+                    "wave": wave.name,
+                    "criteria": {c: {"effect": found.effects.get(c, 0.0), **src} for c, src in found.sources.items()},
+                }
                 if found
-                else "no audited attribute matches this intervention"
+                else {"unmatched": True}
             )
-            if i.suggested_group_effects:
-                i.suggestion_source += "\nGroup-specific: the same regression over each group's members' ratings; " + (
-                    "; ".join(
-                        f"{name}: " + ", ".join(f"{c} {v:+.2f}" for c, v in e.items())
-                        for name, e in i.suggested_group_effects.items()
-                    )
-                )
             i.save(update_fields=["suggested_effects", "suggested_group_effects", "suggestion_source"])
     return len(suggestions)
 

@@ -192,7 +192,9 @@ def session_start_view(request, slug: str, pk: int):
 
 def _names(study, outcome: dict | None, snapshot: dict) -> presenters.Names:
     interventions = {i.get("code"): i.get("name") for i in snapshot.get("interventions", []) if isinstance(i, dict)}
-    return presenters.Names(outcome or {}, groups=study.groups.all(), interventions=interventions)
+    return presenters.Names(
+        outcome or {}, groups=study.groups.all(), criteria=study.criteria.all(), interventions=interventions
+    )
 
 
 @login_required

@@ -97,23 +97,6 @@ class Suggestion:
     effects: dict[str, float]
     sources: dict[str, dict]  # criterion -> {attribute, coefficient, shortfall, n, lambda}
 
-    def describe(self) -> str:
-        """One readable line per criterion, for the planner."""
-        lines = []
-        for c, src in self.sources.items():
-            parts = ", ".join(
-                f"{a['attribute']} coefficient {a['coefficient']:+.3f} × shortfall {a['shortfall']:.2f}"
-                for a in src["attributes"]
-            )
-            lines.append(
-                f"{c}: {self.effects.get(c, 0.0):+.2f} from ridge regression of the mean of "
-                f"{src['n_ratings']} ratings over {src['n']} sites "
-                f"on {src['n_attributes']} audited attributes "
-                f"(λ = {src['lambda']:g}, chosen by GCV): "
-                f"{parts}"
-            )
-        return "\n".join(lines)
-
 
 def suggest_effects(
     *,

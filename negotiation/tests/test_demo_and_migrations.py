@@ -24,6 +24,12 @@ def test_the_demo_package_beats_the_best_base_design(settings, tmp_path, django_
     assert scenario.stakeholders.count() == study.groups.count()
     assert scenario.base_designs.count() == 3
     assert sum(1 for i in scenario.interventions.all() if i.suggested_effects) >= 5
+    # Where each suggestion came from is kept as data, one entry per criterion with its figures.
+    sourced = [i.suggestion_source for i in scenario.interventions.all() if i.suggested_effects]
+    assert all(set(src["criteria"]) == set(scenario.criteria) for src in sourced)
+    assert all(src["wave"] and src["criteria"][c]["n_ratings"] > 0 for src in sourced for c in src["criteria"])
+    assert any(i.suggestion_source == {"unmatched": True} for i in scenario.interventions.all())
+    assert all(s.defaults_source["weights"]["kind"] == "priorities" for s in scenario.stakeholders.all())
     assert sum(i.cost for i in scenario.interventions.all()) > 2 * scenario.budget
     with django_capture_on_commit_callbacks(execute=True):
         session = session_start(scenario=scenario)

@@ -138,3 +138,64 @@ def test_the_import_refuses_bad_documents_with_400(client, personas, study, text
     response = client.post(reverse("negotiation:import", args=[study.slug]), {"document": text})
     assert response.status_code == 400
     assert expected in response.content.decode()
+
+
+def test_a_rejection_names_the_criterion_as_the_study_labels_it():
+    from negotiation.presenters import _reason
+
+    criterion = type("C", (), {"name": "accessibility", "code": "accessibility", "label": "Accessibilité"})()
+    names = Names({}, criteria=[criterion])
+    response = {
+        "accept": False,
+        "utility": 2.9,
+        "aspiration": 3.0,
+        "loss": {"criterion": "accessibility", "level": 3.08, "preferred_level": 3.34},
+        "concession": 0.02,
+    }
+    with translation.override("fr"):
+        text = _reason(response, names)
+    assert "Accessibilité reste à 3,080 contre 3,340 dans le meilleur ensemble propre au groupe" in text
+    assert "accessibility" not in text
+
+
+def test_the_editor_explains_defaults_and_suggestions_in_french(client, personas, study):
+    scenario = make_scenario(study)
+    scenario.stakeholders.update(
+        defaults_source={"weights": {"kind": "equal"}, "baseline": {"kind": "ratings", "wave": "w1", "sites": 2}}
+    )
+    scenario.interventions.filter(code="ramps").update(
+        suggested_effects={"accessibility": 0.4},
+        suggestion_source={
+            "wave": "w1",
+            "criteria": {
+                "aesthetics": {
+                    "effect": 0.0,
+                    "n": 2,
+                    "n_ratings": 8,
+                    "n_attributes": 1,
+                    "lambda": 30.0,
+                    "attributes": [],
+                },
+                "accessibility": {
+                    "effect": 0.4,
+                    "n": 2,
+                    "n_ratings": 1200,
+                    "n_attributes": 1,
+                    "lambda": 0.03,
+                    "attributes": [{"attribute": "curb_ramps", "coefficient": -0.5, "shortfall": 0.8}],
+                },
+            },
+        },
+    )
+    client.force_login(personas["planner"])
+    html = client.get(
+        reverse("negotiation:edit", args=[study.slug, scenario.pk]), headers={"accept-language": "fr"}
+    ).content.decode()
+    assert '<th scope="col">Accessibilité</th>' in html and '<th scope="col">Esthétique</th>' in html
+    assert "pondérations : égales (aucun jeton de priorité)" in html
+    assert "note moyenne des membres sur 2 rues au tour « w1 »" in html
+    line = "Accessibilité : +0,40 point(s), d’une régression ridge de la moyenne de 1\u00a0200 notes"
+    assert line in html
+    assert "(λ = 0,03," in html and "(λ = 30," in html and "curb ramps : coefficient −0,500 × manque 0,80" in html
+    # Lines follow the scenario's criteria, whatever order the database kept the keys in.
+    assert html.index("Accessibilité : +0,40") < html.index("Esthétique : +0,00")

@@ -198,7 +198,8 @@ def test_a_new_scenario_is_filled_with_the_defaults(study, survey):
     senior = scenario.stakeholders.get(group__code="senior")
     assert_allclose(senior.criterion_weights["accessibility"], 0.4)
     assert senior.default_baseline == senior.baseline == {"accessibility": 3.5, "aesthetics": 1.5}
-    assert "w1" in senior.defaults_note
+    assert senior.defaults_source["weights"] == {"kind": "priorities", "wave": "w1"}
+    assert senior.defaults_source["baseline"]["kind"] == "ratings"
 
 
 def test_a_session_run_saves_rounds_and_outcome_and_is_idempotent(study, django_capture_on_commit_callbacks):

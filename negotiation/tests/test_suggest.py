@@ -44,4 +44,6 @@ def test_a_suggestion_is_the_coefficient_times_the_shortfall_and_records_its_sou
     assert 0 < coefficient < 1  # Shrunk towards 0 from the true difference of 1.
     assert_allclose(out["benches"].effects["comfort"], round(coefficient * 0.7, 2), atol=0.006)
     assert source["n"] == 10 and source["n_ratings"] == 20 and source["lambda"] > 0
-    assert "seating_availability" in out["benches"].describe()
+    assert any(
+        a["attribute"] == "seating_availability" for src in out["benches"].sources.values() for a in src["attributes"]
+    )
