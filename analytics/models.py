@@ -30,16 +30,24 @@ class AnalysisRun(Job):
 
     SCOPE_STUDY = "study"
 
-    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="analysis_runs")
-    scope = models.CharField(max_length=40, default=SCOPE_STUDY, help_text=_('"study", or "wave:<id>" for one wave.'))
-    parameters = models.JSONField(default=dict, blank=True)
-    inputs_fingerprint = models.CharField(max_length=64, blank=True)
-    result = models.JSONField(null=True, blank=True)
-    reason = models.CharField(max_length=200, blank=True)
+    study = models.ForeignKey(
+        "surveys.Study", on_delete=models.CASCADE, related_name="analysis_runs", verbose_name=_("study")
+    )
+    scope = models.CharField(
+        max_length=40,
+        default=SCOPE_STUDY,
+        help_text=_('"study", or "wave:<id>" for one wave.'),
+        verbose_name=_("scope"),
+    )
+    parameters = models.JSONField(default=dict, blank=True, verbose_name=_("parameters"))
+    inputs_fingerprint = models.CharField(max_length=64, blank=True, verbose_name=_("inputs fingerprint"))
+    result = models.JSONField(null=True, blank=True, verbose_name=_("result"))
+    reason = models.CharField(max_length=200, blank=True, verbose_name=_("reason"))
     stale_since = models.DateTimeField(
         null=True,
         blank=True,
         help_text=_("When answers this result used were withdrawn; it is shown, marked, until a fresh one is done."),
+        verbose_name=_("out of date since"),
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -47,10 +55,13 @@ class AnalysisRun(Job):
         null=True,
         blank=True,
         related_name="analysis_runs",
+        verbose_name=_("requested by"),
     )
     objects = AnalysisRunQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("analysis run")
+        verbose_name_plural = _("analysis runs")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["study", "status", "-created_at"])]
         constraints = [

@@ -4,6 +4,7 @@ the service, and the audit log is append-only for everyone, superusers included.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import AuditLog, ExportJob
 from .services import export_delete
@@ -36,7 +37,7 @@ class ExportJobAdmin(admin.ModelAdmin):
         # Deleting the row would erase the record; the action below deletes the file instead.
         return False
 
-    @admin.action(description="Delete the files of the selected exports", permissions=["view"])
+    @admin.action(description=_("Delete the files of the selected exports"), permissions=["view"])
     def delete_files(self, request, queryset) -> None:
         for job in queryset.filter(deleted_at__isnull=True).select_related("study"):
             export_delete(job=job, actor=request.user, reason="admin")

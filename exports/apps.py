@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ExportsConfig(AppConfig):
     name = "exports"
-    verbose_name = "Exports and audit log"
+    verbose_name = _("Exports and audit log")
 
     def ready(self) -> None:
         from . import (

@@ -31,7 +31,9 @@ class ExportJob(Job):
     `requested_by`, until `expires_at`.
     """
 
-    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="export_jobs")
+    study = models.ForeignKey(
+        "surveys.Study", on_delete=models.CASCADE, related_name="export_jobs", verbose_name=_("study")
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -39,16 +41,19 @@ class ExportJob(Job):
         blank=True,
         related_name="export_jobs",
         help_text=_("Empty for command-line exports, which nobody can download."),
+        verbose_name=_("requested by"),
     )
-    file_name = models.CharField(max_length=80, blank=True, editable=False)
-    size = models.BigIntegerField(null=True, blank=True)
-    summary = models.JSONField(default=dict, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(max_length=80, blank=True, editable=False, verbose_name=_("file name"))
+    size = models.BigIntegerField(null=True, blank=True, verbose_name=_("size"))
+    summary = models.JSONField(default=dict, blank=True, verbose_name=_("summary"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("deleted at"))
 
     objects = ExportJobQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["study", "requested_by", "-created_at"])]
         constraints = [
@@ -106,9 +111,10 @@ class AuditLog(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_name = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
+    actor_name = models.CharField(max_length=150, blank=True, verbose_name=_("actor name"))
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True, verbose_name=_("action"))
     study = models.ForeignKey(
         "surveys.Study",
         on_delete=models.DO_NOTHING,
@@ -116,15 +122,18 @@ class AuditLog(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("study"),
     )
-    study_slug = models.CharField(max_length=50, blank=True)
-    target = models.CharField(max_length=100, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    study_slug = models.CharField(max_length=50, blank=True, verbose_name=_("study short name"))
+    target = models.CharField(max_length=100, blank=True, verbose_name=_("target"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("at"))
 
     objects = AuditLogQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
         ordering = ["-at", "-id"]
         default_permissions = ("add", "view")
 

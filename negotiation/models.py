@@ -10,32 +10,45 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.jobs import Job
 
 
 class Scenario(models.Model):
-    study = models.ForeignKey("surveys.Study", on_delete=models.CASCADE, related_name="scenarios")
-    title = models.CharField(max_length=200)
-    budget = models.FloatField()
-    criteria = models.JSONField(default=list, help_text="Names of the study's rating criteria.")
-    max_rounds = models.PositiveSmallIntegerField(default=20)
+    study = models.ForeignKey(
+        "surveys.Study", on_delete=models.CASCADE, related_name="scenarios", verbose_name=_("study")
+    )
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    budget = models.FloatField(verbose_name=_("budget"))
+    criteria = models.JSONField(
+        default=list, help_text=_("Names of the study's rating criteria."), verbose_name=_("criteria")
+    )
+    max_rounds = models.PositiveSmallIntegerField(default=20, verbose_name=_("round limit"))
     mediator = models.CharField(
         max_length=20,
-        choices=[("nash", "Nash product"), ("maximin", "Worst gain first, then Nash product")],
+        choices=[("nash", _("Nash product (default)")), ("maximin", _("Worst gain first, then Nash product"))],
         default="nash",
+        verbose_name=_("mediator"),
     )
     # The currency of the budget and costs (ISO 4217), used to display amounts.
-    currency = models.CharField(max_length=3, default="CAD")
+    currency = models.CharField(max_length=3, default="CAD", verbose_name=_("currency"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
     # Optimistic locking: every edit must name the version it started from and bumps it.
-    version = models.PositiveIntegerField(default=1)
+    version = models.PositiveIntegerField(default=1, verbose_name=_("version"))
 
     class Meta:
+        verbose_name = _("scenario")
+        verbose_name_plural = _("scenarios")
         ordering = ["study", "title", "id"]
         constraints = [
             models.UniqueConstraint(fields=["study", "title"], name="scenario_unique_title"),
@@ -47,20 +60,24 @@ class Scenario(models.Model):
 
 
 class Stakeholder(models.Model):
-    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="stakeholders")
-    group = models.ForeignKey("surveys.Group", on_delete=models.CASCADE, related_name="+")
-    criterion_weights = models.JSONField(default=dict)
-    baseline = models.JSONField(default=dict)
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.CASCADE, related_name="stakeholders", verbose_name=_("scenario")
+    )
+    group = models.ForeignKey("surveys.Group", on_delete=models.CASCADE, related_name="+", verbose_name=_("group"))
+    criterion_weights = models.JSONField(default=dict, verbose_name=_("criterion weights"))
+    baseline = models.JSONField(default=dict, verbose_name=_("baseline"))
     # The values computed from the survey, kept so the page can show "default: …" beside edits.
-    default_weights = models.JSONField(default=dict, blank=True)
-    default_baseline = models.JSONField(default=dict, blank=True)
+    default_weights = models.JSONField(default=dict, blank=True, verbose_name=_("default weights"))
+    default_baseline = models.JSONField(default=dict, blank=True, verbose_name=_("default baseline"))
     # Where the defaults came from, as data (shown in the reader's language, see presenters):
     # {"weights": {"kind": "priorities", "wave": name} | {"kind": "equal"},
     #  "baseline": {"kind": "ratings", "wave": name, "sites": n} | {"kind": "midpoint"}}.
-    defaults_source = models.JSONField(default=dict, blank=True)
-    order = models.PositiveIntegerField(default=0)
+    defaults_source = models.JSONField(default=dict, blank=True, verbose_name=_("source of the defaults"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("stakeholder group")
+        verbose_name_plural = _("stakeholder groups")
         ordering = ["scenario", "order", "id"]
         constraints = [models.UniqueConstraint(fields=["scenario", "group"], name="stakeholder_unique_group")]
 
@@ -69,24 +86,33 @@ class Stakeholder(models.Model):
 
 
 class Intervention(models.Model):
-    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="interventions")
-    code = models.CharField(max_length=60)
-    name = models.CharField(max_length=200)
-    cost = models.FloatField()
-    effects = models.JSONField(default=dict, help_text="{criterion: rating-scale points}")
-    excludes = models.JSONField(default=list, blank=True, help_text="Codes of excluded interventions.")
-    group_effects = models.JSONField(
-        default=dict, blank=True, help_text="{group name: {criterion: points}}, replacing effects for those groups."
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.CASCADE, related_name="interventions", verbose_name=_("scenario")
     )
-    suggested_effects = models.JSONField(default=dict, blank=True)
-    suggested_group_effects = models.JSONField(default=dict, blank=True)
+    code = models.CharField(max_length=60, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    cost = models.FloatField(verbose_name=_("cost"))
+    effects = models.JSONField(default=dict, help_text=_("{criterion: rating-scale points}"), verbose_name=_("effects"))
+    excludes = models.JSONField(
+        default=list, blank=True, help_text=_("Codes of excluded interventions."), verbose_name=_("excludes")
+    )
+    group_effects = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("{group name: {criterion: points}}, replacing effects for those groups."),
+        verbose_name=_("group effects"),
+    )
+    suggested_effects = models.JSONField(default=dict, blank=True, verbose_name=_("suggested effects"))
+    suggested_group_effects = models.JSONField(default=dict, blank=True, verbose_name=_("suggested group effects"))
     # Where each suggestion came from, as data (shown in the reader's language, see presenters):
     # {"wave": name, "criteria": {criterion: {"effect", "n_ratings", "n", "n_attributes", "lambda",
     #  "attributes": [{"attribute", "coefficient", "shortfall"}]}}} or {"unmatched": true}.
-    suggestion_source = models.JSONField(default=dict, blank=True)
-    order = models.PositiveIntegerField(default=0)
+    suggestion_source = models.JSONField(default=dict, blank=True, verbose_name=_("source of the suggestion"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("intervention")
+        verbose_name_plural = _("interventions")
         ordering = ["scenario", "order", "id"]
         constraints = [models.UniqueConstraint(fields=["scenario", "code"], name="intervention_unique_code")]
 
@@ -95,12 +121,16 @@ class Intervention(models.Model):
 
 
 class BaseDesign(models.Model):
-    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="base_designs")
-    name = models.CharField(max_length=200)
-    interventions = models.JSONField(default=list, help_text="Intervention codes.")
-    order = models.PositiveIntegerField(default=0)
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.CASCADE, related_name="base_designs", verbose_name=_("scenario")
+    )
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    interventions = models.JSONField(default=list, help_text=_("Intervention codes."), verbose_name=_("interventions"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("base design")
+        verbose_name_plural = _("base designs")
         ordering = ["scenario", "order", "id"]
         constraints = [models.UniqueConstraint(fields=["scenario", "name"], name="base_design_unique_name")]
 
@@ -109,16 +139,25 @@ class BaseDesign(models.Model):
 
 
 class NegotiationSession(Job):
-    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="sessions")
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.CASCADE, related_name="sessions", verbose_name=_("scenario")
+    )
     # The scenario document as it stood at the start, so later edits never change a result.
-    snapshot = models.JSONField()
-    pinned = models.JSONField(default=list, blank=True)
-    forbidden = models.JSONField(default=list, blank=True)
+    snapshot = models.JSONField(verbose_name=_("snapshot"))
+    pinned = models.JSONField(default=list, blank=True, verbose_name=_("pinned"))
+    forbidden = models.JSONField(default=list, blank=True, verbose_name=_("forbidden"))
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
     )
 
     class Meta:
+        verbose_name = _("negotiation session")
+        verbose_name_plural = _("negotiation sessions")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "created_at"])]
 
@@ -127,19 +166,23 @@ class NegotiationSession(Job):
 
 
 class Round(models.Model):
-    session = models.ForeignKey(NegotiationSession, on_delete=models.CASCADE, related_name="rounds")
-    number = models.PositiveIntegerField()
-    proposal = models.JSONField(default=list)
-    cost = models.FloatField()
-    utilities = models.JSONField(default=dict)
-    aspirations = models.JSONField(default=dict)
-    responses = models.JSONField(default=dict)
-    mediator = models.TextField(blank=True)
+    session = models.ForeignKey(
+        NegotiationSession, on_delete=models.CASCADE, related_name="rounds", verbose_name=_("session")
+    )
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    proposal = models.JSONField(default=list, verbose_name=_("proposal"))
+    cost = models.FloatField(verbose_name=_("cost"))
+    utilities = models.JSONField(default=dict, verbose_name=_("utilities"))
+    aspirations = models.JSONField(default=dict, verbose_name=_("aspirations"))
+    responses = models.JSONField(default=dict, verbose_name=_("responses"))
+    mediator = models.TextField(blank=True, verbose_name=_("mediator"))
     # The round's other keys of the outcome JSON (the mediator's rule, whether the proposal
     # meets every aspiration), kept as they came.
-    extra = models.JSONField(default=dict, blank=True)
+    extra = models.JSONField(default=dict, blank=True, verbose_name=_("extra"))
 
     class Meta:
+        verbose_name = _("round")
+        verbose_name_plural = _("rounds")
         ordering = ["session", "number"]
         constraints = [models.UniqueConstraint(fields=["session", "number"], name="round_unique_number")]
 
@@ -161,9 +204,15 @@ class Round(models.Model):
 
 
 class Outcome(models.Model):
-    session = models.OneToOneField(NegotiationSession, on_delete=models.CASCADE, related_name="outcome")
-    data = models.JSONField(help_text="The outcome JSON of docs/contracts.md.")
-    created_at = models.DateTimeField(default=timezone.now)
+    session = models.OneToOneField(
+        NegotiationSession, on_delete=models.CASCADE, related_name="outcome", verbose_name=_("session")
+    )
+    data = models.JSONField(help_text=_("The outcome JSON of docs/contracts.md."), verbose_name=_("data"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("outcome")
+        verbose_name_plural = _("outcomes")
 
     def __str__(self) -> str:
         return f"outcome of session {self.session_id}"

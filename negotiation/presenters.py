@@ -321,14 +321,14 @@ def defaults_note(source: dict) -> str:
     parts = []
     weights, baseline = source.get("weights") or {}, source.get("baseline") or {}
     if weights.get("kind") == "priorities":
-        parts.append(gettext("weights: the members' mean priority tokens in round “%(wave)s”") % weights)
+        parts.append(gettext("weights: the members' mean priority tokens in wave “%(wave)s”") % weights)
     elif weights.get("kind") == "equal":
         parts.append(gettext("weights: equal (no priority tokens)"))
     if baseline.get("kind") == "ratings":
         parts.append(
             ngettext(
-                "baseline: the members' mean rating of %(sites)s street in round “%(wave)s”",
-                "baseline: the members' mean rating over %(sites)s streets in round “%(wave)s”",
+                "baseline: the members' mean rating of %(sites)s street in wave “%(wave)s”",
+                "baseline: the members' mean rating over %(sites)s streets in wave “%(wave)s”",
                 baseline["sites"],
             )
             % {"sites": num(baseline["sites"], 0), "wave": baseline["wave"]}
@@ -362,7 +362,7 @@ def suggestion_note(source: dict, names: Names, criteria: list[str] = ()) -> lis
         lines.append(
             gettext(
                 "%(criterion)s: %(effect)s points, from a ridge regression of the mean of %(ratings)s ratings "
-                "of %(sites)s streets in round “%(wave)s” on %(attributes)s audited attributes "
+                "of %(sites)s streets in wave “%(wave)s” on %(attributes)s audited attributes "
                 "(λ = %(lambda)s, chosen by generalised cross-validation) — %(details)s"
             )
             % {

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class StudioConfig(AppConfig):
     name = "studio"
-    verbose_name = "Study builder"
+    verbose_name = _("Study builder")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -20,18 +20,27 @@ class Mailing(Job):
         INVITE = "invite", _("Invitations")
         REMIND = "remind", _("Reminder")
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="mailings")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INVITE)
-    reminder_of = models.OneToOneField("self", on_delete=models.CASCADE, null=True, blank=True, related_name="reminder")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="mailings", verbose_name=_("study"))
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INVITE, verbose_name=_("kind"))
+    reminder_of = models.OneToOneField(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="reminder", verbose_name=_("reminder of")
     )
-    base_url = models.CharField(max_length=200)
-    total = models.PositiveIntegerField(default=0)
-    sent = models.PositiveIntegerField(default=0)
-    addresses_erased_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    base_url = models.CharField(max_length=200, verbose_name=_("base URL"))
+    total = models.PositiveIntegerField(default=0, verbose_name=_("total"))
+    sent = models.PositiveIntegerField(default=0, verbose_name=_("sent"))
+    addresses_erased_at = models.DateTimeField(null=True, blank=True, verbose_name=_("addresses erased at"))
 
     class Meta:
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -39,15 +48,22 @@ class Mailing(Job):
 
 
 class MailRecipient(models.Model):
-    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="recipients")
-    address = models.EmailField(blank=True)
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="recipients", verbose_name=_("mailing"))
+    address = models.EmailField(blank=True, verbose_name=_("address"))
     invitation = models.OneToOneField(
-        Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="mail_recipient"
+        Invitation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mail_recipient",
+        verbose_name=_("invitation"),
     )
-    sent_at = models.DateTimeField(null=True, blank=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    reminded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reminded at"))
 
     class Meta:
+        verbose_name = _("mail recipient")
+        verbose_name_plural = _("mail recipients")
         ordering = ["mailing", "id"]
 
     def __str__(self) -> str:

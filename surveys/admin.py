@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.site import site_url
 
@@ -61,9 +63,11 @@ class MembershipInline(admin.TabularInline):
 
 
 class InvitationCountForm(forms.Form):
-    count = forms.IntegerField(min_value=1, max_value=10_000, initial=20, label="How many links?")
-    ttl_days = forms.IntegerField(min_value=1, max_value=3650, initial=settings.INVITATION_TTL_DAYS)
-    label = forms.CharField(max_length=100, required=False, help_text="An internal batch name.")
+    count = forms.IntegerField(min_value=1, max_value=10_000, initial=20, label=_("How many links?"))
+    ttl_days = forms.IntegerField(
+        min_value=1, max_value=3650, initial=settings.INVITATION_TTL_DAYS, label=_("Valid for (days)")
+    )
+    label = forms.CharField(max_length=100, required=False, label=_("Batch"), help_text=_("An internal batch name."))
 
 
 @admin.register(Study)
@@ -101,14 +105,14 @@ class StudyAdmin(admin.ModelAdmin):
             )
         formset.save_m2m()
 
-    @admin.display(description="participants")
+    @admin.display(description=_("participants"))
     def participant_count(self, obj: Study) -> int:
         return obj.participants.count()
 
-    @admin.action(description="Generate invitation links (CSV download)")
+    @admin.action(description=_("Generate invitation links (CSV download)"))
     def create_invitations(self, request, queryset):
         if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one study.", messages.ERROR)
+            self.message_user(request, gettext("Choose exactly one study."), messages.ERROR)
             return None
         study = queryset.get()
         form = InvitationCountForm(request.POST if "count" in request.POST else None)
@@ -128,7 +132,7 @@ class StudyAdmin(admin.ModelAdmin):
             return response
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Invitation links for {study}",
+            "title": gettext("Invitation links for %(study)s") % {"study": study},
             "form": form,
             "study": study,
             "queryset": queryset,
@@ -137,7 +141,7 @@ class StudyAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/surveys/invitation_form.html", context)
 
-    @admin.action(description="Open for answers")
+    @admin.action(description=_("Open for answers"))
     def open_studies(self, request, queryset):
         from .readiness import StudyNotReady, study_open
 
@@ -147,7 +151,7 @@ class StudyAdmin(admin.ModelAdmin):
             except StudyNotReady as exc:
                 self.message_user(request, f"{study.slug}: {exc}", messages.ERROR)
 
-    @admin.action(description="Close")
+    @admin.action(description=_("Close"))
     def close_studies(self, request, queryset):
         queryset.update(status=Study.Status.CLOSED)
 

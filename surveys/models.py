@@ -54,25 +54,31 @@ class Study(Localized, models.Model):
         OPEN = "open", _("Open")
         CLOSED = "closed", _("Closed")
 
-    slug = models.SlugField(unique=True)
+    slug = models.SlugField(unique=True, verbose_name=_("short name (in links)"))
     title_en = models.CharField(_("title (English)"), max_length=200)
     title_fr = models.CharField(_("title (French)"), max_length=200, blank=True)
     description_en = models.TextField(_("purpose (English)"), blank=True)
     description_fr = models.TextField(_("purpose (French)"), blank=True)
-    scale_min = models.SmallIntegerField(default=1)
-    scale_max = models.SmallIntegerField(default=5)
+    scale_min = models.SmallIntegerField(default=1, verbose_name=_("bottom of the scale"))
+    scale_max = models.SmallIntegerField(default=5, verbose_name=_("top of the scale"))
     scale_labels_en = models.JSONField(
-        default=list, blank=True, help_text=_("One label per scale point, lowest first.")
+        default=list,
+        blank=True,
+        help_text=_("One label per scale point, lowest first."),
+        verbose_name=_("scale labels (English)"),
     )
-    scale_labels_fr = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    priority_tokens = models.PositiveSmallIntegerField(default=10)
+    scale_labels_fr = models.JSONField(default=list, blank=True, verbose_name=_("scale labels (French)"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status"))
+    priority_tokens = models.PositiveSmallIntegerField(default=10, verbose_name=_("priority tokens"))
     open_signup = models.BooleanField(
         default=False,
         help_text=_("Anyone with the study's open link (/s/<slug>/) may take part; each gets a personal link."),
+        verbose_name=_("open sign-up"),
     )
     min_group_size = models.PositiveSmallIntegerField(
-        default=5, help_text=_("Groups smaller than this are shown with a caution.")
+        default=5,
+        help_text=_("Groups smaller than this are shown with a caution."),
+        verbose_name=_("smallest group shown"),
     )
     min_tested_group_size = models.PositiveSmallIntegerField(
         default=3,
@@ -81,9 +87,12 @@ class Study(Localized, models.Model):
             "Smallest group (and smallest rest of the raters) whose divergence gets a significance test; "
             "smaller groups are shown as too small to test."
         ),
+        verbose_name=_("smallest group tested"),
     )
     k_anonymity = models.PositiveSmallIntegerField(
-        default=5, help_text=_("Smallest group-membership cell allowed in anonymised exports.")
+        default=5,
+        help_text=_("Smallest group-membership cell allowed in anonymised exports."),
+        verbose_name=_("k (smallest group released)"),
     )
     answers_editable_until_wave_closes = models.BooleanField(
         default=False,
@@ -91,14 +100,18 @@ class Study(Localized, models.Model):
             "Residents may change their answers after finishing, until the wave closes. "
             "Otherwise finishing closes their answers."
         ),
+        verbose_name=_("answers editable until the wave closes"),
     )
     comments_reviewed = models.BooleanField(
-        default=False, help_text=_("Free-text comments were reviewed and may be exported.")
+        default=False,
+        help_text=_("Free-text comments were reviewed and may be exported."),
+        verbose_name=_("comments reviewed"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name_plural = "studies"
+        verbose_name = _("study")
+        verbose_name_plural = _("studies")
         ordering = ["slug"]
         constraints = [
             models.CheckConstraint(condition=models.Q(scale_max__gt=models.F("scale_min")), name="study_scale_ordered")
@@ -150,11 +163,15 @@ class StudyMembership(models.Model):
         PLANNER = "planner", _("Planner")
         RESEARCHER = "researcher", _("Researcher")
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships")
-    role = models.CharField(max_length=12, choices=Role.choices)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("study"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_memberships", verbose_name=_("user")
+    )
+    role = models.CharField(max_length=12, choices=Role.choices, verbose_name=_("role"))
 
     class Meta:
+        verbose_name = _("study role")
+        verbose_name_plural = _("study roles")
         constraints = [models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique")]
 
     def __str__(self) -> str:
@@ -167,12 +184,14 @@ class Wave(models.Model):
         OPEN = "open", _("Open")
         CLOSED = "closed", _("Closed")
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="waves")
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
-    order = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="waves", verbose_name=_("study"))
+    name = models.CharField(max_length=NAME_MAX_LENGTH, verbose_name=_("name"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, verbose_name=_("status"))
 
     class Meta:
+        verbose_name = _("wave")
+        verbose_name_plural = _("waves")
         ordering = ["study", "order", "id"]
         constraints = [models.UniqueConstraint(fields=["study", "name"], name="wave_unique_name")]
 
@@ -189,20 +208,27 @@ class GroupQuerySet(models.QuerySet):
 class Group(Coded, Localized, models.Model):
     code_source = "label_en"
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="groups")
-    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
-    label_en = models.CharField(_("name"), max_length=NAME_MAX_LENGTH, help_text=_("The group's name as written."))
-    label_fr = models.CharField(max_length=120, blank=True)
-    description_en = models.CharField(max_length=300, blank=True)
-    description_fr = models.CharField(max_length=300, blank=True)
-    target_count = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("How many participants the study aims for.")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="groups", verbose_name=_("study"))
+    code = models.CharField(
+        max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False, verbose_name=_("code")
     )
-    order = models.PositiveIntegerField(default=0)
+    label_en = models.CharField(_("name"), max_length=NAME_MAX_LENGTH, help_text=_("The group's name as written."))
+    label_fr = models.CharField(max_length=120, blank=True, verbose_name=_("label (French)"))
+    description_en = models.CharField(max_length=300, blank=True, verbose_name=_("description (English)"))
+    description_fr = models.CharField(max_length=300, blank=True, verbose_name=_("description (French)"))
+    target_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("How many participants the study aims for."),
+        verbose_name=_("target count"),
+    )
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     objects = GroupQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("group")
+        verbose_name_plural = _("groups")
         ordering = ["study", "order", "code"]
         constraints = [
             models.UniqueConstraint(fields=["study", "code"], name="group_unique_code"),
@@ -232,18 +258,20 @@ def _participant_code() -> str:
 
 
 class Participant(models.Model):
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
-    code = models.CharField(max_length=64, default=_participant_code)
-    groups = models.ManyToManyField(Group, blank=True, related_name="participants")
-    language = models.CharField(max_length=5, blank=True)
-    consented_at = models.DateTimeField(null=True, blank=True)
-    groups_answered_at = models.DateTimeField(null=True, blank=True)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants", verbose_name=_("study"))
+    code = models.CharField(max_length=64, default=_participant_code, verbose_name=_("code"))
+    groups = models.ManyToManyField(Group, blank=True, related_name="participants", verbose_name=_("groups"))
+    language = models.CharField(max_length=5, blank=True, verbose_name=_("language"))
+    consented_at = models.DateTimeField(null=True, blank=True, verbose_name=_("consented at"))
+    groups_answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("groups answered at"))
     # Seeds the order in which this participant sees streets and ranking images, so order effects
     # average out over participants while each one sees the same order on every visit.
-    order_seed = models.PositiveIntegerField(default=_order_seed, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order_seed = models.PositiveIntegerField(default=_order_seed, editable=False, verbose_name=_("order seed"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
         ordering = ["study", "code"]
         constraints = [models.UniqueConstraint(fields=["study", "code"], name="participant_unique_code")]
 
@@ -254,23 +282,36 @@ class Participant(models.Model):
 class Invitation(models.Model):
     """An invitation link. Only the SHA-256 of the token is stored; the token itself is shown once."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations")
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("study"))
+    token_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("token hash"))
     # SET_NULL keeps a withdrawn participant's invitation, marked used, so the link stays dead.
     participant = models.OneToOneField(
-        Participant, on_delete=models.SET_NULL, related_name="invitation", null=True, blank=True
+        Participant,
+        on_delete=models.SET_NULL,
+        related_name="invitation",
+        null=True,
+        blank=True,
+        verbose_name=_("participant"),
     )
     label = models.CharField(
-        max_length=100, blank=True, help_text=_("Internal note, e.g. a batch name. Never exported.")
+        max_length=100,
+        blank=True,
+        help_text=_("Internal note, e.g. a batch name. Never exported."),
+        verbose_name=_("label"),
     )
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("used at"))
     withdrawn_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("The participant withdrew and their answers were deleted.")
+        null=True,
+        blank=True,
+        help_text=_("The participant withdrew and their answers were deleted."),
+        verbose_name=_("withdrawn at"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -282,17 +323,21 @@ class Invitation(models.Model):
 
 
 class Site(Coded, models.Model):
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sites")
-    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="sites", verbose_name=_("study"))
+    code = models.CharField(
+        max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False, verbose_name=_("code")
+    )
     name = models.CharField(
         _("name"), max_length=NAME_MAX_LENGTH, blank=True, help_text=_("The street's name as written.")
     )
-    latitude = models.FloatField(null=True, blank=True)
-    longitude = models.FloatField(null=True, blank=True)
-    attributes = models.JSONField(default=dict, blank=True)
-    order = models.PositiveIntegerField(default=0)
+    latitude = models.FloatField(null=True, blank=True, verbose_name=_("latitude"))
+    longitude = models.FloatField(null=True, blank=True, verbose_name=_("longitude"))
+    attributes = models.JSONField(default=dict, blank=True, verbose_name=_("attributes"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
         ordering = ["study", "order", "code"]
         constraints = [
             models.UniqueConstraint(fields=["study", "code"], name="site_unique_code"),
@@ -309,17 +354,23 @@ class Site(Coded, models.Model):
 
 
 class Image(Coded, Localized, models.Model):
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images")
-    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images", verbose_name=_("study"))
+    code = models.CharField(
+        max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False, verbose_name=_("code")
+    )
     name = models.CharField(
         _("name"), max_length=NAME_MAX_LENGTH, blank=True, help_text=_("The image's name as written.")
     )
-    file = models.ImageField(upload_to="images/", blank=True)
+    file = models.ImageField(upload_to="images/", blank=True, verbose_name=_("file"))
     alt_text_en = models.CharField(_("alt text (English)"), max_length=300)
     alt_text_fr = models.CharField(_("alt text (French)"), max_length=300, blank=True)
-    site = models.ForeignKey(Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="images")
+    site = models.ForeignKey(
+        Site, on_delete=models.SET_NULL, null=True, blank=True, related_name="images", verbose_name=_("site")
+    )
 
     class Meta:
+        verbose_name = _("image")
+        verbose_name_plural = _("images")
         ordering = ["study", "code"]
         constraints = [
             models.UniqueConstraint(fields=["study", "code"], name="image_unique_code"),
@@ -359,20 +410,25 @@ class Criterion(Coded, Localized, models.Model):
         RATING = "rating", _("Rating")
         RANKING = "ranking", _("Ranking")
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="criteria")
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="criteria", verbose_name=_("study"))
     name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH, help_text=_("The criterion's name as written."))
-    code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RATING)
-    label_en = models.CharField(max_length=120, blank=True)
-    label_fr = models.CharField(max_length=120, blank=True)
-    description_en = models.CharField(max_length=500, blank=True)
-    description_fr = models.CharField(max_length=500, blank=True)
-    order = models.PositiveIntegerField(default=0)
-    images = models.ManyToManyField(Image, through="RankingSetItem", blank=True, related_name="ranking_criteria")
+    code = models.CharField(
+        max_length=CODE_MAX_LENGTH, blank=True, validators=[code_validator], editable=False, verbose_name=_("code")
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RATING, verbose_name=_("kind"))
+    label_en = models.CharField(max_length=120, blank=True, verbose_name=_("label (English)"))
+    label_fr = models.CharField(max_length=120, blank=True, verbose_name=_("label (French)"))
+    description_en = models.CharField(max_length=500, blank=True, verbose_name=_("description (English)"))
+    description_fr = models.CharField(max_length=500, blank=True, verbose_name=_("description (French)"))
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
+    images = models.ManyToManyField(
+        Image, through="RankingSetItem", blank=True, related_name="ranking_criteria", verbose_name=_("images")
+    )
 
     class Meta:
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
         ordering = ["study", "kind", "order", "name"]
-        verbose_name_plural = "criteria"
         constraints = [
             models.UniqueConstraint(fields=["study", "name"], name="criterion_unique"),
             models.UniqueConstraint(fields=["study", "code"], name="criterion_unique_code"),
@@ -393,11 +449,15 @@ class Criterion(Coded, Localized, models.Model):
 class RankingSetItem(models.Model):
     """One image of the set a ranking criterion asks residents to order."""
 
-    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="set_items")
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="set_items")
-    position = models.PositiveIntegerField(default=0)
+    criterion = models.ForeignKey(
+        Criterion, on_delete=models.CASCADE, related_name="set_items", verbose_name=_("criterion")
+    )
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="set_items", verbose_name=_("image"))
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
+        verbose_name = _("image of a ranking set")
+        verbose_name_plural = _("images of ranking sets")
         ordering = ["criterion", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["criterion", "image"], name="ranking_set_unique")]
 
@@ -409,10 +469,10 @@ class Answer(models.Model):
     """Common columns of every resident answer. `client_seq` orders saves from the same
     participant so a stale tab cannot overwrite a newer answer."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE)
-    wave = models.ForeignKey(Wave, on_delete=models.CASCADE)
-    client_seq = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(default=timezone.now)
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, verbose_name=_("participant"))
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, verbose_name=_("wave"))
+    client_seq = models.BigIntegerField(default=0, verbose_name=_("client sequence number"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         abstract = True
@@ -422,11 +482,13 @@ class Answer(models.Model):
 
 
 class Rating(Answer):
-    site = models.ForeignKey(Site, on_delete=models.CASCADE)
-    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE)
-    value = models.SmallIntegerField()
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, verbose_name=_("site"))
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, verbose_name=_("criterion"))
+    value = models.SmallIntegerField(verbose_name=_("value"))
 
     class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
         constraints = [
             models.UniqueConstraint(fields=["participant", "wave", "site", "criterion"], name="rating_unique")
         ]
@@ -437,12 +499,18 @@ class ConsensusRating(models.Model):
     """A rating a study agreed on as a whole for a site and criterion (e.g. the one a focus group
     reached after discussion). Analyses measure each group's distance from it."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="consensus_ratings")
-    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="consensus_ratings")
-    value = models.FloatField()
-    source = models.CharField(max_length=200, blank=True, help_text=_("Where the consensus comes from."))
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="consensus_ratings", verbose_name=_("site"))
+    criterion = models.ForeignKey(
+        Criterion, on_delete=models.CASCADE, related_name="consensus_ratings", verbose_name=_("criterion")
+    )
+    value = models.FloatField(verbose_name=_("value"))
+    source = models.CharField(
+        max_length=200, blank=True, help_text=_("Where the consensus comes from."), verbose_name=_("source")
+    )
 
     class Meta:
+        verbose_name = _("consensus rating")
+        verbose_name_plural = _("consensus ratings")
         constraints = [models.UniqueConstraint(fields=["site", "criterion"], name="consensus_rating_unique")]
 
     def __str__(self) -> str:
@@ -450,37 +518,48 @@ class ConsensusRating(models.Model):
 
 
 class Ranking(Answer):
-    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE)
-    order = models.JSONField(help_text=_("Image codes, best first."))
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, verbose_name=_("criterion"))
+    order = models.JSONField(help_text=_("Image codes, best first."), verbose_name=_("order"))
 
     class Meta:
+        verbose_name = _("ranking")
+        verbose_name_plural = _("rankings")
         constraints = [models.UniqueConstraint(fields=["participant", "wave", "criterion"], name="ranking_unique")]
 
 
 class Priority(Answer):
-    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE)
-    tokens = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(100)])
+    criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, verbose_name=_("criterion"))
+    tokens = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(100)], verbose_name=_("tokens")
+    )
 
     class Meta:
-        verbose_name_plural = "priorities"
+        verbose_name = _("priority")
+        verbose_name_plural = _("priorities")
         constraints = [models.UniqueConstraint(fields=["participant", "wave", "criterion"], name="priority_unique")]
 
 
 class Comment(Answer):
-    text = models.TextField(max_length=5000)
+    text = models.TextField(max_length=5000, verbose_name=_("text"))
 
     class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
         constraints = [models.UniqueConstraint(fields=["participant", "wave"], name="comment_unique")]
 
 
 class Completion(models.Model):
     """A participant finished a wave. Unique, so finishing twice records one completion."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="completions")
-    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="completions")
-    completed_at = models.DateTimeField(default=timezone.now)
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="completions", verbose_name=_("participant")
+    )
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="completions", verbose_name=_("wave"))
+    completed_at = models.DateTimeField(default=timezone.now, verbose_name=_("completed at"))
 
     class Meta:
+        verbose_name = _("completion")
+        verbose_name_plural = _("completions")
         constraints = [models.UniqueConstraint(fields=["participant", "wave"], name="completion_unique")]
 
     def __str__(self) -> str:

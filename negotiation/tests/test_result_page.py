@@ -193,7 +193,7 @@ def test_the_editor_explains_defaults_and_suggestions_in_french(client, personas
     ).content.decode()
     assert '<th scope="col">Accessibilité</th>' in html and '<th scope="col">Esthétique</th>' in html
     assert "pondérations : égales (aucun jeton de priorité)" in html
-    assert "note moyenne des membres sur 2 rues au tour « w1 »" in html
+    assert "note moyenne des membres sur 2 rues dans la vague « w1 »" in html
     line = "Accessibilité : +0,40 point(s), d’une régression ridge de la moyenne de 1\u00a0200 notes"
     assert line in html
     assert "(λ = 0,03," in html and "(λ = 30," in html and "curb ramps : coefficient −0,500 × manque 0,80" in html
