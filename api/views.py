@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -290,7 +291,7 @@ class SessionStart(StaffView, APIView):
                     forbidden=data.validated_data.get("forbidden", []),
                 )
         except ScenarioError as error:
-            raise serializers.ValidationError({"scenario": error.errors}) from None
+            raise serializers.ValidationError({"scenario": error.messages(gettext)}) from None
         session.refresh_from_db()
         return Response(SessionSerializer(session).data, status=status.HTTP_202_ACCEPTED)
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from surveys.models import Criterion, Group, Priority, Rating, Site, Study, Wave
 
 from .bargaining import ScenarioError, parse_scenario, run_negotiation
+from .bargaining.scenario import Issue, gettext_noop
 from .bargaining.suggest import attributes_for, suggest_effects
 from .jobs import KIND
 from .models import (
@@ -31,13 +32,17 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-ERROR_STALE = (
+# Messages are English here and translated where they are shown (``ScenarioError.messages``).
+ERROR_STALE = gettext_noop(
     "Someone else saved this scenario while you were editing it. Your changes were not saved; "
     "reload the page to see the current version and apply your changes again."
 )
-ERROR_TITLE_TAKEN = "title: a scenario with this title already exists in the study"
-ERROR_NO_GROUPS = "groups: the study has no groups to negotiate between"
-ERROR_NO_SUGGESTION = "interventions: this intervention has no suggested effects; ask for suggestions first"
+ERROR_TITLE_TAKEN = Issue("title", gettext_noop("a scenario with this title already exists in the study"))
+ERROR_NO_GROUPS = Issue("groups", gettext_noop("the study has no groups to negotiate between"))
+ERROR_NOT_A_GROUP = gettext_noop("“{name}” is not a group of the study")
+ERROR_NO_SUGGESTION = Issue(
+    "interventions", gettext_noop("this intervention has no suggested effects; ask for suggestions first")
+)
 
 
 class ScenarioConflict(Exception):
@@ -100,12 +105,12 @@ def study_groups_by_name(study: Study) -> dict[str, Group]:
 def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None):
     """Parse the document and check it against the study; raises ScenarioError listing both
     kinds of problem together, so the planner sees every one at once."""
-    errors: list[str] = []
+    errors: list[Issue] = []
     parsed = None
     try:
         parsed = parse_scenario(document)
     except ScenarioError as exc:
-        errors.extend(exc.errors)
+        errors.extend(exc.issues)
     if not isinstance(document, dict):
         raise ScenarioError(errors)
     scale = document.get("scale")
@@ -114,14 +119,24 @@ def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None
         study.scale_max,
     ):
         errors.append(
-            f"scale: must be the study's rating scale {study.scale_min}..{study.scale_max} "
-            f"(got {scale.get('min')}..{scale.get('max')})"
+            Issue(
+                "scale",
+                gettext_noop("must be the study's rating scale {low}..{high} (got {got_low}..{got_high})"),
+                {
+                    "low": study.scale_min,
+                    "high": study.scale_max,
+                    "got_low": scale.get("min"),
+                    "got_high": scale.get("max"),
+                },
+            )
         )
     rating = set(study.criteria.filter(kind=Criterion.Kind.RATING).values_list("name", flat=True))
     criteria = document.get("criteria")
     for k, name in enumerate(criteria if isinstance(criteria, list) else []):
         if isinstance(name, str) and name not in rating:
-            errors.append(f"criteria[{k}]: {name!r} is not a rating criterion of the study")
+            errors.append(
+                Issue(f"criteria[{k}]", gettext_noop("“{name}” is not a rating criterion of the study"), {"name": name})
+            )
     known = study_groups_by_name(study)
     groups = document.get("groups")
     seen: dict[int, int] = {}
@@ -130,9 +145,15 @@ def _validate_for_study(*, study: Study, document, exclude_pk: int | None = None
         if not isinstance(name, str):
             continue
         if name not in known:
-            errors.append(f"groups[{k}].name: “{name}” is not a group of the study")
+            errors.append(Issue(f"groups[{k}].name", ERROR_NOT_A_GROUP, {"name": name}))
         elif known[name].pk in seen:
-            errors.append(f"groups[{k}].name: “{name}” is the same group as groups[{seen[known[name].pk]}]")
+            errors.append(
+                Issue(
+                    f"groups[{k}].name",
+                    gettext_noop("“{name}” is the same group as groups[{other}]"),
+                    {"name": name, "other": seen[known[name].pk]},
+                )
+            )
         else:
             seen[known[name].pk] = k
     title = document.get("title")
@@ -445,7 +466,7 @@ def document_add_group(*, scenario: Scenario, document: dict, name: str) -> dict
     defaults. Raises ScenarioError for a name that is not a group of the study."""
     group = study_groups_by_name(scenario.study).get(name)
     if group is None:
-        raise ScenarioError(f"groups: “{name}” is not a group of the study")
+        raise ScenarioError(Issue("groups", ERROR_NOT_A_GROUP, {"name": name}))
     defaults = stakeholder_defaults(
         study=scenario.study,
         group=group,

@@ -9,8 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from surveys.permissions import PLANNER, study_get_for_user
@@ -68,7 +68,7 @@ def scenario_list(request, slug: str):
             try:
                 scenario = scenario_create(study=study, title=title, budget=budget, user=request.user)
             except ScenarioError as exc:
-                errors = exc.errors
+                errors = exc.messages(gettext)
             else:
                 messages.success(request, _("Scenario created with defaults from the survey."))
                 return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
@@ -98,7 +98,7 @@ def scenario_import_view(request, slug: str):
                 document = _decode(text)
                 scenario = scenario_import(study=study, document=document, user=request.user)
             except ScenarioError as exc:
-                errors = exc.errors
+                errors = exc.messages(gettext)
             else:
                 messages.success(request, _("Imported “%(title)s”.") % {"title": scenario.title})
                 return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
@@ -130,9 +130,9 @@ def scenario_edit(request, slug: str, pk: int):
                 document_apply_suggestion(scenario=scenario, document=document, code=request.POST["apply"])
             scenario_update_from_document(scenario=scenario, document=document, version=version)
         except ScenarioError as exc:
-            errors, status = exc.errors, 400
+            errors, status = exc.messages(gettext), 400
         except ScenarioConflict as exc:
-            errors, status = [str(exc)], 409
+            errors, status = [gettext(str(exc))], 409
         else:
             messages.success(request, _("Scenario saved."))
             return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
@@ -184,7 +184,7 @@ def session_start_view(request, slug: str, pk: int):
     try:
         session = session_start(scenario=scenario, user=request.user, pinned=pinned, forbidden=forbidden)
     except ScenarioError as exc:
-        for e in exc.errors:
+        for e in exc.messages(gettext):
             messages.error(request, e)
         return redirect(reverse("negotiation:edit", args=[slug, scenario.pk]) + "#run")
     return redirect("negotiation:session", slug=slug, session_id=session.pk)

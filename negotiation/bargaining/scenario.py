@@ -49,12 +49,46 @@ MAX_DEPTH = 20
 MAX_DOCUMENT_CHARS = 5_000_000
 
 
-class ScenarioError(ValueError):
-    """A scenario document (or a pin/forbid request) is invalid; ``errors`` lists every problem."""
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogue (``makemessages`` extracts it) and returns it
+    unchanged: this package has no Django, so messages are translated where they are shown."""
+    return message
 
-    def __init__(self, errors: list[str] | str):
-        self.errors: list[str] = [errors] if isinstance(errors, str) else list(errors)
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem: the field's path, an English message with ``{name}`` fields, and their values."""
+
+    path: str
+    message: str
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, text: str) -> Issue:
+        """An issue from a finished "path: message" line."""
+        path, sep, message = text.partition(": ")
+        if not sep:
+            path, message = "(document)", text
+        return cls(path, message.replace("{", "{{").replace("}", "}}"))
+
+    def text(self, translate=lambda message: message) -> str:
+        """The "path: message" line, its message put through ``translate`` (e.g. Django's gettext)."""
+        return f"{self.path}: {translate(self.message).format(**self.params)}"
+
+
+class ScenarioError(ValueError):
+    """A scenario document (or a pin/forbid request) is invalid; ``issues`` lists every problem and
+    ``errors`` the same as English "path: message" lines."""
+
+    def __init__(self, errors: list[str | Issue] | str | Issue):
+        items = [errors] if isinstance(errors, str | Issue) else list(errors)
+        self.issues: list[Issue] = [e if isinstance(e, Issue) else Issue.of(e) for e in items]
+        self.errors: list[str] = [i.text() for i in self.issues]
         super().__init__("; ".join(self.errors))
+
+    def messages(self, translate) -> list[str]:
+        """Every problem as a "path: message" line in the reader's language."""
+        return [i.text(translate) for i in self.issues]
 
 
 @dataclass(frozen=True)
@@ -196,10 +230,10 @@ class _Parser:
     """Walks the document once, recording every error with its field path."""
 
     def __init__(self) -> None:
-        self.errors: list[str] = []
+        self.errors: list[Issue] = []
 
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{path}: {message}")
+    def error(self, path: str, message: str, **params) -> None:
+        self.errors.append(Issue(path, message, params))
 
     def number(
         self,
@@ -211,28 +245,30 @@ class _Parser:
         maximum: float | None = None,
     ) -> float:
         if key not in obj:
-            self.error(path, "missing")
+            self.error(path, gettext_noop("missing"))
             return 0.0
         value = obj[key]
         if not _is_number(value):
-            self.error(path, f"must be a finite number (got {_shown(value)})")
+            self.error(path, gettext_noop("must be a finite number (got {value})"), value=_shown(value))
             return 0.0
         if minimum is not None and value < minimum:
-            self.error(path, f"must be ≥ {minimum:g} (got {value:g})")
+            self.error(path, gettext_noop("must be ≥ {minimum:g} (got {value:g})"), minimum=minimum, value=value)
         if maximum is not None and value > maximum:
-            self.error(path, f"must be ≤ {maximum:g} (got {value:g})")
+            self.error(path, gettext_noop("must be ≤ {maximum:g} (got {value:g})"), maximum=maximum, value=value)
         return float(value)
 
     def text(self, value: Any, path: str, *, limit: int) -> str:
         """A non-empty string of printable text up to ``limit`` characters, or "" after an error."""
         if not isinstance(value, str) or not value.strip():
-            self.error(path, f"must be a non-empty string (got {_shown(value)})")
+            self.error(path, gettext_noop("must be a non-empty string (got {value})"), value=_shown(value))
             return ""
         if len(value) > limit:
-            self.error(path, f"must be at most {limit} characters (got {len(value)})")
+            self.error(
+                path, gettext_noop("must be at most {limit} characters (got {length})"), limit=limit, length=len(value)
+            )
             return ""
         if _CONTROL.search(value):
-            self.error(path, "must not contain control characters such as NUL")
+            self.error(path, gettext_noop("must not contain control characters such as NUL"))
             return ""
         return value
 
@@ -240,31 +276,33 @@ class _Parser:
         if key not in obj:
             if default is not None:
                 return default
-            self.error(path, "missing")
+            self.error(path, gettext_noop("missing"))
             return ""
         return self.text(obj[key], path, limit=limit)
 
     def listing(self, obj: dict, key: str, path: str, *, required: bool = True, limit: int | None = None) -> list:
         if key not in obj:
             if required:
-                self.error(path, "missing")
+                self.error(path, gettext_noop("missing"))
             return []
         value = obj[key]
         if not isinstance(value, list):
-            self.error(path, f"must be a list (got {type(value).__name__})")
+            self.error(path, gettext_noop("must be a list (got {kind})"), kind=type(value).__name__)
             return []
         if limit is not None and len(value) > limit:
-            self.error(path, f"must list at most {limit} items (got {len(value)})")
+            self.error(
+                path, gettext_noop("must list at most {limit} items (got {count})"), limit=limit, count=len(value)
+            )
             return []
         return value
 
     def mapping(self, obj: dict, key: str, path: str) -> dict:
         if key not in obj:
-            self.error(path, "missing")
+            self.error(path, gettext_noop("missing"))
             return {}
         value = obj[key]
         if not isinstance(value, dict):
-            self.error(path, f"must be an object (got {type(value).__name__})")
+            self.error(path, gettext_noop("must be an object (got {kind})"), kind=type(value).__name__)
             return {}
         return value
 
@@ -276,11 +314,17 @@ class _Parser:
         out: dict[str, float] = {}
         for key, value in raw.items():
             if key not in criteria:
-                self.error(path, f"unknown criterion {_shown(key)}")
+                self.error(path, gettext_noop("unknown criterion {name}"), name=_shown(key))
             elif not _is_number(value):
-                self.error(f"{path}.{key}", f"must be a finite number (got {_shown(value)})")
+                self.error(f"{path}.{key}", gettext_noop("must be a finite number (got {value})"), value=_shown(value))
             elif bound is not None and abs(value) > bound:
-                self.error(f"{path}.{key}", f"must lie between {-bound:g} and {bound:g} (got {value:g})")
+                self.error(
+                    f"{path}.{key}",
+                    gettext_noop("must lie between {low:g} and {high:g} (got {value:g})"),
+                    low=-bound,
+                    high=bound,
+                    value=value,
+                )
             else:
                 out[key] = float(value)
         return out
@@ -291,15 +335,15 @@ def _parse_groups(p: _Parser, doc: dict, criteria: tuple[str, ...], lo: float, h
     seen: set[str] = set()
     raw_groups = p.listing(doc, "groups", "groups", limit=MAX_GROUPS)
     if "groups" in doc and isinstance(doc["groups"], list) and not raw_groups:
-        p.error("groups", "must list at least one group")
+        p.error("groups", gettext_noop("must list at least one group"))
     for k, raw in enumerate(raw_groups):
         path = f"groups[{k}]"
         if not isinstance(raw, dict):
-            p.error(path, "must be an object")
+            p.error(path, gettext_noop("must be an object"))
             continue
         name = p.string(raw, "name", f"{path}.name")
         if name and name in seen:
-            p.error(f"{path}.name", f"duplicate group name {_shown(name)}")
+            p.error(f"{path}.name", gettext_noop("duplicate group name {name}"), name=_shown(name))
         seen.add(name)
         weights = p.criterion_map(
             p.mapping(raw, "criterion_weights", f"{path}.criterion_weights"),
@@ -308,19 +352,24 @@ def _parse_groups(p: _Parser, doc: dict, criteria: tuple[str, ...], lo: float, h
         )
         for c, w in weights.items():
             if not 0 <= w <= 1:
-                p.error(f"{path}.criterion_weights.{c}", f"must lie between 0 and 1 (got {w:g})")
+                p.error(
+                    f"{path}.criterion_weights.{c}", gettext_noop("must lie between 0 and 1 (got {value:g})"), value=w
+                )
         total = sum(weights.values())
         if "criterion_weights" in raw and abs(total - 1.0) > WEIGHT_SUM_TOL:
-            p.error(f"{path}.criterion_weights", f"must sum to 1 (got {total:.6g})")
+            p.error(f"{path}.criterion_weights", gettext_noop("must sum to 1 (got {total:.6g})"), total=total)
         baseline = p.criterion_map(p.mapping(raw, "baseline", f"{path}.baseline"), f"{path}.baseline", criteria)
         raw_baseline = raw.get("baseline")
         for c in criteria if isinstance(raw_baseline, dict) else ():
             if c not in raw_baseline:
-                p.error(f"{path}.baseline", f"missing criterion {_shown(c)}")
+                p.error(f"{path}.baseline", gettext_noop("missing criterion {name}"), name=_shown(c))
             elif c in baseline and not lo <= baseline[c] <= hi:
                 p.error(
                     f"{path}.baseline.{c}",
-                    f"must lie on the scale {lo:g}..{hi:g} (got {baseline[c]:g})",
+                    gettext_noop("must lie on the scale {low:g}..{high:g} (got {value:g})"),
+                    low=lo,
+                    high=hi,
+                    value=baseline[c],
                 )
         groups.append(Group(name, weights, baseline))
     return tuple(groups)
@@ -336,11 +385,11 @@ def _parse_interventions(p: _Parser, doc: dict, criteria: tuple[str, ...], group
     for k, raw in enumerate(raw_list):
         path = f"interventions[{k}]"
         if not isinstance(raw, dict):
-            p.error(path, "must be an object")
+            p.error(path, gettext_noop("must be an object"))
             continue
         code = p.string(raw, "code", f"{path}.code", limit=CODE_MAX)
         if code and code in seen:
-            p.error(f"{path}.code", f"duplicate intervention code {_shown(code)}")
+            p.error(f"{path}.code", gettext_noop("duplicate intervention code {code}"), code=_shown(code))
         seen.add(code)
         name = p.string(raw, "name", f"{path}.name", default=code)
         cost = p.number(raw, "cost", f"{path}.cost", minimum=0, maximum=AMOUNT_MAX)
@@ -351,24 +400,30 @@ def _parse_interventions(p: _Parser, doc: dict, criteria: tuple[str, ...], group
             p.listing(raw, "excludes", f"{path}.excludes", required=False, limit=MAX_INTERVENTIONS)
         ):
             if not isinstance(other, str):
-                p.error(f"{path}.excludes[{j}]", f"must be a code string (got {_shown(other)})")
+                p.error(
+                    f"{path}.excludes[{j}]", gettext_noop("must be a code string (got {value})"), value=_shown(other)
+                )
             elif other not in known:
-                p.error(f"{path}.excludes", f"unknown intervention {_shown(other)}")
+                p.error(f"{path}.excludes", gettext_noop("unknown intervention {code}"), code=_shown(other))
             elif other == code:
-                p.error(f"{path}.excludes", "an intervention cannot exclude itself")
+                p.error(f"{path}.excludes", gettext_noop("an intervention cannot exclude itself"))
             elif other not in excludes:
                 excludes.append(other)
         by_group: dict[str, dict[str, float]] = {}
         raw_by_group = raw.get("group_effects", {})
         if not isinstance(raw_by_group, dict):
-            p.error(f"{path}.group_effects", f"must be an object (got {type(raw_by_group).__name__})")
+            p.error(
+                f"{path}.group_effects",
+                gettext_noop("must be an object (got {kind})"),
+                kind=type(raw_by_group).__name__,
+            )
             raw_by_group = {}
         for group_name, raw_effects in raw_by_group.items():
             gpath = f"{path}.group_effects.{group_name}"
             if group_name not in group_names:
-                p.error(f"{path}.group_effects", f"unknown group {_shown(group_name)}")
+                p.error(f"{path}.group_effects", gettext_noop("unknown group {name}"), name=_shown(group_name))
             elif not isinstance(raw_effects, dict):
-                p.error(gpath, f"must be an object (got {type(raw_effects).__name__})")
+                p.error(gpath, gettext_noop("must be an object (got {kind})"), kind=type(raw_effects).__name__)
             else:
                 by_group[group_name] = p.criterion_map(raw_effects, gpath, criteria, bound=span)
         out.append(Intervention(code, name, cost, effects, tuple(excludes), by_group))
@@ -381,20 +436,24 @@ def _parse_base_designs(p: _Parser, doc: dict, known: set[str]):
     for k, raw in enumerate(p.listing(doc, "base_designs", "base_designs", required=False, limit=MAX_BASE_DESIGNS)):
         path = f"base_designs[{k}]"
         if not isinstance(raw, dict):
-            p.error(path, "must be an object")
+            p.error(path, gettext_noop("must be an object"))
             continue
         name = p.string(raw, "name", f"{path}.name")
         if name and name in seen:
-            p.error(f"{path}.name", f"duplicate base design name {_shown(name)}")
+            p.error(f"{path}.name", gettext_noop("duplicate base design name {name}"), name=_shown(name))
         seen.add(name)
         codes: list[str] = []
         for j, code in enumerate(p.listing(raw, "interventions", f"{path}.interventions", limit=MAX_INTERVENTIONS)):
             if not isinstance(code, str):
-                p.error(f"{path}.interventions[{j}]", f"must be a code string (got {_shown(code)})")
+                p.error(
+                    f"{path}.interventions[{j}]",
+                    gettext_noop("must be a code string (got {value})"),
+                    value=_shown(code),
+                )
             elif code not in known:
-                p.error(f"{path}.interventions", f"unknown intervention {_shown(code)}")
+                p.error(f"{path}.interventions", gettext_noop("unknown intervention {code}"), code=_shown(code))
             elif code in codes:
-                p.error(f"{path}.interventions", f"lists {_shown(code)} twice")
+                p.error(f"{path}.interventions", gettext_noop("lists {code} twice"), code=_shown(code))
             else:
                 codes.append(code)
         out.append(BaseDesign(name, tuple(codes)))
@@ -406,7 +465,7 @@ def _parse_scale(p: _Parser, doc: dict) -> tuple[float, float]:
     lo = p.number(scale, "min", "scale.min", minimum=-1000, maximum=1000) if scale else 0.0
     hi = p.number(scale, "max", "scale.max", minimum=-1000, maximum=1000) if scale else 1.0
     if scale and lo >= hi and "min" in scale and "max" in scale:
-        p.error("scale", f"min must be below max (got {lo:g}..{hi:g})")
+        p.error("scale", gettext_noop("min must be below max (got {low:g}..{high:g})"), low=lo, high=hi)
     return lo, hi
 
 
@@ -414,13 +473,13 @@ def _parse_criteria(p: _Parser, doc: dict) -> tuple[str, ...]:
     out: list[str] = []
     raw = p.listing(doc, "criteria", "criteria", limit=MAX_CRITERIA)
     if "criteria" in doc and isinstance(doc["criteria"], list) and not raw:
-        p.error("criteria", "must list at least one criterion")
+        p.error("criteria", gettext_noop("must list at least one criterion"))
     for k, raw_name in enumerate(raw):
         name = p.text(raw_name, f"criteria[{k}]", limit=NAME_MAX)
         if not name:
             continue
         if name in out:
-            p.error(f"criteria[{k}]", f"duplicate criterion {_shown(name)}")
+            p.error(f"criteria[{k}]", gettext_noop("duplicate criterion {name}"), name=_shown(name))
         else:
             out.append(name)
     return tuple(out)
@@ -432,7 +491,9 @@ def parse_scenario(doc: dict) -> Scenario:
     Raises :class:`ScenarioError` listing every problem, each prefixed by its field path.
     """
     if not isinstance(doc, dict):
-        raise ScenarioError(f"(document): must be a JSON object (got {type(doc).__name__})")
+        raise ScenarioError(
+            Issue("(document)", gettext_noop("must be a JSON object (got {kind})"), {"kind": type(doc).__name__})
+        )
     check_depth(doc)
     p = _Parser()
     title = p.string(doc, "title", "title", limit=TITLE_MAX)
@@ -444,15 +505,29 @@ def parse_scenario(doc: dict) -> Scenario:
     base_designs = _parse_base_designs(p, doc, {i.code for i in interventions})
     max_rounds = doc.get("max_rounds", DEFAULT_MAX_ROUNDS)
     if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or not 1 <= max_rounds <= MAX_ROUNDS_LIMIT:
-        p.error("max_rounds", f"must be a whole number from 1 to {MAX_ROUNDS_LIMIT} (got {_shown(max_rounds)})")
+        p.error(
+            "max_rounds",
+            gettext_noop("must be a whole number from 1 to {limit} (got {value})"),
+            limit=MAX_ROUNDS_LIMIT,
+            value=_shown(max_rounds),
+        )
         max_rounds = DEFAULT_MAX_ROUNDS
     mediator = doc.get("mediator", MEDIATOR_CHOICES[0])
     if mediator not in MEDIATOR_CHOICES:
-        p.error("mediator", f"must be one of {', '.join(MEDIATOR_CHOICES)} (got {_shown(mediator)})")
+        p.error(
+            "mediator",
+            gettext_noop("must be one of {choices} (got {value})"),
+            choices=", ".join(MEDIATOR_CHOICES),
+            value=_shown(mediator),
+        )
         mediator = MEDIATOR_CHOICES[0]
     currency = doc.get("currency", DEFAULT_CURRENCY)
     if not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
-        p.error("currency", f"must be a three-letter ISO 4217 code such as CAD or EUR (got {_shown(currency)})")
+        p.error(
+            "currency",
+            gettext_noop("must be a three-letter ISO 4217 code such as CAD or EUR (got {value})"),
+            value=_shown(currency),
+        )
         currency = DEFAULT_CURRENCY
     if p.errors:
         raise ScenarioError(p.errors)
@@ -468,7 +543,9 @@ def check_depth(doc: Any, limit: int = MAX_DEPTH) -> None:
     while stack:
         value, depth = stack.pop()
         if depth > limit:
-            raise ScenarioError(f"(document): nested deeper than {limit} levels")
+            raise ScenarioError(
+                Issue("(document)", gettext_noop("nested deeper than {limit} levels"), {"limit": limit})
+            )
         if isinstance(value, dict):
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
@@ -495,17 +572,26 @@ def decode_document(text: str) -> Any:
     PostgreSQL cannot store) are refused wherever they are.
     """
     if len(text) > MAX_DOCUMENT_CHARS:
-        raise ScenarioError(f"(document): longer than {MAX_DOCUMENT_CHARS:,} characters")
+        raise ScenarioError(
+            Issue("(document)", gettext_noop("longer than {limit:,} characters"), {"limit": MAX_DOCUMENT_CHARS})
+        )
     if "\x00" in text:
-        raise ScenarioError("(document): must not contain NUL characters")
+        raise ScenarioError(Issue("(document)", gettext_noop("must not contain NUL characters")))
     if _text_depth(text) > MAX_DEPTH:
-        raise ScenarioError(f"(document): nested deeper than {MAX_DEPTH} levels")
+        raise ScenarioError(
+            Issue("(document)", gettext_noop("nested deeper than {limit} levels"), {"limit": MAX_DEPTH})
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ScenarioError(f"(document): invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+        message = gettext_noop("invalid JSON at line {line}, column {column}: {reason}")
+        raise ScenarioError(
+            Issue("(document)", message, {"line": exc.lineno, "column": exc.colno, "reason": exc.msg})
+        ) from exc
     except (RecursionError, ValueError) as exc:
-        raise ScenarioError(f"(document): cannot be decoded ({type(exc).__name__})") from exc
+        raise ScenarioError(
+            Issue("(document)", gettext_noop("cannot be decoded ({kind})"), {"kind": type(exc).__name__})
+        ) from exc
 
 
 def load_scenario(text: str) -> Scenario:
@@ -548,21 +634,29 @@ def scenario_to_json(s: Scenario) -> dict:
 
 def check_pins(s: Scenario, pinned: tuple[str, ...], forbidden: tuple[str, ...]) -> None:
     """Reject pin/forbid requests that name unknown codes or leave no feasible package."""
-    errors: list[str] = []
+    errors: list[Issue] = []
     for field_name, codes in (("pinned", pinned), ("forbidden", forbidden)):
         for code in codes:
             if code not in s.index:
-                errors.append(f"{field_name}: unknown intervention {_shown(code)}")
+                errors.append(Issue(field_name, gettext_noop("unknown intervention {code}"), {"code": _shown(code)}))
     for code in sorted(set(pinned) & set(forbidden)):
-        errors.append(f"pinned: {_shown(code)} is also forbidden")
+        errors.append(Issue("pinned", gettext_noop("{code} is also forbidden"), {"code": _shown(code)}))
     if errors:
         raise ScenarioError(errors)
     x = s.mask(pinned)
     cost = float(s.costs[x].sum())
     if cost > s.budget:
-        errors.append(f"pinned: cost {cost:g} exceeds the budget {s.budget:g}")
+        errors.append(
+            Issue(
+                "pinned",
+                gettext_noop("cost {cost:g} exceeds the budget {budget:g}"),
+                {"cost": cost, "budget": s.budget},
+            )
+        )
     for i, j in s.exclusion_pairs:
         if x[i] and x[j]:
-            errors.append(f"pinned: {s.codes[i]} and {s.codes[j]} exclude each other")
+            errors.append(
+                Issue("pinned", gettext_noop("{a} and {b} exclude each other"), {"a": s.codes[i], "b": s.codes[j]})
+            )
     if errors:
         raise ScenarioError(errors)

@@ -115,3 +115,16 @@ def test_no_django_import():
     for path in root.glob("*.py"):
         text = path.read_text()
         assert "import django" not in text and "from django" not in text, path
+
+
+def test_every_problem_carries_its_message_and_values_for_translation():
+    from negotiation.bargaining.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError) as exc:
+        parse_scenario({"title": "", "budget": -1, "scale": {"min": 1, "max": 4}, "criteria": ["a"], "groups": []})
+    issue = next(i for i in exc.value.issues if i.path == "budget")
+    assert issue.message == "must be ≥ {minimum:g} (got {value:g})" and issue.params == {"minimum": 0, "value": -1}
+    assert "budget: must be ≥ 0 (got -1)" in exc.value.errors
+    french = {"must be ≥ {minimum:g} (got {value:g})": "doit être ≥ {minimum:g} (reçu : {value:g})"}
+    translated = exc.value.messages(lambda m: french.get(m, m))  # The message is translated, then filled in.
+    assert "budget: doit être ≥ 0 (reçu : -1)" in translated

@@ -114,6 +114,21 @@ def test_an_invalid_edit_shows_errors_by_field_and_saves_nothing(client, persona
     assert scenario.interventions.get(code="trees").cost == 50
 
 
+def test_field_errors_are_in_the_planners_language(client, personas, world):
+    _, scenario, *_ = world
+    client.force_login(personas["planner"])
+    page = client.get(reverse("negotiation:edit", args=[scenario.study.slug, scenario.pk]))
+    form = {**_form_values(page.content.decode()), "i1-cost": "-5", "g0-w-accessibility": "0.2"}
+    response = client.post(
+        reverse("negotiation:edit", args=[scenario.study.slug, scenario.pk]), form, headers={"accept-language": "fr"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "interventions[1].cost: doit être ≥ 0 (reçu : -5)" in html
+    assert "groups[0].criterion_weights: la somme doit valoir 1" in html
+    assert "must be" not in html
+
+
 def test_a_stale_edit_is_refused_with_a_clear_message(client, personas, world):
     _, scenario, *_ = world
     client.force_login(personas["planner"])
