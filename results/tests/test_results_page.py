@@ -200,3 +200,21 @@ def test_a_withdrawal_marks_the_published_page_stale_and_blocks_publishing_old_r
     with pytest.raises(PublishError) as caught:
         results_snapshot_build(study=answered)
     assert caught.value.code == STALE
+
+
+def test_names_people_wrote_are_escaped_on_the_public_page(answered, personas):
+    from surveys.models import Group
+
+    Group.objects.filter(study=answered, code="senior").update(label_en="<script>alert('x')</script> & Aînés 65+")
+    analyse(answered)
+    results_publish(study=answered, user=personas["planner"])
+    text = Client().get(_url(answered), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Aînés 65+" in text
+
+
+def test_the_public_page_reads_the_database_once(answered, personas, django_assert_num_queries):
+    results_publish(study=answered, user=personas["planner"])
+    client = Client()
+    with django_assert_num_queries(1):
+        assert client.get(_url(answered)).status_code == 200
