@@ -46,7 +46,8 @@ def public(request: HttpRequest, slug: str) -> HttpResponse:
         return HttpResponse(ERROR_LANGUAGE, status=400, content_type="text/plain; charset=utf-8")
     if lang:
         translation.activate(lang)
-    response = render(request, "results/public.html", {"study": page.study, "page": public_page(page.snapshot)})
+    context = {"study": page.study, "page": public_page(page.snapshot), "published_at": page.published_at}
+    response = render(request, "results/public.html", context)
     if lang:
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, lang, samesite="Lax")
     return response

@@ -218,3 +218,26 @@ def test_the_public_page_reads_the_database_once(answered, personas, django_asse
     client = Client()
     with django_assert_num_queries(1):
         assert client.get(_url(answered)).status_code == 200
+
+
+def test_an_owner_may_publish_too(answered, django_user_model):
+    from surveys.models import StudyMembership
+
+    owner = django_user_model.objects.create_user("owner1", password="pw-owner-1")
+    StudyMembership.objects.create(study=answered, user=owner, role="owner")
+    client = Client()
+    client.force_login(owner)
+    assert client.get(f"{_url(answered)}manage/").status_code == 200
+    assert client.post(f"{_url(answered)}publish/").status_code == 302
+    assert ResultsPage.objects.get(study=answered).published_by == owner
+
+
+def test_a_published_page_is_the_same_for_everyone_signed_in_or_not(answered, personas):
+    results_publish(study=answered, user=personas["planner"])
+    for name in ("outsider", "researcher", "other_planner", "planner", "admin"):
+        client = Client()
+        client.force_login(personas[name])
+        assert client.get(_url(answered)).status_code == 200, name
+        # The staff pages stay closed to those without the role.
+        expected = 200 if name in ("planner", "admin") else 404
+        assert client.get(f"{_url(answered)}manage/").status_code == expected, name
