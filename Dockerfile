@@ -12,6 +12,7 @@ COPY negotiation negotiation
 COPY exports exports
 COPY api api
 COPY studio studio
+COPY results results
 RUN pip install --no-cache-dir .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py compilemessages -l fr -v0 \

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "api",
     "exports",
     "studio",
+    "results",
 ]
 
 MIDDLEWARE = [

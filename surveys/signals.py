@@ -7,6 +7,10 @@ that raises rolls the withdrawal back.
 
 `study_role_changed` is sent when a staff member grants or removes a study role, with `study`,
 `actor` (who did it), `user_id` (whose role) and either `granted` or `removed` (the role).
+
+`done_page_links` is sent when a resident's thank-you page is drawn, with `study`; a receiver
+returns a list of links to show there, each `{"url", "text"}` (the public results page, once a
+planner published it), or nothing.
 """
 
 from __future__ import annotations
@@ -15,3 +19,4 @@ from django.dispatch import Signal
 
 participant_withdrawn = Signal()
 study_role_changed = Signal()
+done_page_links = Signal()

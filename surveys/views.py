@@ -26,6 +26,7 @@ from . import errors, selectors, services
 from .errors import SurveyError
 from .models import Criterion, Participant, Site
 from .readiness import image_has_file
+from .signals import done_page_links
 
 SESSION_KEY = "civic_participant_id"
 
@@ -487,8 +488,17 @@ def done(request, participant, wave):
             "participant": participant,
             "editable": participant.study.answers_editable_until_wave_closes,
             "resident_tag": resident_tag(participant),
+            "links": _done_links(participant.study),
         },
     )
+
+
+def _done_links(study) -> list[dict]:
+    """Links other apps offer on the thank-you page (the published results), in their order."""
+    links = []
+    for _receiver, found in done_page_links.send(sender=type(study), study=study):
+        links.extend(found or [])
+    return links
 
 
 @require_http_methods(["GET", "POST"])

@@ -127,6 +127,14 @@ MATRIX = {
         "/studies/{slug}/exports/{export}/delete/",
         {**RESEARCHERS, "researcher": 302, "admin": 404},
     ),
+    # Public once published (results/tests/test_results_page.py); the fixture study is not, so
+    # everyone gets 404 and nobody learns the study exists.
+    "results:public": ("get", "/studies/{slug}/results/", dict.fromkeys(PERSONAS, 404)),
+    # Owners and planners; researchers cannot publish.
+    "results:manage": ("get", "/studies/{slug}/results/manage/", PLANNERS),
+    # The fixture study has no analysis: publishing is refused (400), after the role check.
+    "results:publish": ("post", "/studies/{slug}/results/publish/", {**PLANNERS, "planner": 400, "admin": 400}),
+    "results:unpublish": ("post", "/studies/{slug}/results/unpublish/", {**PLANNERS, "planner": 302, "admin": 302}),
     "studio:index": ("get", "/staff/studies/", SIGNED_IN),
     # Staff may start a new study (they become its owner) but see no other study without a role.
     "studio:create": ("get", "/staff/studies/new/", {**BUILDERS, "staff_only": 200}),
