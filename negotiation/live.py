@@ -34,8 +34,6 @@ from .services import _round_extra, scenario_to_document
 
 Phase, End, Kind = LiveState.Phase, LiveState.End, Seat.Kind
 
-#: How long a delegate's link stays valid.
-DELEGATE_TTL = timedelta(hours=getattr(settings, "DELEGATE_TTL_HOURS", 72))
 #: Bounds of a round's time limit and of one extension, in minutes.
 TIME_LIMIT_MAX_MINUTES = 24 * 60
 EXTEND_MAX_MINUTES = 240
@@ -186,7 +184,7 @@ def live_delegate_view(seat: Seat) -> dict:
 def _issue(seat: Seat) -> str:
     token = token_generate()
     seat.token_hash = token_hash(token)
-    seat.expires_at = timezone.now() + DELEGATE_TTL
+    seat.expires_at = timezone.now() + timedelta(hours=settings.DELEGATE_TTL_HOURS)
     return token
 
 
