@@ -261,10 +261,9 @@ def live_step_run(*, step_id: int, take_over: bool = False) -> LiveStep:
         state = LiveState.objects.get(session=session)
         if state.phase == Phase.CLOSED:
             pass
-        elif state.end:
+        elif state.end or (state.round < step.number and _propose(session, step.number)):
+            # Ended before, or while the proposal was being solved (the planner closed it).
             _finish(session)
-        elif state.round < step.number:
-            _propose(session, step.number)
         LIVE_KIND.finish(step.pk)
 
     def failed(exc: Exception) -> None:
@@ -275,18 +274,17 @@ def live_step_run(*, step_id: int, take_over: bool = False) -> LiveStep:
     return LIVE_KIND.execute(step_id, run, take_over=take_over, on_failure=failed)
 
 
-def _propose(session: NegotiationSession, number: int) -> None:
-    """Solve round ``number``'s proposal outside any lock, then write it if still needed."""
+def _propose(session: NegotiationSession, number: int) -> bool:
+    """Solve round ``number``'s proposal outside any lock, then write it if still needed.
+    Returns True when the session has ended instead and its outcome is due."""
     state = LiveState.objects.get(session=session)
     references = dict(state.references)
     if number == 1:
         opening = negotiation_open(parse_scenario(session.snapshot), pinned=session.pinned, forbidden=session.forbidden)
         prob, protocol = opening.prob, opening.protocol
         if protocol is None:
-            with transaction.atomic():
-                LiveState.objects.filter(pk=state.pk).update(end=End.NOTHING, phase=Phase.FINISHING)
-            _finish(session)
-            return
+            LiveState.objects.filter(pk=state.pk).update(end=End.NOTHING, phase=Phase.FINISHING)
+            return True
         references = {
             "best_base_design": {"name": opening.best_name, "interventions": prob.s.codes_of(opening.best_x)},
         }
@@ -299,7 +297,7 @@ def _propose(session: NegotiationSession, number: int) -> None:
     with transaction.atomic():
         state = LiveState.objects.select_for_update().get(pk=state.pk)
         if state.end or state.round >= number or state.phase == Phase.CLOSED:
-            return
+            return bool(state.end) and state.phase != Phase.CLOSED
         Round.objects.update_or_create(
             session=session,
             number=number,
@@ -327,6 +325,7 @@ def _propose(session: NegotiationSession, number: int) -> None:
             if seat.kind == Kind.AGENT or seat.since_round > number:
                 _agent_answers(session, protocol, seat.group, proposal.x, number, last=last)
         _close_if_complete(session, state)
+    return False
 
 
 def _agent_answers(session, protocol: Protocol, group: str, x, number: int, *, last: bool, note: str = "") -> None:
@@ -454,14 +453,14 @@ def live_respond(*, seat: Seat, round_number, accept, concession=None, reason: s
     if isinstance(round_number, bool) or not isinstance(round_number, int):
         raise LiveError(ERROR_ROUND, n="?")
     session = seat.session
+    live_check(session=session)  # A round past its time limit closes first, for good.
     with transaction.atomic():
         state = LiveState.objects.select_for_update().get(session=session)
-        _deadline_close(session, state)
         if state.end or state.phase == Phase.CLOSED:
             raise LiveError(ERROR_ENDED, status=409)
         if state.phase == Phase.PAUSED:
             raise LiveError(ERROR_PAUSED, status=409)
-        if state.phase != Phase.OPEN:
+        if state.phase != Phase.OPEN or (state.deadline is not None and state.deadline <= timezone.now()):
             raise LiveError(ERROR_NOT_OPEN, status=409)
         if round_number != state.round:
             raise LiveError(ERROR_ROUND, status=409, n=state.round)
@@ -502,13 +501,12 @@ def _deadline_close(session, state: LiveState, *, now=None) -> bool:
 
 def live_check(*, session: NegotiationSession) -> None:
     """Called by every poll: closes the open round once its time limit has passed."""
-    state = session.live_state
-    if state.phase != Phase.OPEN or state.deadline is None or state.deadline > timezone.now():
+    state = LiveState.objects.filter(session_id=session.pk).first()
+    if state is None or state.phase != Phase.OPEN or state.deadline is None or state.deadline > timezone.now():
         return
     with transaction.atomic():
         state = LiveState.objects.select_for_update().get(pk=state.pk)
         _deadline_close(session, state)
-    session.live_state = LiveState.objects.get(pk=state.pk)
 
 
 def live_deadlines_check(*, now=None) -> int:
@@ -532,9 +530,10 @@ def _locked(session: NegotiationSession) -> LiveState:
 
 
 def live_pause(*, session: NegotiationSession) -> None:
+    live_check(session=session)
     with transaction.atomic():
         state = _locked(session)
-        if _deadline_close(session, state) or state.phase != Phase.OPEN:
+        if state.phase != Phase.OPEN or (state.deadline is not None and state.deadline <= timezone.now()):
             raise LiveError(ERROR_CANNOT_PAUSE, status=409)
         state.paused_remaining = live_seconds_left(state)
         state.phase, state.deadline, state.updated_at = Phase.PAUSED, None, timezone.now()

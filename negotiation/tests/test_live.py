@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from negotiation.bargaining import parse_scenario, run_negotiation
+from negotiation.bargaining.protocol import Protocol
 from negotiation.live import (
     ERROR_CONCESSION,
     ERROR_PAUSED,
@@ -271,3 +272,22 @@ def test_the_sweep_of_simulated_sessions_never_touches_a_live_one(study):
     NegotiationSession.objects.filter(pk=session.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert session.pk not in KIND.stale_ids()
     assert not KIND.claim(session.pk, take_over=True)
+
+
+def test_a_close_while_the_mediator_is_solving_still_ends_the_session(study, monkeypatch):
+    _, session, issued = open_live(study, {SENIORS: "delegate", DISABLED: "agent", LGBTQ: "agent"})
+    drain(session)
+    live_respond(seat=delegate_resolve(token=issued[SENIORS].token), round_number=1, accept=False, concession=0.01)
+    real_propose = Protocol.propose
+    closed = []
+
+    def propose_while_the_planner_closes(self):
+        if not closed:  # Only the first solve (round 2's); the outcome's simulation solves too.
+            closed.append(live_close(session=fresh(session)))
+        return real_propose(self)
+
+    monkeypatch.setattr(Protocol, "propose", propose_while_the_planner_closes)
+    drain(session)
+    session = fresh(session)
+    assert session.status == "done" and session.outcome.data["live"]["end"] == "closed"
+    assert session.rounds.count() == 1
