@@ -76,6 +76,7 @@ def test_two_delegates_and_an_agent_reach_agreement_across_a_worker_restart(
     desk.wait_for_load_state("load")
     french_link, english_link = _link_of(desk, "Disabled residents"), _link_of(desk, "LGBTQIA2+ residents")
     assert french_link != english_link and desk.locator(".qr svg").count() == 2
+    _assert_accessible(desk, desk_problems, "delegate links (en, desktop)")
     session = NegotiationSession.objects.get(live=True)
 
     # A French phone for the disabled residents' delegate, an English desktop for the other.
@@ -89,6 +90,11 @@ def test_two_delegates_and_an_agent_reach_agreement_across_a_worker_restart(
     expect(laptop.locator("#round-status")).to_contain_text("1 of 3 groups have answered")
     _assert_accessible(phone, phone_problems, "delegate page (fr, phone)")
     _assert_accessible(laptop, laptop_problems, "delegate page (en, desktop)")
+    # The planner watches the same table, with the controls.
+    desk.goto(live_server.url + reverse("negotiation:session", args=[study.slug, session.pk]))
+    expect(desk.locator(".live-status")).to_contain_text("1 of 3 groups have answered")
+    expect(desk.get_by_role("button", name="Hand Disabled residents to the agent")).to_be_visible()
+    _assert_accessible(desk, desk_problems, "live session, planner (en, desktop)")
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
 
     # Round 1: the French delegate accepts; the English one rejects with the agent's suggested
