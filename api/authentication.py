@@ -7,6 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from core import throttle
+from negotiation import live
 from surveys import services as survey_services
 from surveys.errors import SurveyError
 
@@ -70,6 +71,29 @@ class InvitationAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+class DelegateAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Delegate <token>`: the delegate behind a live session's personal link.
+    The user stays anonymous; `request.auth` is the seat. Unknown tokens count toward the
+    invitation throttle; a valid one is never refused."""
+
+    keyword = "Delegate"
+
+    def authenticate(self, request):
+        token = _credential(request, self.keyword)
+        if token is None:
+            return None
+        try:
+            seat = live.delegate_resolve(token=token)
+        except live.LiveError as error:
+            if error.status == 404:
+                _guess_counted(request, throttle.INVITATION_SCOPE)
+            raise exceptions.AuthenticationFailed(str(error)) from None
+        return AnonymousUser(), seat
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     target_class = "api.authentication.ApiTokenAuthentication"
     name = "apiToken"
@@ -93,4 +117,17 @@ class InvitationScheme(OpenApiAuthenticationExtension):
             "in": "header",
             "name": "Authorization",
             "description": "`Invitation <token>` — the token of a resident's invitation link.",
+        }
+
+
+class DelegateScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.DelegateAuthentication"
+    name = "delegate"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Delegate <token>` — the token of a live session delegate's personal link.",
         }

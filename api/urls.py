@@ -18,6 +18,7 @@ urlpatterns = [
     path(study + "scenarios/", views.ScenarioList.as_view(), name="scenario-list"),
     path(study + "scenarios/<int:pk>/sessions/", views.SessionStart.as_view(), name="session-start"),
     path(study + "sessions/<int:pk>/", views.SessionDetail.as_view(), name="session-detail"),
+    path(study + "sessions/<int:pk>/responses/", views.SessionResponses.as_view(), name="session-responses"),
     path(study + "exports/", views.ExportList.as_view(), name="export-list"),
     path(study + "exports/<int:pk>/", views.ExportDetail.as_view(), name="export-detail"),
     path(study + "exports/<int:pk>/download/", views.ExportDownload.as_view(), name="export-download"),

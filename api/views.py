@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,15 +18,16 @@ from analytics.models import AnalysisRun
 from exports import download as export_download
 from exports import services as export_services
 from exports.models import ExportJob
+from negotiation import live
 from negotiation import services as negotiation_services
 from negotiation.bargaining import ScenarioError
-from negotiation.models import NegotiationSession, Scenario
+from negotiation.models import NegotiationSession, Scenario, Seat
 from surveys import selectors as survey_selectors
 from surveys import services as survey_services
 from surveys.models import Criterion, Invitation, Site, Study, Wave
 from surveys.permissions import PLANNER, RESEARCHER, studies_for_user, study_get_for_user
 
-from .authentication import ApiTokenAuthentication, InvitationAuthentication
+from .authentication import ApiTokenAuthentication, DelegateAuthentication, InvitationAuthentication
 
 # Token first so anonymous requests get 401 with WWW-Authenticate; sessions keep the browsable API
 # working, with CSRF enforced for session-authenticated writes.
@@ -296,13 +298,141 @@ class SessionStart(StaffView, APIView):
         return Response(SessionSerializer(session).data, status=status.HTTP_202_ACCEPTED)
 
 
+class LiveSessionSerializer(SessionSerializer):
+    """A session with its seats and rounds (DESIGN "Live sessions with delegates"): `round` and
+    `proposal` are the open round's; each response says who decided it (`by`)."""
+
+    live = serializers.BooleanField()
+    phase = serializers.SerializerMethodField()
+    round = serializers.SerializerMethodField()
+    proposal = serializers.SerializerMethodField()
+    seconds_left = serializers.SerializerMethodField()
+    seats = serializers.SerializerMethodField()
+    rounds = serializers.SerializerMethodField()
+
+    class Meta(SessionSerializer.Meta):
+        fields = [
+            *SessionSerializer.Meta.fields,
+            "live",
+            "phase",
+            "round",
+            "proposal",
+            "seconds_left",
+            "seats",
+            "rounds",
+        ]
+
+    def _table(self, obj) -> dict | None:
+        if not obj.live:
+            return None
+        if not hasattr(self, "_tables"):
+            self._tables = {}
+        if obj.pk not in self._tables:
+            self._tables[obj.pk] = live.live_table(obj)
+        return self._tables[obj.pk]
+
+    def get_phase(self, obj) -> str | None:
+        table = self._table(obj)
+        return table["state"].phase if table else None
+
+    def get_round(self, obj) -> int | None:
+        table = self._table(obj)
+        return table["round"] if table and table["open"] else None
+
+    def get_proposal(self, obj) -> list[str] | None:
+        number = self.get_round(obj)
+        if number is None:
+            return None
+        current = next((r for r in obj.rounds.all() if r.number == number), None)
+        return list(current.proposal) if current else None
+
+    def get_seconds_left(self, obj) -> int | None:
+        table = self._table(obj)
+        return table["seconds_left"] if table else None
+
+    def get_seats(self, obj) -> list[dict]:
+        table = self._table(obj)
+        if not table:
+            return []
+        return [{"group": s["group"], "kind": s["kind"], "responded": s["responded"]} for s in table["seats"]]
+
+    def get_rounds(self, obj) -> list[dict]:
+        return [r.as_document() for r in obj.rounds.all()]
+
+
 class SessionDetail(StaffView, generics.RetrieveAPIView):
+    """A session for the planner of its study, or for a delegate of this very session."""
+
+    authentication_classes = [*STAFF_AUTH, DelegateAuthentication]
+    permission_classes = [permissions.AllowAny]
     roles = (PLANNER,)
-    serializer_class = SessionSerializer
+    serializer_class = LiveSessionSerializer
 
     def get_object(self):
-        return generics.get_object_or_404(
-            NegotiationSession.objects.select_related("outcome"), scenario__study=self.study(), pk=self.kwargs["pk"]
+        sessions = NegotiationSession.objects.select_related("outcome").prefetch_related("rounds")
+        seat = self.request.auth if isinstance(self.request.auth, Seat) else None
+        if seat is not None:
+            session = generics.get_object_or_404(
+                sessions, pk=self.kwargs["pk"], scenario__study__slug=self.kwargs["slug"], seats=seat
+            )
+        elif self.request.user.is_authenticated:
+            session = generics.get_object_or_404(sessions, scenario__study=self.study(), pk=self.kwargs["pk"])
+        else:
+            raise NotAuthenticated()
+        if session.live and not session.is_finished:
+            live.live_check(session=session)
+        return session
+
+
+class IsDelegate(permissions.BasePermission):
+    message = "Give the delegate token as: Authorization: Delegate <token>."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Seat)
+
+
+class SessionResponses(APIView):
+    """A delegate's answer for its group in the open round of its session."""
+
+    authentication_classes = [DelegateAuthentication]
+    permission_classes = [IsDelegate]
+
+    class ResponseInputSerializer(serializers.Serializer):
+        round = serializers.IntegerField(min_value=1, max_value=10_000)
+        accept = serializers.BooleanField()
+        concession = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1e6)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=live.REASON_MAX)
+
+    class ResponseOutputSerializer(serializers.Serializer):
+        round = serializers.IntegerField()
+        group = serializers.CharField()
+        by = serializers.CharField()
+        response = serializers.DictField()
+
+    @extend_schema(request=ResponseInputSerializer, responses=ResponseOutputSerializer)
+    def post(self, request, slug, pk):
+        seat = request.auth
+        if seat.session_id != pk or seat.session.scenario.study.slug != slug:
+            raise Http404
+        data = self.ResponseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            response = live.live_respond(
+                seat=seat,
+                round_number=values["round"],
+                accept=values["accept"],
+                concession=values.get("concession"),
+                reason=values.get("reason", ""),
+            )
+        except live.LiveError as error:
+            return Response(
+                {"error": {"code": error.status, "field": error.field, "message": str(error)}}, status=error.status
+            )
+        return Response(
+            self.ResponseOutputSerializer(
+                {"round": response.round, "group": response.group, "by": response.by, "response": response.data}
+            ).data
         )
 
 

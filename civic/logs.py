@@ -1,4 +1,5 @@
-"""Secrets kept out of logs: invitation tokens travel in URL paths (/i/<token>/), so every
+"""Secrets kept out of logs: invitation and delegate tokens travel in URL paths (/i/<token>/,
+/d/<token>/), so every
 path written to a log — Django's own "Not Found: …" lines and gunicorn's access log — has the
 token replaced by a placeholder."""
 
@@ -9,8 +10,9 @@ import re
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-# An invitation path (/i/<token>), wherever it appears in a line: request line, Referer, message.
-TOKEN_IN_PATH = re.compile(r"(/i/)[^/\s?#\"']+")
+# An invitation or delegate path (/i/<token>, /d/<token>), wherever it appears in a line: request
+# line, Referer, message.
+TOKEN_IN_PATH = re.compile(r"(/[id]/)[^/\s?#\"']+")
 REDACTED = "[redacted]"
 
 
@@ -23,7 +25,7 @@ class TokenScrubFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "/i/" in message:
+        if "/i/" in message or "/d/" in message:
             record.msg, record.args = scrub(message), ()
         return True
 

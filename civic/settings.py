@@ -335,6 +335,8 @@ LOGGING = {
 
 # Invitations and resident sessions.
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 90)
+# How long a live negotiation delegate's personal link stays valid.
+DELEGATE_TTL_HOURS = envint("DELEGATE_TTL_HOURS", 72)
 
 # Throttling of guesses: (failures allowed, window in seconds); see core/throttle.py.
 # NUM_PROXIES: how many reverse proxies in front of the app append to X-Forwarded-For (1 behind one

@@ -22,6 +22,7 @@ urlpatterns = [
     path("studies/<slug:slug>/negotiation/", include("negotiation.urls")),
     path("studies/<slug:slug>/exports/", include("exports.urls")),
     path("studies/<slug:slug>/results/", include("results.urls")),
+    path("", include("negotiation.delegate_urls")),
     path("", include("surveys.urls")),
     # Survey images are public by design (residents see them without an account), so Django serves
     # the media folder itself; a deployment may put a web server in front of it instead.

@@ -134,6 +134,7 @@ class JobKind:
         id_kwarg: str,
         claim_updates: dict | None = None,
         on_sweep: Callable[..., object] | None = None,
+        scope: Q | None = None,
     ):
         self.name = name
         self.model = model
@@ -141,6 +142,9 @@ class JobKind:
         self.id_kwarg = id_kwarg
         self.claim_updates = claim_updates or {"progress": 0}
         self.on_sweep = on_sweep
+        # The model's rows this kind runs (others may share the table and are never claimed or
+        # swept by it, such as live negotiation sessions, which are stepped by their own kind).
+        self.scope = scope if scope is not None else Q()
 
     def __repr__(self) -> str:
         return f"JobKind({self.name!r})"
@@ -207,7 +211,7 @@ class JobKind:
         if take_over:
             claimable |= Q(status=RUNNING)
         return bool(
-            self.model.objects.filter(claimable, pk=pk).update(
+            self.model.objects.filter(claimable, self.scope, pk=pk).update(
                 status=RUNNING,
                 started_at=now,
                 heartbeat_at=now,
@@ -270,7 +274,9 @@ class JobKind:
             | Q(status=QUEUED, enqueued_at__lte=now - STALE_QUEUED)
             | _stale(now)
         )
-        return list(self.model.objects.filter(lost).order_by("created_at").values_list("pk", flat=True)[:limit])
+        return list(
+            self.model.objects.filter(lost, self.scope).order_by("created_at").values_list("pk", flat=True)[:limit]
+        )
 
     def sweep(self, *, now=None) -> int:
         """Publishes this kind's lost rows again; returns how many."""

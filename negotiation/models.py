@@ -154,6 +154,9 @@ class NegotiationSession(Job):
         related_name="+",
         verbose_name=_("started by"),
     )
+    # A live session: people answer for the groups with a delegate seat (see negotiation/live.py).
+    # Its rounds are stepped by LiveStep jobs; the session row itself is never run as a job.
+    live = models.BooleanField(default=False, verbose_name=_("live"))
 
     class Meta:
         verbose_name = _("negotiation session")
@@ -163,6 +166,160 @@ class NegotiationSession(Job):
 
     def __str__(self) -> str:
         return f"session {self.pk} of {self.scenario}"
+
+
+class LiveState(models.Model):
+    """Where a live session stands: its phase, its open round and the protocol carried between
+    rounds (``Protocol.state()``), all in PostgreSQL so no worker or Redis restart loses it."""
+
+    class Phase(models.TextChoices):
+        WAITING = "waiting", _("The mediator is preparing the next proposal")
+        OPEN = "open", _("Round open")
+        PAUSED = "paused", _("Paused")
+        FINISHING = "finishing", _("Finishing")
+        CLOSED = "closed", _("Closed")
+
+    class End(models.TextChoices):
+        AGREEMENT = "agreement", _("Agreement")
+        ROUND_LIMIT = "round_limit", _("Round limit reached")
+        CLOSED = "closed", _("Closed by the planner")
+        NOTHING = "nothing", _("Nothing to negotiate")
+
+    session = models.OneToOneField(
+        NegotiationSession, on_delete=models.CASCADE, related_name="live_state", verbose_name=_("session")
+    )
+    phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.WAITING, verbose_name=_("phase"))
+    round = models.PositiveIntegerField(
+        default=0, help_text=_("The round open or last opened."), verbose_name=_("round")
+    )
+    protocol = models.JSONField(default=dict, blank=True, verbose_name=_("protocol state"))
+    # The best base design and each group's own best package ({name, interventions}), for the
+    # delegates' comparison.
+    references = models.JSONField(default=dict, blank=True, verbose_name=_("reference packages"))
+    time_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Seconds per round; empty = none."), verbose_name=_("time limit (seconds)")
+    )
+    deadline = models.DateTimeField(null=True, blank=True, verbose_name=_("deadline"))
+    # Seconds left on the clock when the planner paused the round.
+    paused_remaining = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("seconds left when paused"))
+    end = models.CharField(max_length=12, choices=End.choices, blank=True, verbose_name=_("how it ended"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("live session state")
+        verbose_name_plural = _("live session states")
+
+    def __str__(self) -> str:
+        return f"live state of session {self.session_id}"
+
+
+class Seat(models.Model):
+    """A group's place at the table: a delegate (a person with a personal link, stored hashed)
+    or the automatic agent."""
+
+    class Kind(models.TextChoices):
+        DELEGATE = "delegate", _("Delegate")
+        AGENT = "agent", _("Agent")
+
+    session = models.ForeignKey(
+        NegotiationSession, on_delete=models.CASCADE, related_name="seats", verbose_name=_("session")
+    )
+    group = models.CharField(
+        max_length=120, help_text=_("The group's name as written in the snapshot."), verbose_name=_("group")
+    )
+    order = models.PositiveIntegerField(default=0, verbose_name=_("order"))
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.AGENT, verbose_name=_("kind"))
+    token_hash = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False, verbose_name=_("token hash")
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    # The round from which a new holder answers (a seat changing hands mid-round keeps the
+    # answer already given for that round).
+    since_round = models.PositiveIntegerField(default=1, verbose_name=_("since round"))
+
+    class Meta:
+        verbose_name = _("seat")
+        verbose_name_plural = _("seats")
+        ordering = ["session", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["session", "group"], name="seat_unique_group")]
+
+    def __str__(self) -> str:
+        return f"{self.group} ({self.kind}) in session {self.session_id}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class SeatChange(models.Model):
+    """A seat changing hands, recorded: who changed it, when, from what to what."""
+
+    seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="changes", verbose_name=_("seat"))
+    round = models.PositiveIntegerField(verbose_name=_("round"))
+    from_kind = models.CharField(max_length=8, blank=True, verbose_name=_("from"))
+    to_kind = models.CharField(max_length=8, verbose_name=_("to"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
+
+    class Meta:
+        verbose_name = _("seat change")
+        verbose_name_plural = _("seat changes")
+        ordering = ["seat", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.seat.group}: {self.from_kind or '—'} → {self.to_kind} in round {self.round}"
+
+
+class LiveResponse(models.Model):
+    """One group's answer in one round of a live session; a delegate's second answer replaces
+    the first until the round closes."""
+
+    session = models.ForeignKey(
+        NegotiationSession, on_delete=models.CASCADE, related_name="live_responses", verbose_name=_("session")
+    )
+    round = models.PositiveIntegerField(verbose_name=_("round"))
+    group = models.CharField(max_length=120, verbose_name=_("group"))
+    by = models.CharField(max_length=8, choices=Seat.Kind.choices, verbose_name=_("decided by"))
+    data = models.JSONField(
+        help_text=_("The response as in the transcript (accept, concession, reason, by, …)."), verbose_name=_("data")
+    )
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
+
+    class Meta:
+        verbose_name = _("live response")
+        verbose_name_plural = _("live responses")
+        ordering = ["session", "round", "id"]
+        constraints = [models.UniqueConstraint(fields=["session", "round", "group"], name="live_response_unique_group")]
+
+    def __str__(self) -> str:
+        return f"{self.group} in round {self.round} of session {self.session_id}"
+
+
+class LiveStep(Job):
+    """The mediator's work after a round of a live session closes (or at the start): propose
+    round ``number``, or, once the session has ended, build its outcome. One row per
+    (session, number), so a step runs once however often its message is delivered."""
+
+    session = models.ForeignKey(
+        NegotiationSession, on_delete=models.CASCADE, related_name="live_steps", verbose_name=_("session")
+    )
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+
+    class Meta:
+        verbose_name = _("mediator step")
+        verbose_name_plural = _("mediator steps")
+        ordering = ["session", "number"]
+        constraints = [models.UniqueConstraint(fields=["session", "number"], name="live_step_unique_number")]
+
+    def __str__(self) -> str:
+        return f"step {self.number} of session {self.session_id}"
 
 
 class Round(models.Model):

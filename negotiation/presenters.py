@@ -117,10 +117,12 @@ def _row(label: str, package: dict, names: Names, currency: str, *, highlight: b
 def comparison_rows(outcome: dict, names: Names, currency: str = "CAD") -> list[dict]:
     """Negotiated package, best base design and every reference rule, side by side."""
     best = outcome["best_base_design"]
-    rows = [
-        _row(gettext("Negotiated package"), outcome["package"], names, currency, highlight=True),
-        _row(gettext("Best base design: %(name)s") % {"name": best["name"]}, best, names, currency),
-    ]
+    live = "live" in outcome
+    label = gettext("Live session (delegates and agents)") if live else gettext("Negotiated package")
+    rows = [_row(label, outcome["package"], names, currency, highlight=True)]
+    if "simulated" in outcome:
+        rows.append(_row(gettext("Simulated session (agents only)"), outcome["simulated"]["package"], names, currency))
+    rows.append(_row(gettext("Best base design: %(name)s") % {"name": best["name"]}, best, names, currency))
     rows += [
         _row(str(label), outcome["references"][key], names, currency)
         for key, label in RULES
@@ -132,7 +134,9 @@ def comparison_rows(outcome: dict, names: Names, currency: str = "CAD") -> list[
 def group_table(outcome: dict, names: Names) -> dict:
     """Per group, its utility under each package side by side; the worst-off of each column
     marked."""
-    columns = [("package", gettext("Negotiated"), outcome["package"])]
+    columns = [("package", gettext("Live") if "live" in outcome else gettext("Negotiated"), outcome["package"])]
+    if "simulated" in outcome:
+        columns.append(("simulated", gettext("Simulated"), outcome["simulated"]["package"]))
     columns.append(("best", gettext("Best base design"), outcome["best_base_design"]))
     columns += [(k, str(label), outcome["references"][k]) for k, label in RULES if k in outcome["references"]]
     worst = {key: min(p["utilities"], key=p["utilities"].get) for key, _l, p in columns if p["utilities"]}
@@ -382,6 +386,8 @@ def suggestion_note(source: dict, names: Names, criteria: list[str] = ()) -> lis
 def _reason(response: dict, names: Names) -> str:
     """An agent's answer in the reader's language, from its figures (older transcripts carry
     only the English sentence)."""
+    if not response:
+        return gettext("no answer")
     if "utility" not in response:
         return response.get("reason", "")
     values = {"u": num(response["utility"]), "a": num(response.get("aspiration"))}
@@ -434,7 +440,10 @@ def transcript(rounds, names: Names | None = None, currency: str = "CAD") -> lis
                         "utility": num(u),
                         "aspiration": num(d["aspirations"].get(g)),
                         "accept": d["responses"].get(g, {}).get("accept"),
+                        "answered": g in d["responses"],
                         "reason": _reason(d["responses"].get(g, {}), names),
+                        "by": live_by_label(d["responses"].get(g, {}).get("by")),
+                        "note": d["responses"].get(g, {}).get("note", ""),
                     }
                     for g, u in d["utilities"].items()
                 ],
@@ -454,3 +463,48 @@ def session_summary(session) -> dict:
         "agreement": data["agreement"] if data else None,
         "n_rounds": len(data["rounds"]) if data else None,
     }
+
+
+# --- live sessions ---------------------------------------------------------------------------
+
+
+def _versus(a: float, b: float) -> str:
+    if abs(a - b) < 0.0005:
+        return gettext("the same as")
+    if a > b:
+        return gettext("%(d)s more than") % {"d": num(a - b, 2)}
+    return gettext("%(d)s less than") % {"d": num(b - a, 2)}
+
+
+def delegate_sentences(view: dict, criterion_labels: dict[str, str]) -> list[dict]:
+    """The proposal for the delegate's group in plain words, one sentence per criterion (most
+    weighted first), from ``bargaining.protocol.group_view``."""
+    rows = sorted(view["criteria"], key=lambda c: -c["weight"])
+    return [
+        {
+            "criterion": criterion_labels.get(c["criterion"], c["criterion"]),
+            "weight": num(c["weight"] * 100, 0),
+            "better": c["proposal"] > c["base"] + 0.0005,
+            "worse": c["proposal"] < c["base"] - 0.0005,
+            "text": gettext(
+                "%(level)s with this proposal: %(vs_base)s the best base design (%(base)s), "
+                "%(vs_own)s your group’s own best package (%(own)s)."
+            )
+            % {
+                "level": num(c["proposal"], 2),
+                "vs_base": _versus(c["proposal"], c["base"]),
+                "base": num(c["base"], 2),
+                "vs_own": _versus(c["proposal"], c["own"]),
+                "own": num(c["own"], 2),
+            },
+        }
+        for c in rows
+    ]
+
+
+def live_by_label(by: str | None) -> str:
+    if by == "delegate":
+        return gettext("delegate")
+    if by == "agent":
+        return gettext("agent")
+    return ""

@@ -496,7 +496,7 @@ def session_start(*, scenario: Scenario, user=None, pinned=(), forbidden=()) -> 
 
     def find():
         candidates = NegotiationSession.objects.filter(
-            KIND.joinable(), scenario=scenario, pinned=pinned, forbidden=forbidden
+            KIND.joinable(), live=False, scenario=scenario, pinned=pinned, forbidden=forbidden
         )
         return next((s for s in candidates if s.snapshot == document), None)
 

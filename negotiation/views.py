@@ -4,26 +4,30 @@ service call and responds."""
 
 from __future__ import annotations
 
+import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.site import site_url
 from surveys.permissions import PLANNER, study_get_for_user
 
-from . import forms, presenters
+from . import forms, live, presenters
 from .bargaining import ScenarioError
 from .bargaining.scenario import decode_document
-from .models import NegotiationSession, Scenario
+from .models import NegotiationSession, Scenario, Seat
 from .services import (
     ScenarioConflict,
     document_add_group,
     document_apply_suggestion,
     effects_suggest,
+    group_name,
     scenario_create,
     scenario_import,
     scenario_to_document,
@@ -35,6 +39,7 @@ ERROR_BAD_BUDGET = _("budget: must be a number ≥ 0")
 ERROR_NO_TITLE = _("title: give the scenario a title")
 ERROR_NO_FILE = _("(document): upload a .json file or paste the scenario JSON")
 ERROR_COMPARE = _("Choose two different sessions to compare.")
+ERROR_ACTION = _("action: pause, resume, extend or close")
 
 
 def _scenario(request, slug: str, pk: int):
@@ -143,7 +148,10 @@ def scenario_edit(request, slug: str, pk: int):
         {"code": i.code, "name": i.name, "cost": presenters.money(i.cost, scenario.currency)}
         for i in scenario.interventions.all()
     ]
-    context.update(study=study, scenario=scenario, sessions=scenario.sessions.all()[:5], run_rows=run_rows)
+    live_rows = [{"pk": st.pk, "label": st.group.label} for st in scenario.stakeholders.select_related("group")]
+    context.update(
+        study=study, scenario=scenario, sessions=scenario.sessions.all()[:5], run_rows=run_rows, live_rows=live_rows
+    )
     return render(request, "negotiation/scenario_edit.html", context, status=status)
 
 
@@ -210,6 +218,8 @@ def session_detail(request, slug: str, session_id: int):
     data = outcome.data if outcome is not None else None
     names = _names(study, data, session.snapshot)
     currency = session.snapshot.get("currency", "CAD")
+    if session.live and not session.is_finished:
+        live.live_check(session=session)
     rounds = presenters.transcript(session.rounds.all(), names, currency)
     context = {
         "study": study,
@@ -219,6 +229,11 @@ def session_detail(request, slug: str, session_id: int):
         "budget": presenters.money(session.snapshot.get("budget"), currency),
         "mediator": presenters.MEDIATOR_LABELS.get(session.snapshot.get("mediator", "nash")),
     }
+    if session.live:
+        context["table"] = live.live_table(session)
+        for row in context["table"]["seats"]:
+            row["label"] = names.group(row["group"])
+            row["by_label"] = presenters.live_by_label(row["by"])
     if data is not None:
         context.update(
             outcome=data,
@@ -279,3 +294,93 @@ def session_compare(request, slug: str):
         "negotiation/compare.html",
         {"study": study, "a": a, "b": b, "group_rows": group_rows},
     )
+
+
+# --- live sessions ---------------------------------------------------------------------------
+
+
+def _links_page(request, study, session, issued, *, errors=(), status: int = 200):
+    """The delegates' personal links and QR codes, shown this once: never cached."""
+    base = site_url(request)
+    links = [
+        {
+            "group": presenters.Names({}, groups=study.groups.all()).group(item.seat.group),
+            "url": base + item.path,
+            "expires": item.seat.expires_at,
+            # segno writes the SVG itself, escaping the link in its <title>; safe to inline.
+            "qr": segno.make(base + item.path, error="m").svg_inline(scale=5, border=2, title=base + item.path),
+        }
+        for item in issued
+    ]
+    response = render(
+        request,
+        "negotiation/live_links.html",
+        {"study": study, "session": session, "links": links, "errors": errors},
+        status=status,
+    )
+    add_never_cache_headers(response)
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@login_required
+@require_POST
+def live_open_view(request, slug: str, pk: int):
+    study, scenario = _scenario(request, slug, pk)
+    stakeholders = list(scenario.stakeholders.select_related("group"))
+    seats = {group_name(s.group): request.POST.get(f"seat-{s.pk}", "agent") or "agent" for s in stakeholders}
+    try:
+        session, issued = live.live_session_open(
+            scenario=scenario, seats=seats, time_limit=request.POST.get("time_limit"), user=request.user
+        )
+    except ScenarioError as exc:
+        errors = exc.messages(gettext)
+    except live.LiveError as exc:
+        errors = [str(exc)]
+    else:
+        return _links_page(request, study, session, issued)
+    return _links_page(request, study, None, [], errors=errors, status=400)
+
+
+def _live_session(request, slug: str, session_id: int):
+    study, session = _session(request, slug, session_id)
+    if not session.live:
+        raise Http404
+    return study, session
+
+
+@login_required
+@require_POST
+def live_control_view(request, slug: str, session_id: int):
+    _, session = _live_session(request, slug, session_id)
+    action = request.POST.get("action", "")
+    try:
+        if action == "pause":
+            live.live_pause(session=session)
+        elif action == "resume":
+            live.live_resume(session=session)
+        elif action == "extend":
+            live.live_extend(session=session, minutes=request.POST.get("minutes"))
+        elif action == "close":
+            live.live_close(session=session)
+        else:
+            raise live.LiveError(ERROR_ACTION)
+    except live.LiveError as exc:
+        messages.error(request, str(exc))
+    return redirect("negotiation:session", slug=slug, session_id=session.pk)
+
+
+@login_required
+@require_POST
+def live_seat_view(request, slug: str, session_id: int, seat_id: int):
+    study, session = _live_session(request, slug, session_id)
+    seat = get_object_or_404(Seat, pk=seat_id, session=session)
+    try:
+        issued = live.live_seat_change(session=session, seat=seat, kind=request.POST.get("kind", ""), user=request.user)
+    except live.LiveError as exc:
+        messages.error(request, str(exc))
+        return redirect("negotiation:session", slug=slug, session_id=session.pk)
+    if issued is not None:
+        return _links_page(request, study, session, [issued])
+    messages.success(request, _("The agent now answers for this group."))
+    return redirect("negotiation:session", slug=slug, session_id=session.pk)

@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from exports.models import ExportJob
-from negotiation.models import NegotiationSession, Scenario
+from negotiation.models import LiveState, NegotiationSession, Scenario, Seat
 from studio.models import Mailing
 from surveys.models import Comment, Rating
 from surveys.services import invitations_create
@@ -118,6 +118,28 @@ MATRIX = {
     ),
     "negotiation:sessions": ("get", "/studies/{slug}/negotiation/{scenario}/sessions/", PLANNERS),
     "negotiation:session": ("get", "/studies/{slug}/negotiation/sessions/{session}/", PLANNERS),
+    # The fixture scenario has no groups, so opening a live session on it is refused (400).
+    "negotiation:live-open": (
+        "post",
+        "/studies/{slug}/negotiation/{scenario}/live/",
+        {**PLANNERS, "planner": 400, "admin": 400},
+    ),
+    # Without an action the planner is sent back to the session with the error.
+    "negotiation:live-control": (
+        "post",
+        "/studies/{slug}/negotiation/sessions/{live}/live/",
+        {**PLANNERS, "planner": 302, "admin": 302},
+    ),
+    "negotiation:live-seat": (
+        "post",
+        "/studies/{slug}/negotiation/sessions/{live}/seats/{seat}/",
+        {**PLANNERS, "planner": 302, "admin": 302},
+    ),
+    # Delegates hold no account: only a seat's own link opens its page
+    # (negotiation/tests/test_live_pages.py); a guessed one is 404 for everyone.
+    "delegate:open": ("get", "/d/" + "x" * 43 + "/", dict.fromkeys(PERSONAS, 404)),
+    "delegate:page": ("get", "/delegate/", dict.fromkeys(PERSONAS, 403)),
+    "delegate:answer": ("post", "/delegate/answer/", dict.fromkeys(PERSONAS, 403)),
     "exports:list": ("get", "/studies/{slug}/exports/", RESEARCHERS),
     "exports:request": ("post", "/studies/{slug}/exports/request/", {**RESEARCHERS, "researcher": 302, "admin": 302}),
     # Only the researcher who asked may download: the admin gets 404 too.
@@ -187,6 +209,9 @@ def world(db, study, personas, settings, tmp_path, django_user_model):
     settings.PRIVATE_ROOT = tmp_path / "private"
     scenario = Scenario.objects.create(study=study, title="S", budget=10, max_rounds=5)
     session = NegotiationSession.objects.create(scenario=scenario, snapshot={})
+    live = NegotiationSession.objects.create(scenario=scenario, snapshot={}, live=True, status="running")
+    LiveState.objects.create(session=live)
+    seat = Seat.objects.create(session=live, group="G", kind="agent")
     job = ExportJob.objects.create(
         study=study,
         requested_by=personas["researcher"],
@@ -218,6 +243,8 @@ def world(db, study, personas, settings, tmp_path, django_user_model):
         "slug": study.slug,
         "scenario": scenario.pk,
         "session": session.pk,
+        "live": live.pk,
+        "seat": seat.pk,
         "export": job.pk,
         "wave": study.waves.first().pk,
         "mailing": Mailing.objects.create(study=study, base_url="http://testserver").pk,
@@ -241,6 +268,8 @@ def test_each_persona_gets_the_expected_status(world, name, monkeypatch):
             slug=world["slug"],
             scenario=world["scenario"],
             session=world["session"],
+            live=world["live"],
+            seat=world["seat"],
             export=world["export"],
             wave=world["wave"],
             mailing=world["mailing"],

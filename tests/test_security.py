@@ -617,6 +617,8 @@ def test_token_paths_are_scrubbed_from_django_log_lines(caplog):
 
     record = logging.LogRecord("django.request", logging.WARNING, "", 0, "Gone: %s", ("/i/SECRET-token-123/",), None)
     assert TokenScrubFilter().filter(record) and record.getMessage() == "Gone: /i/[redacted]/"
+    record = logging.LogRecord("django.request", logging.WARNING, "", 0, "Not Found: %s", ("/d/Delegate-tok3n/",), None)
+    assert TokenScrubFilter().filter(record) and record.getMessage() == "Not Found: /d/[redacted]/"
 
 
 @pytest.mark.django_db

@@ -53,6 +53,8 @@ MATRIX = [
     ("post", "/api/v1/studies/small/analysis-runs/", {**STUDY_READ, "planner": 202, "researcher": 202, "admin": 202}),
     ("get", "/api/v1/studies/small/scenarios/", PLANNER_ONLY),
     ("get", "/api/v1/studies/small/sessions/{session}/", PLANNER_ONLY),
+    # Only a delegate of that very session may answer (negotiation/tests/test_live_pages.py).
+    ("post", "/api/v1/studies/small/sessions/{session}/responses/", {p: 401 for p in PERSONAS}),
     ("get", "/api/v1/studies/small/exports/", RESEARCHER_ONLY),
     ("get", "/api/v1/studies/small/exports/999999/download/", {**RESEARCHER_ONLY, "researcher": 404, "admin": 404}),
     ("get", "/api/v1/answers/", {p: 401 for p in PERSONAS} | {"resident": 200}),

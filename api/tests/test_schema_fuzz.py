@@ -13,6 +13,9 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 
 from api.services import api_token_create
+from negotiation.live import live_session_open
+from negotiation.tests.helpers import make_scenario
+from negotiation.tests.test_live import drain
 from surveys.services import invitations_create, participant_consent
 
 schema = schemathesis.openapi.from_dict(json.loads(json.dumps(SchemaGenerator().get_schema(public=True), default=str)))
@@ -24,7 +27,16 @@ schema.app = get_wsgi_application()
 def credentials(study, personas):
     resident = invitations_create(study=study, count=1)[0]
     participant_consent(participant=resident.invitation.participant)
-    return {"staff": api_token_create(user=personas["admin"])[1], "resident": resident.token}
+    # A live session with its first round open, so answers reach the code behind the checks.
+    seats = {"Seniors": "delegate", "Disabled residents": "agent", "LGBTQIA2+ residents": "agent"}
+    session, issued = live_session_open(scenario=make_scenario(study), seats=seats)
+    drain(session)
+    return {
+        "staff": api_token_create(user=personas["admin"])[1],
+        "resident": resident.token,
+        "delegate": issued[0].token,
+        "live": session.pk,
+    }
 
 
 @schema.parametrize()
@@ -35,9 +47,11 @@ def test_no_generated_request_causes_a_server_error(case, credentials, monkeypat
     if case.path_parameters and "slug" in case.path_parameters:
         # Most requests target the real study so they reach the code behind the permission check.
         case.path_parameters["slug"] = "small"
-    token = (
-        f"Invitation {credentials['resident']}"
-        if case.path.startswith("/api/v1/answers")
-        else f"Token {credentials['staff']}"
-    )
+    if case.path.startswith("/api/v1/answers"):
+        token = f"Invitation {credentials['resident']}"
+    elif case.path.endswith("/responses/"):
+        token = f"Delegate {credentials['delegate']}"
+        case.path_parameters["pk"] = credentials["live"]
+    else:
+        token = f"Token {credentials['staff']}"
     case.call_and_validate(headers={"Authorization": token}, checks=[not_a_server_error])

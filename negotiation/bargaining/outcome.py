@@ -27,6 +27,7 @@ Rules, stated once here:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -106,20 +107,31 @@ def _reservation(prob: Problem, d: np.ndarray | None = None, best_x: np.ndarray 
     return d - shift, shift
 
 
-def run_negotiation(
+@dataclass
+class Opening:
+    """What a session starts from: the problem, the best base design, the (attainable)
+    reservation, the references solved before the rounds and the protocol (None when nothing
+    is affordable and there is nothing to negotiate)."""
+
+    prob: Problem
+    best_name: str
+    best_x: np.ndarray
+    reservation: np.ndarray
+    shift: float
+    mediator: str
+    refs: dict
+    protocol: Protocol | None
+
+
+def negotiation_open(
     scenario: Scenario,
     *,
     pinned: tuple[str, ...] | list[str] = (),
     forbidden: tuple[str, ...] | list[str] = (),
-    on_round: Callable[[dict], None] | None = None,
     mediator: str | None = None,
-) -> dict:
-    """Negotiate a package for the scenario and return the full outcome JSON document.
-
-    ``on_round(round_dict)`` is called after each round with the JSON-ready round record.
-    ``mediator`` overrides the scenario's mediator rule ("nash" or "maximin").
-    Raises ScenarioError for unknown, conflicting or unaffordable pins/forbids.
-    """
+) -> Opening:
+    """Solve the opening positions of a session (simulated or live). Raises ScenarioError for
+    unknown, conflicting or unaffordable pins/forbids."""
     pinned, forbidden = tuple(pinned), tuple(forbidden)
     check_pins(scenario, pinned, forbidden)
     mediator = mediator or scenario.mediator
@@ -131,22 +143,65 @@ def run_negotiation(
     if mediator == "maximin":
         refs["maximin"] = mediator_package(prob, "maximin", reservation)
     chosen = refs.get(mediator)
-    if _nothing_affordable(prob):
-        session = Session([], False, None, {"kind": "none", "description": "no negotiation", "mediator": mediator})
-        preferred = []
-    else:
+    protocol = None
+    if not _nothing_affordable(prob):
         protocol = Protocol.open(
             prob, reservation, mediator=mediator, fallback=chosen.x if chosen is not None else best_x
         )
-        # Rounds first, reference rules after: the first round is not kept waiting for them.
-        session = protocol.run(on_round)
-        preferred = [a.preferred for a in protocol.agents]
+    return Opening(prob, best_name, best_x, reservation, shift, mediator, refs, protocol)
+
+
+def negotiation_outcome(opening: Opening, session: Session, preferred: list[np.ndarray]) -> dict:
+    """The outcome JSON document of a finished session (its rounds, agreement and package),
+    with the reference rules solved on the same problem."""
+    prob, refs = opening.prob, dict(opening.refs)
     if refs["nash"] is None:
-        refs["nash"] = solvers.nash(prob, reservation)
+        refs["nash"] = solvers.nash(prob, opening.reservation)
     refs["utilitarian"] = solvers.utilitarian(prob)
     refs["egalitarian"] = solvers.egalitarian(prob)
     refs["equal_shares"] = equal_shares(prob)
-    return rounded(_assemble(prob, session, best_name, best_x, refs, reservation, shift, preferred, mediator))
+    return rounded(
+        _assemble(
+            prob,
+            session,
+            opening.best_name,
+            opening.best_x,
+            refs,
+            opening.reservation,
+            opening.shift,
+            preferred,
+            opening.mediator,
+        )
+    )
+
+
+def run_negotiation(
+    scenario: Scenario,
+    *,
+    pinned: tuple[str, ...] | list[str] = (),
+    forbidden: tuple[str, ...] | list[str] = (),
+    on_round: Callable[[dict], None] | None = None,
+    mediator: str | None = None,
+) -> dict:
+    """Negotiate a package for the scenario with the automatic agents and return the full
+    outcome JSON document.
+
+    ``on_round(round_dict)`` is called after each round with the JSON-ready round record.
+    ``mediator`` overrides the scenario's mediator rule ("nash" or "maximin").
+    Raises ScenarioError for unknown, conflicting or unaffordable pins/forbids.
+    """
+    opening = negotiation_open(scenario, pinned=pinned, forbidden=forbidden, mediator=mediator)
+    protocol = opening.protocol
+    if protocol is None:
+        session = Session(
+            [], False, None, {"kind": "none", "description": "no negotiation", "mediator": opening.mediator}
+        )
+        preferred = []
+    else:
+        # Rounds first, reference rules after: the first round is not kept waiting for them.
+        session = protocol.run(on_round)
+        preferred = [a.preferred for a in protocol.agents]
+    return negotiation_outcome(opening, session, preferred)
 
 
 def _package_of(value, fallback: np.ndarray) -> np.ndarray:

@@ -153,6 +153,7 @@ class Protocol:
         # Packages known to be feasible: a round whose aspirations one of them meets is feasible
         # whatever the solver says (the direct check of a candidate).
         self.known = [self.fallback, *(a.preferred for a in agents), *(known or [])]
+        self._n_base_known = 1 + len(agents)
 
     @classmethod
     def open(cls, prob: Problem, reservation: np.ndarray, *, mediator: str = DEFAULT_MEDIATOR, fallback=None):
@@ -181,6 +182,8 @@ class Protocol:
             {
                 "mediator": self.mediator,
                 "fallback": codes(self.fallback),
+                # Proposals found so far, so a restored protocol proposes exactly what this one would.
+                "known": [codes(x) for x in self.known[self._n_base_known :]],
                 "agents": [
                     {
                         "group": a.name,
@@ -204,7 +207,13 @@ class Protocol:
             agent = Agent(g, grp.name, a["reservation"], a["opening"], prob.s.mask(a["preferred"]), a["step"])
             agent.aspiration = a["aspiration"]
             agents.append(agent)
-        return cls(prob, agents, prob.s.mask(state["fallback"]), mediator=state.get("mediator", DEFAULT_MEDIATOR))
+        return cls(
+            prob,
+            agents,
+            prob.s.mask(state["fallback"]),
+            mediator=state.get("mediator", DEFAULT_MEDIATOR),
+            known=[prob.s.mask(codes) for codes in state.get("known", [])],
+        )
 
     def schedule(self) -> dict:
         """The concession schedule and the mediator's rule, as published in the outcome."""
@@ -285,6 +294,37 @@ class Protocol:
             "by": "agent",
         }
 
+    def agent(self, name: str) -> Agent:
+        return next(a for a in self.agents if a.name == name)
+
+    def concession_limit(self, name: str) -> float:
+        """The most a group can concede this round: down to its reservation."""
+        a = self.agent(name)
+        return max(0.0, a.aspiration - a.reservation)
+
+    def suggested_concession(self, name: str, *, last: bool) -> float:
+        """What the automatic agent would concede this round (nothing in the last round)."""
+        return 0.0 if last else self.agent(name).suggested_concession()
+
+    def delegate_response(
+        self, name: str, x: np.ndarray, *, accept: bool, concession: float | None = None, note: str = "", last: bool
+    ) -> dict:
+        """A person's answer for group ``name``, in the transcript's shape: the same figures as
+        an agent's answer, their own concession (clamped to what the reservation allows; none
+        in the last round, when nothing follows) and their own words in ``note``."""
+        a = self.agent(name)
+        u = float(self.prob.u(x)[a.index])
+        out: dict = {"accept": bool(accept), "utility": u, "aspiration": a.aspiration, "by": "delegate"}
+        if not accept:
+            amount = self.suggested_concession(name, last=last) if concession is None else float(concession)
+            out["concession"] = 0.0 if last else min(max(amount, 0.0), self.concession_limit(name))
+            out["loss"] = _loss(self.prob, a, x)
+        verb = "accepts" if accept else "rejects"
+        out["reason"] = f"{verb} (delegate): utility {fmt(u)}, aspiration {fmt(a.aspiration)}"
+        if note:
+            out["note"] = note
+        return out
+
     def close_round(self, responses: dict[str, dict]) -> bool:
         """Apply a round's answers: rejecting groups concede what they said (never below their
         reservation). Returns True when every group accepted — the session ends in agreement."""
@@ -338,3 +378,23 @@ def _best_known(prob: Problem, d: np.ndarray, packages: list[np.ndarray]) -> np.
         return (float(np.sum(np.log(np.maximum(gain, 1e-12)))), float(prob.u(x).sum()))
 
     return max(packages, key=score)
+
+
+def group_view(prob: Problem, g: int, x: np.ndarray, base: np.ndarray, own: np.ndarray) -> dict:
+    """What proposal ``x`` gives group ``g`` against the best base design and the group's own
+    best package: its utility under each and, per criterion, the level it would reach."""
+    levels = [criterion_levels(prob.s, p)[g] for p in (x, base, own)]
+    utilities = [float(prob.u(p)[g]) for p in (x, base, own)]
+    return {
+        "utility": {"proposal": utilities[0], "base": utilities[1], "own": utilities[2]},
+        "criteria": [
+            {
+                "criterion": c,
+                "weight": float(prob.s.weights[g][k]),
+                "proposal": float(levels[0][k]),
+                "base": float(levels[1][k]),
+                "own": float(levels[2][k]),
+            }
+            for k, c in enumerate(prob.s.criteria)
+        ],
+    }
