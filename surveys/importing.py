@@ -679,9 +679,12 @@ def _write_ratings(plan: _Plan, lines: Lines, people, waves, sites, criteria, no
         staged = _staged_ratings(lines, plan, people, waves, sites, criteria)
         columns = ", ".join(_STAGE_COLUMNS)
         if postgres:
-            with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-                for row in staged:
-                    copy.write_row(row)
+            # One COPY per UPSERT_ROWS rows: each statement ends well inside statement_timeout.
+            for first in staged:
+                with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+                    copy.write_row(first)
+                    for row in islice(staged, UPSERT_ROWS - 1):
+                        copy.write_row(row)
         else:
             insert = f"INSERT INTO {STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(_STAGE_COLUMNS))})"
             # One batch alive at a time: the one sent is dropped before the next is read.

@@ -212,3 +212,22 @@ def test_the_command_reads_a_byte_order_mark_and_names_the_first_byte_that_is_no
     with pytest.raises(CommandError, match=rf"not UTF-8 text \(invalid continuation byte at byte {offset}\)"):
         call_command("import_responses", str(path), study="city")
     assert Rating.objects.count() == 1
+
+
+def test_no_rating_is_lost_or_doubled_at_the_edges_of_batches(city, monkeypatch):
+    # Tiny batches: many COPY / INSERT chunks and upsert ranges, with blank rows in between.
+    monkeypatch.setattr("surveys.importing.BATCH", 3)
+    monkeypatch.setattr("surveys.importing.UPSERT_ROWS", 7)
+    rows, expected = [], {}
+    for i in range(101):
+        value = 1 + i * 7 % 4
+        rows.append(f"P{i % 13},,before,rating,street {i // 13},safety,{value}\n")
+        expected[(f"P{i % 13}", f"street {i // 13}")] = value
+        if i % 10 == 0:
+            rows.append(",,,,,,\n")
+    report = responses_import(text=HEADER + "".join(rows), study_slug="city")
+    assert report.answers["ratings"] == 101
+    assert dict(((c, s), v) for c, s, v in Rating.objects.values_list("participant__code", "site__name", "value")) == (
+        expected
+    )
+    assert Rating.objects.count() == 101
