@@ -17,8 +17,9 @@ HEADER = "participant,groups,wave,task,item,criterion,value\n"
 
 
 class Counted:
-    """A file that exists only as a generator of lines: it has no text to read at once, no length,
-    and it counts the lines handed out, so a test can tell how far the importer read."""
+    """A file that exists only as a generator of lines (each call opens it anew): there is no text
+    to read at once and no length, and it counts the lines handed out, so a test can tell how far
+    the importer read."""
 
     def __init__(self, people: int, sites: int, *, bad: dict[int, str] | None = None, ranking: bool = False):
         self.people, self.sites, self.bad, self.ranking = people, sites, bad or {}, ranking
@@ -51,12 +52,6 @@ class Counted:
         self.opened += 1
         self.read = 0
         return self._lines()
-
-    def __len__(self):
-        raise AssertionError("the importer asked for the length of the whole file")
-
-    def read_all(self):
-        raise AssertionError("the importer read the whole file")
 
 
 @pytest.fixture
