@@ -1,4 +1,4 @@
-"""`import_responses` on a synthetic 1.4M-row file (~50 MB), against reading and parsing the same
+"""`import_responses` on a synthetic 1.4M-row file (~60 MB), against reading and parsing the same
 file with the csv module.
 
 Writes a synthetic long CSV into a temporary directory: 20,000 participants (each in two or three
