@@ -1,7 +1,20 @@
 """Import of responses from the long CSV format.
 
-`participant,groups,wave,task,item,criterion,value` — one answer per row. The whole file is parsed
-and validated first; only a file without a single error is written, in one transaction.
+`participant,groups,wave,task,item,criterion,value` — one answer per row. The file is read twice,
+one row at a time, never whole:
+
+1. A validating pass checks every row on its own (columns, names, task, value, scale) and against
+   what is known per participant and per name (a person's groups, a criterion's kind, a ranking's
+   positions, a person's priority tokens). It writes nothing. It stops reading at the MAX_ERRORS-th
+   bad row, or READ_ON rows after the first one, so a bad file is rejected on its first bad rows.
+2. Only a file without an error so far is written, in one transaction: the groups, waves, sites,
+   images, criteria and participants it names, then its ratings streamed into a temporary table
+   (COPY on PostgreSQL) in which duplicates are found, then upserted into the ratings in batches.
+   A duplicate rating rolls the whole transaction back: a bad file changes nothing.
+
+Memory is independent of the number of rows: what is held is per participant (groups, rankings,
+priorities) or per name (groups, waves, sites, images, criteria), never per row; ratings, the rows
+that grow with a file, live only in the temporary table.
 
 The `groups`, `wave`, `item` and `criterion` cells hold names as people wrote them ("Seniors 65+",
 "Rue Fleury Est", "sécurité"): any printable text up to 120 characters. A cell matches an existing
@@ -12,11 +25,17 @@ carries codes, imports back); anything new is created under that name with a der
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import sys
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import batched, islice
+from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import (
@@ -37,14 +56,31 @@ from .naming import code_derive, name_clean, name_problem
 HEADER = ["participant", "groups", "wave", "task", "item", "criterion", "value"]
 TASKS = ("rating", "ranking", "priority")
 PARTICIPANT_MAX_LENGTH = 64
-MAX_ERRORS = 50
-BATCH = 5000
+MAX_ERRORS = 20  # a rejected file shows at most this many errors, then reading stops
+READ_ON = 1000  # rows read past the first bad one (to show the errors near it) before reading stops
+BATCH = 5000  # rows per INSERT / bulk_create
+UPSERT_ROWS = 50_000  # staged ratings per INSERT … SELECT, so no statement runs unbounded
+IN_CHUNK = 500  # values per SQL IN (…), under SQLite's limit on parameters
+STAGE = "civic_import_rating"
+
+# Each call returns a fresh iterator over the lines of the file (it is read twice).
+Lines = Callable[[], Iterable[str]]
 
 
 class ImportRejected(Exception):
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], stopped_at: int | None = None):
         self.errors = errors
+        # The row at which reading stopped, when it stopped before the end of the file.
+        self.stopped_at = stopped_at
         super().__init__("\n".join(errors))
+
+
+class ImportNotText(Exception):
+    """The file is not UTF-8 text; `byte` is the offset of the first bad byte in the file."""
+
+    def __init__(self, reason: str, byte: int):
+        self.reason, self.byte = reason, byte
+        super().__init__(f"not UTF-8 text ({reason} at byte {byte})")
 
 
 @dataclass
@@ -59,29 +95,69 @@ class ImportReport:
         return f"Imported {self.rows} rows: {saved}. Created {made}."
 
 
+def text_lines(text: str) -> Lines:
+    return lambda: io.StringIO(text)
+
+
+def path_lines(path: str | Path) -> Lines:
+    """The file's lines, decoded as UTF-8 (a leading byte order mark dropped) one at a time;
+    a byte that is not UTF-8 raises ImportNotText with its offset in the file."""
+
+    def lines() -> Iterator[str]:
+        offset = 0
+        with open(path, "rb") as binary:
+            for raw in binary:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ImportNotText(exc.reason, offset + exc.start) from None
+                if offset == 0:
+                    line = line.removeprefix("\ufeff")
+                offset += len(raw)
+                yield line
+
+    return lines
+
+
 @dataclass
-class _Parsed:
+class _Plan:
+    """What the validating pass learnt: per participant and per name, never per row."""
+
+    rows: int = 0
+    ratings: int = 0
     participants: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    waves: list[str] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)
-    sites: list[str] = field(default_factory=list)
-    rating_criteria: list[str] = field(default_factory=list)
-    ranking_sets: dict[str, list[str]] = field(default_factory=dict)
-    ratings: dict[tuple, int] = field(default_factory=dict)
-    rankings: dict[tuple, dict[int, str]] = field(default_factory=dict)
-    priorities: dict[tuple, int] = field(default_factory=dict)
-    lines: dict[tuple, int] = field(default_factory=dict)
+    # Ordered sets (dicts with None values), in order of first appearance.
+    waves: dict[str, None] = field(default_factory=dict)
+    groups: dict[str, None] = field(default_factory=dict)
+    sites: dict[str, None] = field(default_factory=dict)
+    rating_criteria: dict[str, None] = field(default_factory=dict)
+    ranking_sets: dict[str, dict[str, None]] = field(default_factory=dict)
+    ranking_first: dict[str, int] = field(default_factory=dict)
+    # (participant, wave, criterion) → {image: (position, row)}
+    rankings: dict[tuple[str, str, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
+    # (participant, wave, criterion) → (tokens, row)
+    priorities: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+    digest: str = ""
 
 
 class _Errors(list):
+    def __init__(self):
+        super().__init__()
+        self.first_bad: int | None = None
+
     def add(self, line: int, message: str) -> None:
+        if self.first_bad is None:
+            self.first_bad = line
         if len(self) < MAX_ERRORS:
             self.append(f"row {line}: {message}")
 
+    def enough(self, line: int) -> bool:
+        """Whether to stop reading after this row."""
+        return self.first_bad is not None and (len(self) >= MAX_ERRORS or line - self.first_bad >= READ_ON)
 
-def _add_once(seq: list[str], value: str) -> None:
-    if value not in seq:
-        seq.append(value)
+
+_name_problem = lru_cache(maxsize=4096)(name_problem)
+_intern = sys.intern
 
 
 def _int(value: str) -> int | None:
@@ -91,47 +167,103 @@ def _int(value: str) -> int | None:
         return None
 
 
-def _parse(text: str, study_scale: tuple[int, int], tokens_total: int, existing_kinds: dict[str, str]):
-    errors = _Errors()
-    parsed = _Parsed()
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+class _Hashed:
+    """The lines of a file, hashed as they go by, so the writing pass can tell the file is the
+    one that was validated."""
+
+    def __init__(self, lines: Iterable[str]):
+        self._lines = iter(lines)
+        self._hash = hashlib.sha256()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._hash.update(line.encode("utf-8", "surrogatepass"))
+        return line
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _rows(lines: _Hashed, errors: _Errors | None = None):
+    """(row number, cells) for every non-blank row after the header, and the column map."""
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ImportRejected([f"row 1: {exc}; expected header " + ",".join(HEADER)]) from None
     if header is None:
         raise ImportRejected(["row 1: the file is empty; expected header " + ",".join(HEADER)])
     header = [h.strip().lstrip("\ufeff").lower() for h in header]
     missing = [h for h in HEADER if h not in header]
     if missing:
         raise ImportRejected([f"row 1: missing column(s) {', '.join(missing)}; expected {','.join(HEADER)}"])
-    col = {name: header.index(name) for name in HEADER}
+    width = len(header)
+    col = [header.index(name) for name in HEADER]
+
+    def rows():
+        line = 1
+        while True:
+            line += 1
+            try:
+                raw = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportRejected(
+                    [*(errors or []), f"row {line}: {exc}; check the quotes of that row"], stopped_at=line
+                ) from None
+            yield line, raw
+
+    return rows(), col, width
+
+
+def _validate(lines: Iterable[str], study_scale: tuple[int, int], tokens_total: int, kinds: dict[str, str]) -> _Plan:
+    """The validating pass: reads row by row, writes nothing, raises ImportRejected with the
+    first bad rows (and stops reading there)."""
+    errors = _Errors()
+    plan = _Plan()
+    hashed = _Hashed(lines)
+    rows, col, width = _rows(hashed, errors)
+    c_who, c_groups, c_wave, c_task, c_item, c_crit, c_value = col
     lo, hi = study_scale
-    kinds = dict(existing_kinds)
-    for line, raw in enumerate(reader, start=2):
+    kinds = dict(kinds)
+    participants, rankings, priorities = plan.participants, plan.rankings, plan.priorities
+    group_sets: dict[str, tuple[str, ...]] = {}
+    for line, raw in rows:
+        if errors.enough(line - 1):
+            raise ImportRejected(list(errors), stopped_at=line - 1)
         if not any(cell.strip() for cell in raw):
             continue
-        if len(raw) < len(header):
+        if len(raw) < width:
             errors.add(
                 line,
-                f"expected {len(header)} columns, found {len(raw)}; put a cell that holds a comma in double quotes",
+                f"expected {width} columns, found {len(raw)}; put a cell that holds a comma in double quotes",
             )
             continue
-        cell = {name: raw[i].strip() for name, i in col.items()}
-        who, wave, task, item, crit, value = (
-            cell["participant"],
-            cell["wave"],
-            cell["task"].lower(),
-            cell["item"],
-            cell["criterion"],
-            cell["value"],
-        )
-        groups = tuple(sorted({name_clean(g) for g in cell["groups"].split(";") if g.strip()}))
+        who, wave, task_cell = raw[c_who].strip(), raw[c_wave].strip(), raw[c_task].strip()
+        item, crit, value = raw[c_item].strip(), raw[c_crit].strip(), raw[c_value].strip()
+        task = task_cell.lower()
+        groups_cell = raw[c_groups].strip()
+        groups = group_sets.get(groups_cell)
+        if groups is None:
+            groups = tuple(sorted({name_clean(g) for g in groups_cell.split(";") if g.strip()}))
+            if len(group_sets) < 4096:
+                group_sets[groups_cell] = groups
         row_ok = True
-        named = [("wave", wave), ("item", item), ("criterion", crit), *[("groups", g) for g in groups]]
-        for column, name in named:
-            problem = name and name_problem(name)
+        for column, name in (("wave", wave), ("item", item), ("criterion", crit)):
+            problem = name and _name_problem(name)
             if problem:
                 errors.add(line, f"the {column} name {name[:40]!r} {problem}; write the name as people read it")
                 row_ok = False
-        if len(who) > PARTICIPANT_MAX_LENGTH or name_problem(who or "x"):
+        for name in groups:
+            problem = _name_problem(name)
+            if problem:
+                errors.add(line, f"the groups name {name[:40]!r} {problem}; write the name as people read it")
+                row_ok = False
+        if len(who) > PARTICIPANT_MAX_LENGTH or _name_problem(who or "x"):
             errors.add(
                 line,
                 f"participant {who[:40]!r} must be at most {PARTICIPANT_MAX_LENGTH} printable characters; "
@@ -146,22 +278,23 @@ def _parse(text: str, study_scale: tuple[int, int], tokens_total: int, existing_
             row_ok = False
         if task not in TASKS:
             errors.add(
-                line, f"task {cell['task']!r} must be one of {', '.join(TASKS)}; write one of them in the task column"
+                line, f"task {task_cell!r} must be one of {', '.join(TASKS)}; write one of them in the task column"
             )
             continue
         number = _int(value)
         if number is None:
             errors.add(line, f"value {value!r} is not a whole number; write the rating, position or tokens in digits")
             row_ok = False
-        if who in parsed.participants and parsed.participants[who] != groups:
+        known = participants.get(who)
+        if known is not None and known != groups:
             errors.add(
                 line,
                 f"participant {who} has groups {';'.join(groups) or '(none)'} here but "
-                f"{';'.join(parsed.participants[who]) or '(none)'} on an earlier row; "
+                f"{';'.join(known) or '(none)'} on an earlier row; "
                 "give a person the same groups on every row",
             )
             row_ok = False
-        if task in ("rating", "ranking"):
+        if task != "priority":
             if not item:
                 errors.add(line, f"item is empty; write the name of the {'street' if task == 'rating' else 'image'}")
                 row_ok = False
@@ -189,60 +322,75 @@ def _parse(text: str, study_scale: tuple[int, int], tokens_total: int, existing_
                 row_ok = False
         if not row_ok:
             continue
-        if task == "rating" and not lo <= number <= hi:
-            errors.add(
-                line,
-                f"rating {number} is outside the scale {lo}–{hi}; use a value from {lo} to {hi} "
-                "(a new study takes --scale-min and --scale-max)",
-            )
-            continue
-        if task == "priority" and number < 0:
-            errors.add(line, f"priority tokens must be 0 or more, got {number}; write 0 for no tokens")
-            continue
-        key = (task, who, wave, item, crit)
-        if key in parsed.lines:
-            errors.add(
-                line,
-                f"duplicate of row {parsed.lines[key]} (same participant, wave, task, item and criterion); "
-                "keep one of the two rows",
-            )
-            continue
-        parsed.lines[key] = line
-        parsed.participants.setdefault(who, groups)
-        _add_once(parsed.waves, wave)
-        for g in groups:
-            _add_once(parsed.groups, g)
         if task == "rating":
-            _add_once(parsed.sites, item)
-            _add_once(parsed.rating_criteria, crit)
-            parsed.ratings[(who, wave, item, crit)] = number
+            if not lo <= number <= hi:
+                errors.add(
+                    line,
+                    f"rating {number} is outside the scale {lo}–{hi}; use a value from {lo} to {hi} "
+                    "(a new study takes --scale-min and --scale-max)",
+                )
+                continue
+            # Duplicate ratings are found in the writing pass (they are the rows a file grows by).
+            plan.sites.setdefault(item)
+            plan.rating_criteria.setdefault(crit)
+            plan.ratings += 1
         elif task == "ranking":
-            _add_once(parsed.ranking_sets.setdefault(crit, []), item)
-            positions = parsed.rankings.setdefault((who, wave, crit), {})
-            if number in positions:
+            key = (_intern(who), _intern(wave), _intern(crit))
+            positions = rankings.get(key)
+            if positions is None:
+                positions = rankings[key] = {}
+            if item in positions:
+                errors.add(line, _duplicate(positions[item][1]))
+                continue
+            if any(number == pos for pos, _ in positions.values()):
                 errors.add(
                     line,
                     f"position {number} is given twice in the ranking of {crit} by {who} in {wave}; "
                     "give each image its own position",
                 )
                 continue
-            positions[number] = item
+            positions[_intern(item)] = (number, line)
+            plan.ranking_sets.setdefault(key[2], {}).setdefault(_intern(item))
+            plan.ranking_first.setdefault(key[2], line)
         else:
-            _add_once(parsed.rating_criteria, crit)
-            parsed.priorities[(who, wave, crit)] = number
-    _check_rankings(parsed, errors)
-    _check_priorities(parsed, errors, tokens_total)
+            if number < 0:
+                errors.add(line, f"priority tokens must be 0 or more, got {number}; write 0 for no tokens")
+                continue
+            key = (_intern(who), _intern(wave), _intern(crit))
+            if key in priorities:
+                errors.add(line, _duplicate(priorities[key][1]))
+                continue
+            priorities[key] = (number, line)
+            plan.rating_criteria.setdefault(key[2])
+        plan.rows += 1
+        if known is None:
+            participants[_intern(who)] = groups
+        plan.waves.setdefault(wave)
+        for g in groups:
+            plan.groups.setdefault(g)
+    if not errors:
+        _check_rankings(plan, errors)
+        _check_priorities(plan, errors, tokens_total)
     if errors:
-        raise ImportRejected(list(errors))
-    return parsed
+        raise ImportRejected(sorted(errors, key=_row_number))
+    plan.digest = hashed.hexdigest()
+    return plan
 
 
-def _check_rankings(parsed: _Parsed, errors: _Errors) -> None:
-    for (who, wave, crit), positions in parsed.rankings.items():
-        expected = set(parsed.ranking_sets[crit])
+def _row_number(error: str) -> int:
+    return int(error.split(":", 1)[0].removeprefix("row "))
+
+
+def _duplicate(first: int) -> str:
+    return f"duplicate of row {first} (same participant, wave, task, item and criterion); keep one of the two rows"
+
+
+def _check_rankings(plan: _Plan, errors: _Errors) -> None:
+    for (who, wave, crit), positions in plan.rankings.items():
+        expected = plan.ranking_sets[crit]
         m = len(expected)
-        first = min(parsed.lines[("ranking", who, wave, item, crit)] for item in positions.values())
-        if sorted(positions) != list(range(1, m + 1)) or set(positions.values()) != expected:
+        first = min(line for _, line in positions.values())
+        if sorted(pos for pos, _ in positions.values()) != list(range(1, m + 1)) or len(positions) != m:
             errors.add(
                 first,
                 f"the ranking of {crit} by {who} in {wave} is not a permutation of its "
@@ -250,12 +398,11 @@ def _check_rankings(parsed: _Parsed, errors: _Errors) -> None:
             )
 
 
-def _check_priorities(parsed: _Parsed, errors: _Errors, total: int) -> None:
+def _check_priorities(plan: _Plan, errors: _Errors, total: int) -> None:
     sums: dict[tuple, int] = defaultdict(int)
     first: dict[tuple, int] = {}
-    for (who, wave, crit), tokens in parsed.priorities.items():
+    for (who, wave, _crit), (tokens, line) in plan.priorities.items():
         sums[(who, wave)] += tokens
-        line = parsed.lines[("priority", who, wave, "", crit)]
         first[(who, wave)] = min(first.get((who, wave), line), line)
     for key, given in sums.items():
         if given != total:
@@ -302,10 +449,25 @@ def _criterion_kinds(study: Study | None) -> dict[str, str]:
 
 
 def responses_import(
-    *, text: str, study_slug: str, create: bool = False, title: str = "", scale_min: int = 1, scale_max: int = 5
+    *,
+    study_slug: str,
+    text: str | None = None,
+    path: str | Path | None = None,
+    lines: Lines | None = None,
+    create: bool = False,
+    title: str = "",
+    scale_min: int = 1,
+    scale_max: int = 5,
 ) -> ImportReport:
-    """Validates the whole file, then writes it in one transaction. Raises ImportRejected with
-    row-numbered errors and writes nothing if any row is bad."""
+    """Imports the file given as `text`, a `path` or `lines` (a function returning a fresh
+    iterator over its lines): validates it row by row, then writes it in one transaction. Raises
+    ImportRejected with row-numbered errors, and writes nothing, if any row is bad."""
+    if sum(x is not None for x in (text, path, lines)) != 1:
+        raise TypeError("give exactly one of text, path and lines")
+    if text is not None:
+        lines = text_lines(text)
+    elif path is not None:
+        lines = path_lines(path)
     study = Study.objects.filter(slug=study_slug).first()
     if study is None and not create:
         raise ImportRejected([f"no study {study_slug!r}; pass --create (with --title) to make it"])
@@ -313,55 +475,86 @@ def responses_import(
         raise ImportRejected([f"--scale-max ({scale_max}) must be greater than --scale-min ({scale_min})"])
     scale = (study.scale_min, study.scale_max) if study else (scale_min, scale_max)
     tokens_total = study.priority_tokens if study else 10
-    parsed = _parse(text, scale, tokens_total, _criterion_kinds(study))
-    report = ImportReport(rows=len(parsed.lines))
+    plan = _validate(lines(), scale, tokens_total, _criterion_kinds(study))
+    report = ImportReport(rows=plan.rows)
     with transaction.atomic():
         if study is None:
             study = Study.objects.create(
                 slug=study_slug, title_en=title or study_slug, scale_min=scale_min, scale_max=scale_max
             )
             report.created["studies"] += 1
-        _write(study, parsed, report)
+        _write(study, plan, lines, report)
     return report
 
 
-def _check_existing_sets(parsed: _Parsed, criteria: dict, images: dict) -> None:
+def _check_existing_sets(plan: _Plan, criteria: dict, images: dict) -> None:
     """A ranking criterion that already has its set of images must be ranked over that set."""
     problems = []
-    for crit, cells in parsed.ranking_sets.items():
+    for crit, cells in plan.ranking_sets.items():
         existing = set(criteria[crit].set_items.values_list("image_id", flat=True)) if criteria[crit].pk else set()
         given = {images[c].pk for c in cells}
         if existing and existing != given:
-            first = min(v for k, v in parsed.lines.items() if k[0] == "ranking" and k[4] == crit)
             names = sorted(str(img) for img in Image.objects.filter(pk__in=existing))
             problems.append(
-                f"row {first}: ranking criterion {crit} already ranks the images {', '.join(names)}; "
-                f"the file ranks {', '.join(sorted(cells))}; rank exactly those images"
+                f"row {plan.ranking_first[crit]}: ranking criterion {crit} already ranks the images "
+                f"{', '.join(names)}; the file ranks {', '.join(sorted(cells))}; rank exactly those images"
             )
     if problems:
         raise ImportRejected(problems)
 
 
-def _write(study: Study, parsed: _Parsed, report: ImportReport) -> None:
+def _chunks(values, size: int = IN_CHUNK):
+    return batched(list(values), size)
+
+
+def _participants(study: Study, plan: _Plan, report: ImportReport) -> dict[str, int]:
+    """Participant ids by code, creating the new ones; memberships replaced by the file's."""
+    people: dict[str, int] = {}
+    for codes in _chunks(plan.participants):
+        people.update(Participant.objects.filter(study=study, code__in=codes).values_list("code", "id"))
+    new_people = [Participant(study=study, code=code) for code in plan.participants if code not in people]
+    Participant.objects.bulk_create(new_people, batch_size=BATCH)
+    report.created["participants"] += len(new_people)
+    missing = [code for code in plan.participants if code not in people]
+    for codes in _chunks(missing):
+        people.update(Participant.objects.filter(study=study, code__in=codes).values_list("code", "id"))
+    return people
+
+
+def _memberships(people: dict[str, int], plan: _Plan, groups: dict, now) -> None:
+    Membership = Participant.groups.through
+    for ids in _chunks(people.values()):
+        Membership.objects.filter(participant_id__in=ids).delete()
+        Participant.objects.filter(pk__in=ids, groups_answered_at__isnull=True).update(
+            groups_answered_at=now, consented_at=now
+        )
+    pairs = ((people[who], groups[g].id) for who, names in plan.participants.items() for g in names)
+    # A name and its code may name the same group: each membership once.
+    unique = dict.fromkeys(pairs)
+    for batch in batched(unique, BATCH):
+        Membership.objects.bulk_create([Membership(participant_id=pid, group_id=gid) for pid, gid in batch])
+
+
+def _write(study: Study, plan: _Plan, lines: Lines, report: ImportReport) -> None:
     now = timezone.now()
     # Waves, in order of first appearance, after the study's existing waves.
     waves = {w.name: w for w in study.waves.all()}
     next_order = max((w.order for w in waves.values()), default=0) + 1
-    for name in parsed.waves:
+    for name in plan.waves:
         if name not in waves:
             waves[name] = Wave.objects.create(study=study, name=name, order=next_order, status=Wave.Status.CLOSED)
             next_order += 1
             report.created["waves"] += 1
-    groups = _resolve(Group, study, parsed.groups, "label_en", "groups", report, lambda c: {})
-    sites = _resolve(Site, study, parsed.sites, "name", "sites", report, lambda c: {})
-    all_images = sorted({img for images in parsed.ranking_sets.values() for img in images})
+    groups = _resolve(Group, study, plan.groups, "label_en", "groups", report, lambda c: {})
+    sites = _resolve(Site, study, plan.sites, "name", "sites", report, lambda c: {})
+    all_images = sorted({img for images in plan.ranking_sets.values() for img in images})
     images = _resolve(Image, study, all_images, "name", "images", report, lambda c: {"alt_text_en": c})
     criteria = {}
     existing = list(study.criteria.all())
     by_name = {c.name: c for c in existing}
     by_code = {c.code: c for c in existing}
     taken = set(by_code)
-    cells = [(n, "rating") for n in parsed.rating_criteria] + [(n, "ranking") for n in parsed.ranking_sets]
+    cells = [(n, "rating") for n in plan.rating_criteria] + [(n, "ranking") for n in plan.ranking_sets]
     for name, kind in cells:
         criterion = by_name.get(name) or by_code.get(name)
         if criterion is None:
@@ -372,67 +565,173 @@ def _write(study: Study, parsed: _Parsed, report: ImportReport) -> None:
             )
             report.created["criteria"] += 1
         criteria[name] = criterion
-    _check_existing_sets(parsed, criteria, images)
-    for name, cells in parsed.ranking_sets.items():
+    _check_existing_sets(plan, criteria, images)
+    for name, cells in plan.ranking_sets.items():
         if not criteria[name].set_items.exists():
             RankingSetItem.objects.bulk_create(
                 [RankingSetItem(criterion=criteria[name], image=images[c], position=i) for i, c in enumerate(cells)]
             )
-    people = {p.code: p for p in Participant.objects.filter(study=study, code__in=list(parsed.participants))}
-    new_people = [Participant(study=study, code=code) for code in parsed.participants if code not in people]
-    Participant.objects.bulk_create(new_people, batch_size=BATCH)
-    report.created["participants"] += len(new_people)
-    people = {p.code: p for p in Participant.objects.filter(study=study, code__in=list(parsed.participants))}
-    Membership = Participant.groups.through
-    Membership.objects.filter(participant__in=list(people.values())).delete()
-    Membership.objects.bulk_create(
-        [
-            Membership(participant_id=pid, group_id=gid)
-            for pid, gid in {
-                (people[who].id, groups[g].id) for who, names in parsed.participants.items() for g in names
-            }
-        ],
-        batch_size=BATCH,
-    )
-    Participant.objects.filter(pk__in=[p.pk for p in people.values()], groups_answered_at__isnull=True).update(
-        groups_answered_at=now, consented_at=now
-    )
-    rows = [
-        Rating(
-            participant=people[who],
-            wave=waves[wave],
-            site=sites[site],
-            criterion=criteria[crit],
-            value=v,
-            updated_at=now,
+    people = _participants(study, plan, report)
+    _memberships(people, plan, groups, now)
+    report.answers["ratings"] += _write_ratings(plan, lines, people, waves, sites, criteria, now)
+    rows = (
+        (
+            (people[who], waves[wave].id, criteria[crit].id),
+            [images[item].code for item, _ in sorted(positions.items(), key=lambda kv: kv[1][0])],
         )
-        for (who, wave, site, crit), v in parsed.ratings.items()
-    ]
-    _upsert(Rating, rows, ["participant", "wave", "site", "criterion"], ["value", "updated_at"])
-    report.answers["ratings"] += len(rows)
-    rows = [
-        Ranking(
-            participant=people[who],
-            wave=waves[wave],
-            criterion=criteria[crit],
-            order=[images[pos[k]].code for k in sorted(pos)],
-            updated_at=now,
-        )
-        for (who, wave, crit), pos in parsed.rankings.items()
-    ]
-    _upsert(Ranking, rows, ["participant", "wave", "criterion"], ["order", "updated_at"])
-    report.answers["rankings"] += len(rows)
-    rows = [
-        Priority(participant=people[who], wave=waves[wave], criterion=criteria[crit], tokens=v, updated_at=now)
-        for (who, wave, crit), v in parsed.priorities.items()
-    ]
-    _upsert(Priority, rows, ["participant", "wave", "criterion"], ["tokens", "updated_at"])
-    report.answers["priorities"] += len(rows)
+        for (who, wave, crit), positions in plan.rankings.items()
+    )
+    report.answers["rankings"] += _upsert(Ranking, rows, "order", now)
+    rows = (
+        ((people[who], waves[wave].id, criteria[crit].id), tokens)
+        for (who, wave, crit), (tokens, _) in plan.priorities.items()
+    )
+    report.answers["priorities"] += _upsert(Priority, rows, "tokens", now)
 
 
-def _upsert(model, rows, unique_fields, update_fields) -> None:
-    # Two cells naming the same thing (a name and its code) would give one row twice.
-    rows = list({tuple(getattr(r, f"{f}_id") for f in unique_fields): r for r in rows}.values())
-    model.objects.bulk_create(
-        rows, batch_size=BATCH, update_conflicts=True, unique_fields=unique_fields, update_fields=update_fields
+def _upsert(model, rows, value_field: str, now) -> int:
+    """Upserts (participant, wave, criterion) → value rows (one per participant, wave and
+    criterion: memory per participant) in batches; returns how many rows were given."""
+    # Two cells naming the same thing (a name and its code) would give one row twice: the last wins.
+    given = 0
+    unique = {}
+    for key, value in rows:
+        unique[key] = value
+        given += 1
+    for batch in batched(unique.items(), BATCH):
+        model.objects.bulk_create(
+            [
+                model(participant_id=p, wave_id=w, criterion_id=c, **{value_field: value}, updated_at=now)
+                for (p, w, c), value in batch
+            ],
+            update_conflicts=True,
+            unique_fields=["participant", "wave", "criterion"],
+            update_fields=[value_field, "updated_at"],
+        )
+    return given
+
+
+# --- ratings: streamed through a temporary table ----------------------------------------------
+
+_STAGE_COLUMNS = (
+    "line",
+    "participant_id",
+    "wave_id",
+    "site_cell",
+    "criterion_cell",
+    "site_id",
+    "criterion_id",
+    "value",
+)
+
+
+def _staged_ratings(lines: Lines, plan: _Plan, people, waves, sites, criteria):
+    """The writing pass over the file: one tuple per rating row, in file order. Raises
+    ImportRejected if the file is not the one validated."""
+    site_cells = {cell: (i, obj.pk) for i, (cell, obj) in enumerate(sites.items())}
+    criterion_cells = {cell: (i, obj.pk) for i, (cell, obj) in enumerate(criteria.items())}
+    wave_ids = {name: w.pk for name, w in waves.items()}
+    hashed = _Hashed(lines())
+    rows, col, width = _rows(hashed)
+    c_who, _, c_wave, c_task, c_item, c_crit, c_value = col
+    try:
+        for line, raw in rows:
+            if len(raw) < width or raw[c_task].strip().lower() != "rating":
+                continue
+            site_cell, site_id = site_cells[raw[c_item].strip()]
+            criterion_cell, criterion_id = criterion_cells[raw[c_crit].strip()]
+            yield (
+                line,
+                people[raw[c_who].strip()],
+                wave_ids[raw[c_wave].strip()],
+                site_cell,
+                criterion_cell,
+                site_id,
+                criterion_id,
+                int(raw[c_value]),
+            )
+    except (KeyError, ValueError, ImportRejected):
+        raise _changed() from None
+    if hashed.hexdigest() != plan.digest:
+        raise _changed()
+
+
+def _changed() -> ImportRejected:
+    return ImportRejected(["the file changed while it was imported; nothing was imported, import it again"])
+
+
+def _write_ratings(plan: _Plan, lines: Lines, people, waves, sites, criteria, now) -> int:
+    if plan.ratings == 0:
+        # Still read the file again, so a file changed in the meantime is refused.
+        for _ in _staged_ratings(lines, plan, people, waves, sites, criteria):
+            raise _changed()
+        return 0
+    postgres = connection.vendor == "postgresql"
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {STAGE} (line integer PRIMARY KEY, participant_id bigint NOT NULL, "
+            "wave_id bigint NOT NULL, site_cell integer NOT NULL, criterion_cell integer NOT NULL, "
+            "site_id bigint NOT NULL, criterion_id bigint NOT NULL, value integer NOT NULL)"
+            + (" ON COMMIT DROP" if postgres else "")
+        )
+        staged = _staged_ratings(lines, plan, people, waves, sites, criteria)
+        columns = ", ".join(_STAGE_COLUMNS)
+        if postgres:
+            # One COPY per UPSERT_ROWS rows: each statement ends well inside statement_timeout.
+            for first in staged:
+                with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+                    copy.write_row(first)
+                    for row in islice(staged, UPSERT_ROWS - 1):
+                        copy.write_row(row)
+        else:
+            insert = f"INSERT INTO {STAGE} ({columns}) VALUES ({', '.join(['%s'] * len(_STAGE_COLUMNS))})"
+            # One batch alive at a time: the one sent is dropped before the next is read.
+            while batch := list(islice(staged, BATCH)):
+                cursor.executemany(insert, batch)
+                del batch
+        if postgres:
+            cursor.execute(f"ANALYZE {STAGE}")
+        _reject_duplicate_ratings(cursor)
+        # A name and its code can name the same site or criterion: then the last row wins.
+        collapse = len({s.pk for s in sites.values()}) < len(sites) or len({c.pk for c in criteria.values()}) < len(
+            criteria
+        )
+        latest = ""
+        if collapse:
+            cursor.execute(f"CREATE INDEX {STAGE}_ids ON {STAGE} (participant_id, wave_id, site_id, criterion_id)")
+            latest = (
+                f" AND NOT EXISTS (SELECT 1 FROM {STAGE} t WHERE t.participant_id = s.participant_id "
+                "AND t.wave_id = s.wave_id AND t.site_id = s.site_id AND t.criterion_id = s.criterion_id "
+                "AND t.line > s.line)"
+            )
+        updated_at = Rating._meta.get_field("updated_at").get_db_prep_value(now, connection)
+        cursor.execute(f"SELECT MIN(line), MAX(line), COUNT(*) FROM {STAGE}")
+        first, last, count = cursor.fetchone()
+        table = q(Rating._meta.db_table)
+        for start in range(first, last + 1, UPSERT_ROWS):
+            cursor.execute(
+                f"INSERT INTO {table} (participant_id, wave_id, site_id, criterion_id, value, client_seq, updated_at) "
+                f"SELECT participant_id, wave_id, site_id, criterion_id, value, 0, %s FROM {STAGE} s "
+                f"WHERE s.line >= %s AND s.line < %s{latest} "
+                "ON CONFLICT (participant_id, wave_id, site_id, criterion_id) "
+                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [updated_at, start, start + UPSERT_ROWS],
+            )
+        if not postgres:
+            cursor.execute(f"DROP TABLE {STAGE}")
+    return count
+
+
+def _reject_duplicate_ratings(cursor) -> None:
+    key = "participant_id, wave_id, site_cell, criterion_cell"
+    joined = " AND ".join(f"s.{c} = f.{c}" for c in key.split(", "))
+    cursor.execute(
+        f"SELECT s.line, f.first FROM {STAGE} s JOIN (SELECT {key}, MIN(line) AS first FROM {STAGE} "
+        f"GROUP BY {key} HAVING COUNT(*) > 1) f ON {joined} WHERE s.line > f.first ORDER BY s.line LIMIT %s",
+        [MAX_ERRORS],
     )
+    duplicates = cursor.fetchall()
+    if duplicates:
+        raise ImportRejected([f"row {line}: {_duplicate(first)}" for line, first in duplicates])

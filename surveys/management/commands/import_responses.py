@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from surveys.importing import ImportRejected, responses_import
+from surveys.importing import ImportNotText, ImportRejected, responses_import
 from surveys.models import Study
 
 
@@ -31,19 +31,24 @@ class Command(BaseCommand):
         except ValidationError as invalid:
             raise CommandError(f"--study {study!r}: {' '.join(invalid.messages)}") from None
         path = Path(file)
+        # The file is read twice, a row at a time, never whole (surveys/importing.py).
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            with path.open("rb"):
+                pass
         except FileNotFoundError:
             raise CommandError(f"{file}: no such file") from None
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise CommandError(f"{file}: cannot be read ({exc.strerror})") from None
         try:
             report = responses_import(
-                text=text, study_slug=study, create=create, title=title, scale_min=scale_min, scale_max=scale_max
+                path=path, study_slug=study, create=create, title=title, scale_min=scale_min, scale_max=scale_max
             )
+        except ImportNotText as exc:
+            raise CommandError(f"{file}: {exc}") from None
         except ImportRejected as rejected:
             for line in rejected.errors:
                 self.stderr.write(f"{file}: {line}")
             shown = len(rejected.errors)
-            raise CommandError(f"{file}: rejected, nothing was imported ({shown} error(s) shown)") from None
+            stopped = f"; reading stopped at row {rejected.stopped_at}" if rejected.stopped_at else ""
+            raise CommandError(f"{file}: rejected, nothing was imported ({shown} error(s) shown{stopped})") from None
         self.stdout.write(report.summary())
