@@ -103,6 +103,8 @@ class AuditLog(models.Model):
         EXPORT_DELETED = "export.deleted", _("Export deleted")
         ROLE_CHANGED = "role.changed", _("Role changed")
         PARTICIPANT_WITHDRAWN = "participant.withdrawn", _("Participant withdrawn")
+        RESULTS_PUBLISHED = "results.published", _("Public results published")
+        RESULTS_UNPUBLISHED = "results.unpublished", _("Public results withdrawn from view")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -3,10 +3,14 @@ from django.contrib import admin
 from .models import (
     BaseDesign,
     Intervention,
+    LiveResponse,
+    LiveState,
     NegotiationSession,
     Outcome,
     Round,
     Scenario,
+    Seat,
+    SeatChange,
     Stakeholder,
 )
 
@@ -39,11 +43,55 @@ class RoundInline(admin.TabularInline):
     readonly_fields = ["number", "proposal", "cost", "utilities", "aspirations", "responses"]
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """What a live session recorded: shown, never edited here (the planner's pages act on it)."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class LiveStateInline(ReadOnlyInline):
+    model = LiveState
+    exclude = ["protocol", "references"]
+
+
+class SeatInline(ReadOnlyInline):
+    model = Seat
+    exclude = ["token_hash"]
+
+
+class LiveResponseInline(ReadOnlyInline):
+    model = LiveResponse
+
+
 @admin.register(NegotiationSession)
 class NegotiationSessionAdmin(admin.ModelAdmin):
-    list_display = ["id", "scenario", "status", "progress", "created_at", "finished_at"]
-    list_filter = ["status"]
-    inlines = [RoundInline]
+    list_display = ["id", "scenario", "live", "status", "progress", "created_at", "finished_at"]
+    list_filter = ["status", "live"]
+    inlines = [LiveStateInline, SeatInline, LiveResponseInline, RoundInline]
+
+
+@admin.register(SeatChange)
+class SeatChangeAdmin(admin.ModelAdmin):
+    """Who handed which seat to whom, and when: the record, read-only."""
+
+    list_display = ["seat", "round", "from_kind", "to_kind", "by", "at"]
+    list_filter = ["to_kind"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 admin.site.register(Outcome)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from analytics.services import analysis_latest
 from exports.audit import audit_record
+from exports.models import AuditLog
 from exports.report import small_cells_blank
 from negotiation.models import Outcome
 from surveys.models import Criterion, Group, Study
@@ -30,8 +31,8 @@ from surveys.models import Criterion, Group, Study
 from .models import ResultsPage
 
 SNAPSHOT_FORMAT = 1
-ACTION_PUBLISHED = "results.published"
-ACTION_UNPUBLISHED = "results.unpublished"
+ACTION_PUBLISHED = AuditLog.Action.RESULTS_PUBLISHED
+ACTION_UNPUBLISHED = AuditLog.Action.RESULTS_UNPUBLISHED
 
 NOT_ANALYSED = "not_analysed"
 STALE = "stale"
