@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import FileResponse, Http404
+from django.utils.html import format_html
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, get_view_description, get_view_name
 
 from analytics import services as analytics_services
 from analytics.models import AnalysisRun
@@ -63,6 +65,9 @@ class StudySerializer(serializers.ModelSerializer):
 
 
 class StudyList(StaffView, generics.ListAPIView):
+    page_title = _("Studies")
+    page_summary = _("The studies you have a role in.")
+
     serializer_class = StudySerializer
 
     def get_queryset(self):
@@ -70,6 +75,9 @@ class StudyList(StaffView, generics.ListAPIView):
 
 
 class StudyDetail(StaffView, generics.RetrieveAPIView):
+    page_title = _("Study")
+    page_summary = _("One study: its titles, scale and status.")
+
     serializer_class = StudySerializer
 
     def get_object(self):
@@ -108,14 +116,23 @@ class _StudyChildList(StaffView, generics.ListAPIView):
 
 
 class WaveList(_StudyChildList):
+    page_title = _("Waves")
+    page_summary = _("The study's survey waves, in order.")
+
     serializer_class, model, ordering = WaveSerializer, Wave, ("order", "id")
 
 
 class SiteList(_StudyChildList):
+    page_title = _("Sites")
+    page_summary = _("The study's streets, with their coordinates and audited attributes.")
+
     serializer_class, model, ordering = SiteSerializer, Site, ("order", "code")
 
 
 class CriterionList(_StudyChildList):
+    page_title = _("Criteria")
+    page_summary = _("The study's rating and ranking criteria.")
+
     serializer_class, model, ordering = CriterionSerializer, Criterion, ("kind", "order", "name")
 
     def get_queryset(self):
@@ -134,6 +151,9 @@ class IsResident(permissions.BasePermission):
 
 class Answers(APIView):
     """Read your own answers (GET) or save one (POST), exactly as the survey pages autosave."""
+
+    page_title = _("Answers")
+    page_summary = _("Read your own answers (GET) or save one (POST), exactly as the survey pages autosave.")
 
     authentication_classes = [InvitationAuthentication]
     permission_classes = [IsResident]
@@ -211,6 +231,9 @@ class AnalysisRunResultSerializer(AnalysisRunSerializer):
 
 
 class AnalysisRunList(StaffView, generics.ListCreateAPIView):
+    page_title = _("Analysis runs")
+    page_summary = _("The study's analyses; POST asks for a fresh one.")
+
     serializer_class = AnalysisRunSerializer
 
     def get_queryset(self):
@@ -226,6 +249,9 @@ class AnalysisRunList(StaffView, generics.ListCreateAPIView):
 
 
 class AnalysisRunDetail(StaffView, generics.RetrieveAPIView):
+    page_title = _("Analysis run")
+    page_summary = _("One analysis with its report.")
+
     serializer_class = AnalysisRunResultSerializer
 
     def get_object(self):
@@ -265,6 +291,9 @@ class SessionSerializer(serializers.ModelSerializer):
 
 
 class ScenarioList(StaffView, generics.ListAPIView):
+    page_title = _("Scenarios")
+    page_summary = _("The study's negotiation scenarios.")
+
     roles = (PLANNER,)
     serializer_class = ScenarioSerializer
 
@@ -273,6 +302,9 @@ class ScenarioList(StaffView, generics.ListAPIView):
 
 
 class SessionStart(StaffView, APIView):
+    page_title = _("Start a negotiation session")
+    page_summary = _("POST runs a session on this scenario, with pins and forbids.")
+
     roles = (PLANNER,)
 
     class SessionInputSerializer(serializers.Serializer):
@@ -363,6 +395,9 @@ class LiveSessionSerializer(SessionSerializer):
 class SessionDetail(StaffView, generics.RetrieveAPIView):
     """A session for the planner of its study, or for a delegate of this very session."""
 
+    page_title = _("Negotiation session")
+    page_summary = _("A session for the planner of its study, or for a delegate of this very session.")
+
     authentication_classes = [*STAFF_AUTH, DelegateAuthentication]
     permission_classes = [permissions.AllowAny]
     roles = (PLANNER,)
@@ -393,6 +428,9 @@ class IsDelegate(permissions.BasePermission):
 
 class SessionResponses(APIView):
     """A delegate's answer for its group in the open round of its session."""
+
+    page_title = _("Delegate answer")
+    page_summary = _("A delegate's answer for its group in the open round of its session.")
 
     authentication_classes = [DelegateAuthentication]
     permission_classes = [IsDelegate]
@@ -448,6 +486,9 @@ class ExportSerializer(serializers.ModelSerializer):
 class ExportList(StaffView, generics.ListCreateAPIView):
     """A researcher's own exports of the study; POST requests a new one."""
 
+    page_title = _("Exports")
+    page_summary = _("A researcher's own exports of the study; POST requests a new one.")
+
     roles = (RESEARCHER,)
     serializer_class = ExportSerializer
 
@@ -464,6 +505,9 @@ class ExportList(StaffView, generics.ListCreateAPIView):
 
 
 class ExportDetail(StaffView, generics.RetrieveAPIView):
+    page_title = _("Export")
+    page_summary = _("One of your exports and its status.")
+
     roles = (RESEARCHER,)
     serializer_class = ExportSerializer
 
@@ -474,6 +518,9 @@ class ExportDetail(StaffView, generics.RetrieveAPIView):
 
 
 class ExportDownload(StaffView, APIView):
+    page_title = _("Export download")
+    page_summary = _("The export's zip file, for the researcher who asked for it.")
+
     roles = (RESEARCHER,)
 
     @extend_schema(responses={(200, "application/zip"): bytes})
@@ -495,3 +542,18 @@ class ExportDownload(StaffView, APIView):
         )
         response["Cache-Control"] = "no-store, private"
         return response
+
+
+def view_name(view) -> str:
+    """The browsable API's title of a view, in the reader's language (REST_FRAMEWORK
+    VIEW_NAME_FUNCTION); DRF's default for views without one."""
+    title = getattr(view, "page_title", None)
+    return str(title) if title else get_view_name(view)
+
+
+def view_description(view, html: bool = False) -> str:
+    """The browsable API's description of a view, in the reader's language."""
+    summary = getattr(view, "page_summary", None)
+    if not summary:
+        return get_view_description(view, html)
+    return format_html("<p>{}</p>", summary) if html else str(summary)

@@ -311,6 +311,9 @@ REST_FRAMEWORK = {
     # No filter or ordering backends: query parameters other than `page` are ignored, so
     # `?ordering=password` or `?user__email__startswith=` cannot probe anything.
     "DEFAULT_FILTER_BACKENDS": [],
+    # The browsable pages' titles and descriptions in the reader's language.
+    "VIEW_NAME_FUNCTION": "api.views.view_name",
+    "VIEW_DESCRIPTION_FUNCTION": "api.views.view_description",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Civic API",

@@ -141,3 +141,13 @@ def test_lists_are_paginated(world):
     page = _client(world, "planner").get("/api/v1/studies/small/sites/").json()
     assert set(page) == {"count", "next", "previous", "results"}
     assert [s["code"] for s in page["results"]] == ["s1", "s2"]
+
+
+def test_the_browsable_pages_speak_the_readers_language(client, personas, study):
+    client.force_login(personas["planner"])
+    url = f"/api/v1/studies/{study.slug}/scenarios/"
+    html = client.get(url, headers={"accept": "text/html", "accept-language": "fr"}).content.decode()
+    assert "<title>Scénarios – Django REST framework</title>" in html.replace("&ndash;", "–")
+    assert "<p>Les scénarios de négociation de l’étude.</p>" in html
+    html = client.get(url, headers={"accept": "text/html", "accept-language": "en"}).content.decode()
+    assert "<p>The study&#x27;s negotiation scenarios.</p>" in html
