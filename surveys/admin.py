@@ -17,6 +17,7 @@ from .images import image_sanitize
 from .invitation_links import invitation_links_csv
 from .models import (
     Completion,
+    ConsensusRating,
     Criterion,
     Group,
     Image,
@@ -191,12 +192,26 @@ class ImageInline(admin.TabularInline):
     fields = ("name", "file", "alt_text_en", "alt_text_fr")
 
 
+class ConsensusRatingInline(admin.TabularInline):
+    """The rating a study agreed on for this street (e.g. a focus group's after discussion)."""
+
+    model = ConsensusRating
+    extra = 0
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "criterion":
+            site_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            rating = Criterion.objects.filter(kind=Criterion.Kind.RATING)
+            kwargs["queryset"] = rating.filter(study__sites=site_id) if site_id else rating.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     list_display = ("name", "study")
     list_filter = ("study",)
     search_fields = ("name",)
-    inlines = [ImageInline]
+    inlines = [ImageInline, ConsensusRatingInline]
 
 
 @admin.register(Image)

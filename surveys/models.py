@@ -516,6 +516,21 @@ class ConsensusRating(models.Model):
     def __str__(self) -> str:
         return f"{self.site} {self.criterion}: {self.value}"
 
+    def clean(self) -> None:
+        """A consensus is a rating: on a rating criterion of the site's own study, on its scale."""
+        if not (self.site_id and self.criterion_id and self.value is not None):
+            return
+        study = self.site.study
+        if self.criterion.study_id != study.pk or self.criterion.kind != Criterion.Kind.RATING:
+            raise ValidationError({"criterion": _("Choose a rating criterion of this site's study.")})
+        if not study.scale_min <= self.value <= study.scale_max:
+            raise ValidationError(
+                {
+                    "value": _("Must lie on the study's scale, %(low)s to %(high)s.")
+                    % {"low": study.scale_min, "high": study.scale_max}
+                }
+            )
+
 
 class Ranking(Answer):
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, verbose_name=_("criterion"))
