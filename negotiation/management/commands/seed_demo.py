@@ -22,7 +22,9 @@ class Command(BaseCommand):
         w = self.stdout.write
         w(
             f"Demo study '{result.study.slug}': {result.study.participants.count()} participants, "
-            f"{result.study.sites.count()} streets, {result.study.criteria.count()} criteria."
+            f"{result.study.sites.count()} streets, "
+            f"{result.study.criteria.filter(kind='rating').count()} rating and "
+            f"{result.study.criteria.filter(kind='ranking').count()} ranking criteria."
         )
         w(
             f"  Round 'before discussion' holds the real StreetReview ratings. {SYNTHETIC_NOTE} "
