@@ -124,6 +124,23 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
 
 
+def wait_serving(port: int, *, workers: int = 3, timeout: float = 120) -> None:
+    """Waits until the application answers /ping on `workers` fresh connections in a row (each
+    likely served by a booted worker): gunicorn accepts connections as soon as its master listens,
+    while its workers may still be importing Django."""
+    deadline = time.monotonic() + timeout
+    answered = 0
+    while answered < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the application does not answer on port {port} after {timeout:.0f} s")
+        try:
+            status, _ = Client(port, timeout=timeout).request("GET", "/ping")
+            answered = answered + 1 if status == 200 else 0
+        except OSError:
+            answered = 0
+            time.sleep(0.2)
+
+
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:
     """Stops a process started with start_new_session=True, with its children."""
     try:

@@ -25,10 +25,18 @@ from threading import Thread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Client, percentiles, prepare, resident_session, start_gunicorn, stop  # noqa: E402
+from bench._common import (  # noqa: E402
+    Client,
+    percentiles,
+    prepare,
+    resident_session,
+    start_gunicorn,
+    stop,
+    wait_serving,
+)
 
 
-def _worker(port: int, tokens: list[str], mode: str, seconds: float, start_at: float, queue) -> None:
+def _worker(port: int, tokens: list[str], mode: str, seconds: float, start_at: float, warmup: float, queue) -> None:
     latencies: list[float] = []
     errors = [0]
     clients = [resident_session(port, t) for t in tokens] if mode == "autosave" else [Client(port) for _ in tokens]
@@ -37,8 +45,12 @@ def _worker(port: int, tokens: list[str], mode: str, seconds: float, start_at: f
         rng = random.Random(seed)
         while time.time() < start_at:
             time.sleep(0.001)
-        end = start_at + seconds
+        # The first `warmup` seconds are not counted: every worker thread has opened its database
+        # connection (and prepared its statements) before the window opens.
+        counted = start_at + warmup
+        end = counted + seconds
         while time.time() < end:
+            t0_wall = time.time()
             if mode in ("ping", "healthz"):
                 t0 = time.perf_counter()
                 status, _ = client.request("GET", "/" + mode)
@@ -63,9 +75,10 @@ def _worker(port: int, tokens: list[str], mode: str, seconds: float, start_at: f
                         "Referer": "http://127.0.0.1/",
                     },
                 )
-            latencies.append(time.perf_counter() - t0)
-            if status != 200:
-                errors[0] += 1
+            if t0_wall >= counted:
+                latencies.append(time.perf_counter() - t0)
+                if status != 200:
+                    errors[0] += 1
 
     threads = [Thread(target=loop, args=(c, i)) for i, c in enumerate(clients)]
     for t in threads:
@@ -75,11 +88,11 @@ def _worker(port: int, tokens: list[str], mode: str, seconds: float, start_at: f
     queue.put((latencies, errors[0]))
 
 
-def _measure(port: int, tokens: list[str], mode: str, seconds: float, processes: int) -> dict:
+def _measure(port: int, tokens: list[str], mode: str, seconds: float, processes: int, warmup: float = 3.0) -> dict:
     queue = mp.Queue()
     start_at = time.time() + 3.0 + 0.05 * len(tokens)
     chunks = [tokens[i::processes] for i in range(processes)]
-    procs = [mp.Process(target=_worker, args=(port, c, mode, seconds, start_at, queue)) for c in chunks if c]
+    procs = [mp.Process(target=_worker, args=(port, c, mode, seconds, start_at, warmup, queue)) for c in chunks if c]
     for p in procs:
         p.start()
     results = [queue.get() for _ in procs]
@@ -97,6 +110,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of each measurement not counted")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/civic_bench_autosave"),
@@ -105,13 +119,16 @@ def main() -> None:
     tokens = prepare(args.database_url, args.clients)
     server, port = start_gunicorn(args.database_url, workers=args.workers, threads=args.threads)
     try:
+        # gunicorn listens before its workers have loaded Django: a measurement started then would
+        # count their start-up against the first view measured.
+        wait_serving(port)
         print(
             f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.clients} clients; "
             f"{args.seconds:.0f} s per measurement; PostgreSQL {args.database_url.rsplit('/', 1)[1]}"
         )
-        ping = _measure(port, tokens, "ping", args.seconds, args.processes)
-        health = _measure(port, tokens, "healthz", args.seconds, args.processes)
-        save = _measure(port, tokens, "autosave", args.seconds, args.processes)
+        ping = _measure(port, tokens, "ping", args.seconds, args.processes, args.warmup)
+        health = _measure(port, tokens, "healthz", args.seconds, args.processes, args.warmup)
+        save = _measure(port, tokens, "autosave", args.seconds, args.processes, args.warmup)
     finally:
         stop(server)
     for name, r in (("trivial view", ping), ("SELECT 1 view", health), ("autosave", save)):

@@ -272,6 +272,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
+# A resident's session (nothing but their participant id) lives in a signed cookie, so an autosave
+# reads no session row; every other session, a signed-in user's above all, stays in the database
+# where signing out ends it (core/sessions.py).
+SESSION_ENGINE = "core.sessions"
+SESSION_SIGNED_COOKIE_KEYS = ["civic_participant_id", "civic_language"]
 CSRF_COOKIE_HTTPONLY = False
 if not DEBUG:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)

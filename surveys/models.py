@@ -143,8 +143,9 @@ class Study(Localized, models.Model):
         return [(v, labels[i] if i < len(labels) else str(v)) for i, v in enumerate(values)]
 
     def current_wave(self) -> Wave | None:
-        """The wave residents answer now: the last open wave in order."""
-        return self.waves.filter(status=Wave.Status.OPEN).order_by("-order").first()
+        """The wave residents answer now: the last open wave in order (`current_wave_sql` is the
+        same rule inside a statement)."""
+        return self.waves.filter(status=Wave.Status.OPEN).order_by("-order", "-id").first()
 
     def clean(self) -> None:
         if self.scale_min is not None and self.scale_max is not None:
@@ -197,6 +198,16 @@ class Wave(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.slug} / {self.name}"
+
+
+def current_wave_sql(quote_name, study_id: str) -> str:
+    """Study.current_wave as an SQL subquery giving the wave's id, for the study whose id is the
+    SQL expression `study_id`; it takes one parameter, Wave.Status.OPEN."""
+    qn = quote_name
+    return (
+        f"(SELECT o.{qn('id')} FROM {qn(Wave._meta.db_table)} o WHERE o.{qn('study_id')} = {study_id} "
+        f"AND o.{qn('status')} = %s ORDER BY o.{qn('order')} DESC, o.{qn('id')} DESC LIMIT 1)"
+    )
 
 
 class GroupQuerySet(models.QuerySet):

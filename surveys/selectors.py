@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from .models import Comment, Completion, Criterion, Participant, Priority, Ranking, Rating, Site, Wave
+from core.db import fetchone
+
+from .models import (
+    Comment,
+    Completion,
+    Criterion,
+    Participant,
+    Priority,
+    Ranking,
+    Rating,
+    Site,
+    Study,
+    Wave,
+    current_wave_sql,
+)
 from .ordering import participant_shuffle
 
 
@@ -141,3 +157,74 @@ def participant_answers(*, participant: Participant, wave: Wave) -> dict:
         "priorities": priorities,
         "comment": comment.text if comment else "",
     }
+
+
+# --- the signed-in resident ----------------------------------------------------------------------
+
+
+class _Columns:
+    """Every column of a model in a hand-written SELECT, and the converters a QuerySet would apply
+    to them, so a row becomes the same model instance a QuerySet would build."""
+
+    def __init__(self, model, alias: str, db):
+        qn = db.ops.quote_name
+        self.model, self.db = model, db
+        fields = model._meta.concrete_fields
+        self.sql = ", ".join(f"{alias}.{qn(f.column)}" for f in fields)
+        self.width = len(fields)
+        self.converters = []
+        for i, f in enumerate(fields):
+            col = f.get_col(alias)
+            found = db.ops.get_db_converters(col) + col.get_db_converters(db)
+            if found:
+                self.converters.append((i, found, col))
+
+    def build(self, values):
+        values = list(values)
+        for i, found, col in self.converters:
+            for convert in found:
+                values[i] = convert(values[i], col, self.db)
+        return self.model.from_db(self.db.alias, None, values)
+
+
+# Built once per database connection (each thread has its own).
+_resident_queries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _resident_query(db) -> tuple[str, _Columns, _Columns, _Columns]:
+    if (found := _resident_queries.get(db)) is not None:
+        return found
+    qn = db.ops.quote_name
+    p, s, w = _Columns(Participant, "p", db), _Columns(Study, "s", db), _Columns(Wave, "w", db)
+    study_id = f"p.{qn('study_id')}"
+    sql = (
+        f"SELECT {p.sql}, {s.sql}, {w.sql} FROM {qn(Participant._meta.db_table)} p "
+        f"INNER JOIN {qn(Study._meta.db_table)} s ON s.{qn('id')} = {study_id} "
+        f"LEFT OUTER JOIN {qn(Wave._meta.db_table)} w ON w.{qn('id')} = {current_wave_sql(qn, study_id)} "
+        f"WHERE p.{qn('id')} = %s"
+    )
+    _resident_queries[db] = found = (sql, p, s, w)
+    return found
+
+
+def resident_get(*, participant_id) -> tuple[Participant, Wave | None] | None:
+    """The participant a resident's session names, with their study and the study's open wave
+    (Study.current_wave's rule), in one query: every survey request, an autosave above all,
+    starts here. None when the session names no participant (withdrawn, or never invited)."""
+    try:
+        participant_id = int(participant_id)
+    except (TypeError, ValueError):
+        return None
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, p, s, w = _resident_query(db)
+    row = fetchone(sql, [Wave.Status.OPEN.value, participant_id])
+    if row is None:
+        return None
+    participant = p.build(row[: p.width])
+    participant.study = s.build(row[p.width : p.width + s.width])
+    wave_row = row[p.width + s.width :]
+    if wave_row[0] is None:
+        return participant, None
+    wave = w.build(wave_row)
+    wave.study = participant.study
+    return participant, wave

@@ -29,6 +29,9 @@ from .readiness import image_has_file
 from .signals import done_page_links
 
 SESSION_KEY = "civic_participant_id"
+# The language of the resident's pages, which resident_view keeps in step with the participant's,
+# so the one-statement autosave can answer in it without reading the participant.
+LANGUAGE_KEY = "civic_language"
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -52,24 +55,26 @@ def _activate(request: HttpRequest, language: str) -> None:
 
 
 def resident_view(view):
-    """Loads the session's participant and the study's open wave, activates the resident's
-    language and turns SurveyError into a clear page (or JSON) in that language."""
+    """Loads the session's participant and the study's open wave (one query), activates the
+    resident's language and turns SurveyError into a clear page (or JSON) in that language."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         participant_id = request.session.get(SESSION_KEY)
-        participant = (
-            Participant.objects.select_related("study").filter(pk=participant_id).first() if participant_id else None
-        )
-        if participant is None:
+        found = selectors.resident_get(participant_id=participant_id) if participant_id else None
+        if found is None:
             return _error_response(request, SurveyError(errors.NOT_INVITED, status=403))
+        participant, wave = found
         if participant.language:
             _activate(request, participant.language)
         try:
-            wave = services.open_wave_get(study=participant.study)
+            services.open_wave_check(study=participant.study, wave=wave)
             return view(request, participant, wave, *args, **kwargs)
         except SurveyError as error:
             return _error_response(request, error)
+        finally:
+            if participant.language and request.session.get(LANGUAGE_KEY) != participant.language:
+                request.session[LANGUAGE_KEY] = participant.language
 
     return wrapper
 
@@ -515,10 +520,8 @@ def withdraw(request):
     return render(request, "surveys/withdraw.html", {"study": participant.study})
 
 
-@require_POST
-@resident_view
-def answer(request, participant, wave):
-    """Autosave endpoint for one answer. Accepts form fields or a JSON body."""
+def _answer_data(request: HttpRequest) -> dict | JsonResponse:
+    """The answer posted: form fields or a JSON object (or the 400 saying why not)."""
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")
@@ -526,12 +529,40 @@ def answer(request, participant, wave):
             return JsonResponse({"error": {"code": 400, "field": "", "message": "Malformed JSON."}}, status=400)
         if not isinstance(data, dict):
             return JsonResponse({"error": {"code": 400, "field": "", "message": "Expected an object."}}, status=400)
-    else:
-        data = request.POST.dict()
-        tokens = {k.removeprefix("tokens-"): v for k, v in request.POST.items() if k.startswith("tokens-")}
-        if tokens:
-            data["tokens"] = tokens
-    result = services.answer_save(participant=participant, wave=wave, data=data)
+        return data
+    data = request.POST.dict()
+    tokens = {k.removeprefix("tokens-"): v for k, v in request.POST.items() if k.startswith("tokens-")}
+    if tokens:
+        data["tokens"] = tokens
+    return data
+
+
+def _saved_response(request: HttpRequest, result: services.SaveResult) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"saved": result.saved, "stale": result.stale})
     return render(request, "surveys/_status.html", {"saved": result.saved, "stale_message": errors.STALE_ANSWER})
+
+
+@require_POST
+def answer(request):
+    """Autosave endpoint for one answer. Accepts form fields or a JSON body.
+
+    A rating or a comment is first tried in one statement that also authenticates the session's
+    participant (services.answer_autosave); anything it does not write takes the full path, which
+    loads the participant and wave, saves or says why not."""
+    participant_id = request.session.get(SESSION_KEY)
+    data = _answer_data(request) if participant_id else None
+    if isinstance(data, dict) and services.answer_autosave(participant_id=participant_id, data=data):
+        if not _wants_json(request) and (language := request.session.get(LANGUAGE_KEY)):
+            _activate(request, language)
+        return _saved_response(request, services.SaveResult(saved=True))
+    return _answer_checked(request, data)
+
+
+@resident_view
+def _answer_checked(request, participant, wave, data):
+    if data is None:
+        data = _answer_data(request)
+    if isinstance(data, HttpResponse):
+        return data
+    return _saved_response(request, services.answer_save(participant=participant, wave=wave, data=data))

@@ -75,3 +75,20 @@ def test_a_survey_step_is_pinned(client, study, invitation_token):
     response = client.get(reverse("surveys:consent"))
     assert response.status_code == 200
     assert _queries(client, reverse("surveys:consent")) <= 11
+
+
+def test_an_autosave_is_one_statement_and_a_survey_page_loads_its_resident_in_one(client, study, invitation_token):
+    """The autosave of a rating reads no session row, no participant and no wave apart: one
+    INSERT … SELECT … ON CONFLICT (core/sessions.py, services.answer_autosave)."""
+    client.get(f"/i/{invitation_token}/")
+    client.post(reverse("surveys:language"), {"language": "en"})
+    client.post(reverse("surveys:consent"), {"consent": "yes"})
+    data = {"kind": "rating", "site": "s1", "criterion": "accessibility", "value": "2"}
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(reverse("surveys:answer"), data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert len(captured) == 1 and "INSERT INTO" in captured[0]["sql"], captured.captured_queries
+    with CaptureQueriesContext(connection) as captured:
+        client.get(reverse("surveys:consent"))
+    assert "django_session" not in " ".join(q["sql"] for q in captured)
+    assert sum("surveys_participant" in q["sql"] and "surveys_wave" in q["sql"] for q in captured) == 1

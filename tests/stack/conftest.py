@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from kombu import pools as kombu_pools
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_REAL_STACK = os.environ.get("CIVIC_REQUIRE_REAL_STACK", "").strip().lower() in {"1", "true", "yes"}
@@ -137,9 +138,10 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
 def reset_celery_connections(app) -> None:
     """Drops the app's cached broker pools and result backend so the next publish uses the
     current `broker_url` / `result_backend` (Celery caches both on first use)."""
-    if app._pool is not None:
-        with contextlib.suppress(Exception):
-            app._pool.force_close_all()
+    # kombu keeps every connection pool in a registry keyed by broker URL: a pool closed here
+    # but left registered would be handed back, closed ("Acquire on closed pool"), to the next
+    # publisher on the same URL (a later private Redis that reuses the port, or the default one).
+    kombu_pools.reset()
     app._pool = None
     with contextlib.suppress(AttributeError, KeyError):
         app.__dict__["amqp"]._producer_pool = None
