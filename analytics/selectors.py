@@ -201,14 +201,9 @@ def worst_off_rows(report: dict, names: dict) -> list[dict]:
 def _latest_negotiation(study: Study, group_names: dict[str, str]) -> dict | None:
     """The latest finished negotiation of the study: its package against the best base design and
     the reference rules, and what the worst-off group gets under each."""
-    from negotiation.models import Outcome
+    from negotiation.selectors import outcome_latest
 
-    outcome = (
-        Outcome.objects.filter(session__scenario__study=study)
-        .select_related("session__scenario")
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    outcome = outcome_latest(study)
     if outcome is None:
         return None
     data = outcome.data

@@ -25,7 +25,7 @@ from analytics.services import analysis_latest
 from exports.audit import audit_record
 from exports.models import AuditLog
 from exports.report import small_cells_blank
-from negotiation.models import Outcome
+from negotiation.selectors import outcome_latest
 from surveys.models import Criterion, Group, Study
 
 from .models import ResultsPage
@@ -156,12 +156,7 @@ def _package(package: dict, interventions: dict[str, str]) -> dict:
 
 
 def _negotiation(study: Study, k: int, names: _Names) -> dict | None:
-    outcome = (
-        Outcome.objects.filter(session__scenario__study=study)
-        .select_related("session__scenario")
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    outcome = outcome_latest(study)
     if outcome is None:
         return None
     data = outcome.data
