@@ -6,12 +6,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdmin
+
 from .models import AuditLog, ExportJob
 from .services import export_delete
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(admin.ModelAdmin):
+class ExportJobAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = (
         "id",
         "study",
@@ -27,15 +29,7 @@ class ExportJobAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in ExportJob._meta.fields]
     actions = ["delete_files"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Deleting the row would erase the record; the action below deletes the file instead.
-        return False
+    # Deleting the row would erase the record (ReadOnlyAdmin); the action below deletes the file instead.
 
     @admin.action(description=_("Delete the files of the selected exports"), permissions=["view"])
     def delete_files(self, request, queryset) -> None:
@@ -44,7 +38,7 @@ class ExportJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = ("at", "actor_name", "action", "study_slug", "target")
     list_filter = ("action", "study_slug")
     search_fields = ("actor_name", "target", "study_slug")
@@ -62,12 +56,3 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
+
 from .models import (
     BaseDesign,
     Intervention,
@@ -43,17 +45,10 @@ class RoundInline(admin.TabularInline):
     readonly_fields = ["number", "proposal", "cost", "utilities", "aspirations", "responses"]
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdmin, admin.TabularInline):
     """What a live session recorded: shown, never edited here (the planner's pages act on it)."""
 
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class LiveStateInline(ReadOnlyInline):
@@ -78,20 +73,11 @@ class NegotiationSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SeatChange)
-class SeatChangeAdmin(admin.ModelAdmin):
+class SeatChangeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Who handed which seat to whom, and when: the record, read-only."""
 
     list_display = ["seat", "round", "from_kind", "to_kind", "by", "at"]
     list_filter = ["to_kind"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 admin.site.register(Outcome)
