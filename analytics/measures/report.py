@@ -203,6 +203,7 @@ def _wave_report(
     consensus_q = [next(found_q) if r is not None else None for r in consensus]
     criteria = []
     for c, (rating, test, q_c, pq_c) in enumerate(zip(wave.ratings, tests, q_values, profile_q_values, strict=True)):
+        alpha_points = alphas(rating.values, data.memberships, data.scale_min, data.scale_max)
         alpha_intervals = alpha_cis(
             rating.values,
             data.memberships,
@@ -210,8 +211,9 @@ def _wave_report(
             data.scale_max,
             resampling.n_bootstrap,
             rng_for(resampling.seed, _ALPHA, w, c),
+            points=alpha_points,
         )
-        entry = _criterion_entry(data, rating, test, q_c, pq_c, alpha_intervals)
+        entry = _criterion_entry(data, rating, test, q_c, pq_c, alpha_points, alpha_intervals)
         if consensus[c] is not None:
             _add_consensus(entry, consensus[c], consensus_q[c])
         criteria.append(entry)
@@ -265,13 +267,14 @@ def _criterion_entry(
     test: DivergenceResult,
     q: np.ndarray,
     profile_q: np.ndarray,
+    alpha_points: tuple[float | None, list[float | None]],
     alpha_intervals: list[tuple[float | None, float | None]],
 ) -> dict:
     values, members = rating.values, data.memberships
     split = variance_split(values, members)
     components = variance_components(values, members)
     shares = components.shares()
-    overall_alpha, group_alpha = alphas(values, members, data.scale_min, data.scale_max)
+    overall_alpha, group_alpha = alpha_points
     groups = []
     for g, name in enumerate(data.group_names):
         same = int(test.same_test_as[g])
