@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .agreement import alpha_cis, alphas
 from .components import component_change, variance_components
@@ -74,6 +75,20 @@ def compute_report(
     permutation test; smaller groups are reported with their divergences, flagged too small
     to test, and left out of the multiple-testing correction.
     """
+    # One BLAS thread: the worker shares a small machine, and BLAS threads that wait for a busy
+    # core made the whole report about twice as slow there (bench/analyze.py prints the CPU time).
+    with threadpool_limits(limits=1):
+        return _compute_report(data, n_permutations, n_bootstrap, seed, min_tested, progress)
+
+
+def _compute_report(
+    data: StudyData,
+    n_permutations: int,
+    n_bootstrap: int,
+    seed: int,
+    min_tested: int,
+    progress: ProgressCallback | None,
+) -> dict:
     criteria = _criterion_names(data)
     units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
     tracker = _Progress(progress, units)
