@@ -22,6 +22,7 @@ from .measures import RankingMatrix, RatingMatrix, StudyData, WaveData
 REPORT_VERSION = 3
 
 _RATING_COLUMNS = ("participant_id", "wave_id", "site_id", "criterion_id", "value")
+_SCATTER_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,14 @@ class LoadedStudy:
 
 def ratings_read(*, wave_ids: list[int]) -> np.ndarray:
     """All ratings of the given waves as an int64 array of shape (n, 5), columns
-    participant, wave, site, criterion, value.
+    participant, wave, site, criterion, value (in no particular order).
 
-    On PostgreSQL the server packs the rows into one bytea of big-endian int4 quintuples that
-    numpy reads in place: about half the time of fetching 800k row tuples, and no Python
-    object per value. Elsewhere a plain cursor fetch is fast enough for the sizes SQLite serves.
+    On PostgreSQL the server packs the rows into bytea of big-endian int4 quintuples that numpy
+    reads in place: about half the time of fetching 800k row tuples, and no Python object per
+    value. The rows come one (wave, criterion) at a time (the index on those columns serves each
+    piece) so the transfer buffers stay the size of one piece, not of the study: at 7 M ratings
+    one packed result would hold ~1 GB of hex text, bytes and copies at once. Elsewhere a plain
+    cursor fetch is fast enough for the sizes SQLite serves.
     """
     if not wave_ids:
         return np.empty((0, 5), dtype=np.int64)
@@ -46,15 +50,41 @@ def ratings_read(*, wave_ids: list[int]) -> np.ndarray:
     where = f"FROM surveys_rating WHERE wave_id IN ({placeholders})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            packed = " || ".join(f"int4send({c}::int4)" for c in _RATING_COLUMNS)
-            cursor.execute(f"SELECT string_agg({packed}, ''::bytea) {where}", wave_ids)
-            blob = cursor.fetchone()[0]
-            if blob is None:
-                return np.empty((0, 5), dtype=np.int64)
-            return np.frombuffer(blob, dtype=">i4").reshape(-1, 5).astype(np.int64)
+            return _ratings_read_packed(cursor, wave_ids)
         cursor.execute(f"SELECT {', '.join(_RATING_COLUMNS)} {where}", wave_ids)
         rows = cursor.fetchall()
     return np.array(rows, dtype=np.int64).reshape(-1, 5)
+
+
+def _ratings_read_packed(cursor, wave_ids: list[int]) -> np.ndarray:
+    """ratings_read on PostgreSQL: one packed query per (wave, criterion of the waves' studies),
+    then one for ratings of any other criterion, so every rating of the waves is read once."""
+    criterion_ids = list(
+        Criterion.objects.filter(study__in=Wave.objects.filter(id__in=wave_ids).values("study_id"))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    packed = " || ".join(f"int4send({c}::int4)" for c in _RATING_COLUMNS)
+    select = f"SELECT string_agg({packed}, ''::bytea) FROM surveys_rating"
+    queries = [(f"{select} WHERE wave_id = %s AND criterion_id = %s", [w, c]) for w in wave_ids for c in criterion_ids]
+    placeholders = ", ".join(["%s"] * len(wave_ids))
+    queries.append(
+        (f"{select} WHERE wave_id IN ({placeholders}) AND NOT criterion_id = ANY(%s)", [*wave_ids, criterion_ids])
+    )
+    pieces = []
+    for sql, params in queries:
+        cursor.execute(sql, params)
+        blob = cursor.fetchone()[0]
+        if blob is not None:
+            pieces.append(np.frombuffer(blob, dtype=">i4").reshape(-1, 5).astype(np.int32))
+            del blob
+    out = np.empty((sum(len(p) for p in pieces), 5), dtype=np.int64)
+    at = 0
+    while pieces:
+        piece = pieces.pop(0)
+        out[at : at + len(piece)] = piece
+        at += len(piece)
+    return out
 
 
 def _index(ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -97,6 +127,8 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
     ranking_criteria = [c for c in criteria if c[2] == Criterion.Kind.RANKING]
     rows = ratings_read(wave_ids=[w[0] for w in waves])
     cube = _rating_cube(rows, participant_ids, waves, sites, rating_criteria)
+    n_ratings = len(rows)
+    del rows  # the rows are in the cube now; free them before the rankings are read
     rankings = _ranking_matrices(study, participant_ids, waves, sites, ranking_criteria)
 
     wave_data = []
@@ -120,7 +152,7 @@ def study_data_load(*, study: Study, wave_ids: list[int] | None = None) -> Loade
         data=data,
         group_labels={g[2] or g[1]: g[2] or g[1] for g in groups},
         criterion_labels={c[1]: c[3] or c[1] for c in criteria},
-        n_ratings=len(rows),
+        n_ratings=n_ratings,
     )
 
 
@@ -151,15 +183,20 @@ def _rating_cube(rows, participant_ids, waves, sites, criteria) -> np.ndarray:
     site_order = np.argsort(site_ids)
     criterion_ids = np.array([c[0] for c in criteria], dtype=np.int64)
     criterion_order = np.argsort(criterion_ids)
-    # Ratings of ranking criteria cannot exist (the service refuses them), but a filter costs
-    # little and keeps the indexing below safe.
-    keep = np.isin(rows[:, 3], criterion_ids) & np.isin(rows[:, 2], site_ids)
-    rows = rows[keep]
-    w = wave_map[_index(wave_ids, rows[:, 1])]
-    c = criterion_order[_index(criterion_ids[criterion_order], rows[:, 3])]
-    s = site_order[_index(site_ids[site_order], rows[:, 2])]
-    p = _index(participant_ids, rows[:, 0])
-    cube[w, c, p, s] = rows[:, 4]
+    # Scattered a million rows at a time: the index arrays of all 7 M ratings of a city-scale
+    # study at once would take more memory than the cube itself.
+    for start in range(0, len(rows), _SCATTER_CHUNK):
+        chunk = rows[start : start + _SCATTER_CHUNK]
+        # Ratings of ranking criteria cannot exist (the service refuses them), but a filter
+        # costs little and keeps the indexing below safe.
+        keep = np.isin(chunk[:, 3], criterion_ids) & np.isin(chunk[:, 2], site_ids)
+        if not keep.all():
+            chunk = chunk[keep]
+        w = wave_map[_index(wave_ids, chunk[:, 1])]
+        c = criterion_order[_index(criterion_ids[criterion_order], chunk[:, 3])]
+        s = site_order[_index(site_ids[site_order], chunk[:, 2])]
+        p = _index(participant_ids, chunk[:, 0])
+        cube[w, c, p, s] = chunk[:, 4]
     return cube
 
 

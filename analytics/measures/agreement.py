@@ -126,8 +126,11 @@ def alpha_cis(
     n_boot: int,
     rng: np.random.Generator,
     level: float = 0.95,
+    points: tuple[float | None, list[float | None]] | None = None,
 ) -> list[tuple[float | None, float | None]]:
     """Percentile bootstrap intervals of ordinal alpha, overall then within each group.
+
+    ``points`` is what ``alphas`` returns for the same data, when the caller has it already.
 
     Sites (the units of alpha) are resampled with replacement, the raters kept: alpha depends on
     the data only through the coincidences each unit contributes, so a resample is a weighted sum
@@ -141,7 +144,7 @@ def alpha_cis(
     observed = ~np.isnan(values)
     if n_boot <= 0 or domain.size < 2 or not np.isin(values[observed], domain).all() or values.shape[1] == 0:
         return empty
-    overall, per_group = alphas(values, memberships, scale_min, scale_max)
+    overall, per_group = points if points is not None else alphas(values, memberships, scale_min, scale_max)
     n_people, n_sites = values.shape
     idx = np.where(observed, values - domain[0], 0).astype(np.intp)
     onehot = np.zeros((n_people, n_sites, domain.size))

@@ -68,10 +68,18 @@ def site_sums(values: np.ndarray, memberships: np.ndarray) -> tuple[np.ndarray, 
     Σ y² (sites), summed over the raters of each site, a_i = [1, m_i]."""
     observed = ~np.isnan(values)
     a = _design(memberships)
-    obs = observed.astype(np.float64)
     y0 = np.nan_to_num(values)
-    n, n_sites, width = len(a), obs.shape[1], a.shape[1]
-    gram = ((obs[:, :, None] * a[:, None, :]).reshape(n, -1).T @ a).reshape(n_sites, width, width)
+    # Σ a aᵀ over a site's raters only depends on how many raters of each membership pattern
+    # rated it (6 groups give at most 64 patterns): counts × pattern outer products, exact
+    # integers as a sum over raters would be, with no raters × sites × width temporary.
+    patterns, pattern_of = np.unique(memberships.astype(bool), axis=0, return_inverse=True)
+    pattern_of = pattern_of.reshape(-1)
+    n_patterns, n_sites = len(patterns), observed.shape[1]
+    people, sites = np.nonzero(observed)
+    counts = np.bincount(pattern_of[people] * n_sites + sites, minlength=n_patterns * n_sites)
+    counts = counts.reshape(n_patterns, n_sites).astype(np.float64)
+    a_p = _design(patterns)
+    gram = np.einsum("ps,pj,pk->sjk", counts, a_p, a_p)
     cross = y0.T @ a
     return gram, cross, (y0**2).sum(axis=0)
 
@@ -190,16 +198,16 @@ def component_change(
     to those sums from one wave to the other, so all permutations are one matrix product.
     """
     both = active_rows(earlier) & active_rows(later)
-    c0 = fixed_components(*site_sums(earlier, memberships)[:2])
-    c1 = fixed_components(*site_sums(later, memberships)[:2])
+    gram_a, cross_a, _ = site_sums(earlier, memberships)
+    gram_b, cross_b, _ = site_sums(later, memberships)
+    c0 = fixed_components(gram_a, cross_a)
+    c1 = fixed_components(gram_b, cross_b)
     deltas = np.array([c1[0] - c0[0], c1[1] - c0[1]], dtype=np.float64)
     n_paired = int(both.sum())
     if not np.isfinite(deltas).all():
         return ComponentChange(None, None, None, None, n_paired)
     if n_perm <= 0 or n_paired == 0:
         return ComponentChange(float(deltas[0]), None, float(deltas[1]), None, n_paired)
-    gram_a, cross_a, _ = site_sums(earlier, memberships)
-    gram_b, cross_b, _ = site_sums(later, memberships)
     # A swap moves a participant's ratings, and a participant's design row a_i = [1, m_i] is
     # fixed, so the moved sums are Σ_p a_p a_pᵀ · (moved rating counts of pattern p at s) and
     # Σ_p a_p · (moved rating sums of pattern p at s), over the distinct membership patterns p.

@@ -137,6 +137,23 @@ def relabellings(n_people: int, n_members: int) -> int:
     return math.comb(int(n_people), int(n_members))
 
 
+def relabellings_capped(n_people: int, n_members: int, cap: int) -> int:
+    """min(C(N, n), cap), without computing C(N, n) in full.
+
+    C(50,000, 25,000) has some 15,000 digits; only whether it exceeds the cap matters, so the
+    product C(N, i + 1) = C(N, i) · (N − i) / (i + 1) (an integer at every step) stops there.
+    """
+    n_people, small = int(n_people), int(min(n_members, n_people - n_members))
+    if small < 0:
+        return 0
+    count = 1
+    for i in range(small):
+        count = count * (n_people - i) // (i + 1)
+        if count >= cap:
+            return int(cap)
+    return min(count, int(cap))
+
+
 def member_sets(n_people: int, n_members: int) -> np.ndarray:
     """Every set of `n_members` among `n_people` as 0/1 rows (C(N, n) × N), enumerated over the
     smaller side so that a group and its complement cost the same."""
@@ -170,7 +187,7 @@ def permutation_plan(
     # C(N, n) overflows a float long before N reaches thousands; only whether it exceeds the
     # permutations asked matters beyond that, so it is capped there.
     cap = max(n_permutations, 0) + 1
-    n_sets = np.array([min(relabellings(n_people, k), cap) for k in smaller_side], dtype=float)
+    n_sets = np.array([relabellings_capped(n_people, k, cap) for k in smaller_side], dtype=float)
     exact = defined & ~too_small & (n_sets <= n_permutations)
     with np.errstate(divide="ignore"):
         min_p = np.where(defined, np.where(exact, 1.0 / n_sets, 1.0 / cap), np.nan)
@@ -354,7 +371,7 @@ class _PermutationClass:
         self.indices = indices
         xs = [np.nan_to_num(v[mask]) for v in matrices]
         obs = [(~np.isnan(v[mask])).astype(float) for v in matrices]
-        dtype = np.float32 if all(_exact_dtype(x) is np.float32 for x in xs) else np.float64
+        dtype = np.float32 if all(exact_dtype(x) is np.float32 for x in xs) else np.float64
         # Values and counts of every matrix side by side, transposed so that one product per
         # batch, (matrices · 2 · sites) × people @ people × (batch · groups), gives everything.
         columns = [a for pair in zip(xs, obs, strict=True) for a in pair]
@@ -387,7 +404,7 @@ class _PermutationClass:
         return split_statistics(sums[:, :, :, 0], sums[:, :, :, 1], self.total_sum, self.total_cnt)
 
 
-def _exact_dtype(x0: np.ndarray) -> type:
+def exact_dtype(x0: np.ndarray) -> type:
     """float32 when every partial sum is an exactly representable integer, else float64.
 
     Integer ratings summed over fewer than 2**24 / max|x| people are exact in float32, which

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .divergence import PERMUTATION_BATCH, TIE_TOLERANCE, member_sets, permutation_plan, random_permutations, same_tests
+from .divergence import (
+    PERMUTATION_BATCH,
+    TIE_TOLERANCE,
+    exact_dtype,
+    member_sets,
+    permutation_plan,
+    random_permutations,
+    same_tests,
+)
 
 
 def kendall_w(ranks: np.ndarray) -> float | None:
@@ -203,24 +211,39 @@ def distance_tests_shared(
         ]
     sampled = [plan.tested & ~plan.exact for plan in plans]
     union = np.logical_or.reduce(sampled) if sampled else np.zeros(n_groups, dtype=bool)
-    if union.any():
-        rows = memberships[:, union].astype(np.float32)
+    active = [k for k in range(len(rank_matrices)) if sampled[k].any()]
+    if active:
         columns = np.flatnonzero(union)
-        xts = [np.ascontiguousarray(x.T, dtype=np.float32 if np.all(x == np.rint(x)) else np.float64) for x in xs]
+        n_union = len(columns)
+        # The rank columns of every criterion tested, stacked: one product per batch serves them
+        # all. Integer ranks sum exactly in float32 (see divergence.exact_dtype).
+        stacked = np.hstack([xs[k] for k in active])
+        dtype = exact_dtype(stacked)
+        stacked_t = np.ascontiguousarray(stacked.T, dtype=dtype)  # (criteria · items) × people
+        widths = np.cumsum([0] + [xs[k].shape[1] for k in active])
+        # Membership rows as ids of distinct patterns (6 groups give at most 64), so a batch of
+        # permuted membership matrices is one gather of short rows, people-major, ready for one
+        # (criteria · items) × people @ people × (batch · groups) product.
+        patterns, ids = np.unique(memberships[:, union], axis=0, return_inverse=True)
+        patterns = np.ascontiguousarray(patterns, dtype=dtype)
+        ids = ids.reshape(-1).astype(np.intp)
         exceed = [np.zeros(n_groups) for _ in rank_matrices]
+        counts_union = counts[union].astype(float)
         done = 0
         while done < n_permutations:
             batch = min(PERMUTATION_BATCH, n_permutations - done)
-            permuted = rows[random_permutations(n_people, batch, rng)]  # batch × people × sampled groups
-            for k, (xt, total) in enumerate(zip(xts, totals, strict=True)):
-                if not sampled[k].any():
-                    continue
-                sums = np.einsum("ip,bpg->bgi", xt, permuted, optimize=True).astype(np.float64)
-                d = _distances(sums, counts[union].astype(float), total, n_people)
+            order = random_permutations(n_people, batch, rng)
+            # permuted[p, b, g] = membership in g of the person whose row p receives in permutation b.
+            permuted = np.take(patterns, ids[order.T], axis=0).reshape(n_people, batch * n_union)
+            products = (stacked_t @ permuted).astype(np.float64)
+            for j, k in enumerate(active):
+                block = products[widths[j] : widths[j + 1]].reshape(-1, batch, n_union)
+                sums = block.transpose(1, 2, 0)  # batch × groups × items
+                d = _distances(sums, counts_union, totals[k], n_people)
                 threshold = np.where(sampled[k][union], observed[k][union], np.inf)
                 exceed[k][columns] += (d >= threshold - TIE_TOLERANCE).sum(axis=0)
             done += batch
-        for k in range(len(rank_matrices)):
+        for k in active:
             p_values[k][sampled[k]] = (1.0 + exceed[k][sampled[k]]) / (1.0 + n_permutations)
     for k, (x, total, plan) in enumerate(zip(xs, totals, plans, strict=True)):
         for g in np.flatnonzero(plan.exact):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .agreement import alpha_cis, alphas
 from .components import component_change, variance_components
@@ -74,6 +75,20 @@ def compute_report(
     permutation test; smaller groups are reported with their divergences, flagged too small
     to test, and left out of the multiple-testing correction.
     """
+    # One BLAS thread: the worker shares a small machine, and BLAS threads that wait for a busy
+    # core made the whole report about twice as slow there (bench/analyze.py prints the CPU time).
+    with threadpool_limits(limits=1):
+        return _compute_report(data, n_permutations, n_bootstrap, seed, min_tested, progress)
+
+
+def _compute_report(
+    data: StudyData,
+    n_permutations: int,
+    n_bootstrap: int,
+    seed: int,
+    min_tested: int,
+    progress: ProgressCallback | None,
+) -> dict:
     criteria = _criterion_names(data)
     units = sum(len(w.ratings) + len(w.rankings) + 1 for w in data.waves) + len(criteria)
     tracker = _Progress(progress, units)
@@ -203,6 +218,7 @@ def _wave_report(
     consensus_q = [next(found_q) if r is not None else None for r in consensus]
     criteria = []
     for c, (rating, test, q_c, pq_c) in enumerate(zip(wave.ratings, tests, q_values, profile_q_values, strict=True)):
+        alpha_points = alphas(rating.values, data.memberships, data.scale_min, data.scale_max)
         alpha_intervals = alpha_cis(
             rating.values,
             data.memberships,
@@ -210,8 +226,9 @@ def _wave_report(
             data.scale_max,
             resampling.n_bootstrap,
             rng_for(resampling.seed, _ALPHA, w, c),
+            points=alpha_points,
         )
-        entry = _criterion_entry(data, rating, test, q_c, pq_c, alpha_intervals)
+        entry = _criterion_entry(data, rating, test, q_c, pq_c, alpha_points, alpha_intervals)
         if consensus[c] is not None:
             _add_consensus(entry, consensus[c], consensus_q[c])
         criteria.append(entry)
@@ -265,13 +282,14 @@ def _criterion_entry(
     test: DivergenceResult,
     q: np.ndarray,
     profile_q: np.ndarray,
+    alpha_points: tuple[float | None, list[float | None]],
     alpha_intervals: list[tuple[float | None, float | None]],
 ) -> dict:
     values, members = rating.values, data.memberships
     split = variance_split(values, members)
     components = variance_components(values, members)
     shares = components.shares()
-    overall_alpha, group_alpha = alphas(values, members, data.scale_min, data.scale_max)
+    overall_alpha, group_alpha = alpha_points
     groups = []
     for g, name in enumerate(data.group_names):
         same = int(test.same_test_as[g])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from analytics.loading import study_data_load
+from analytics.loading import ratings_read, study_data_load
 from analytics.models import AnalysisRun
 from analytics.services import analysis_request, analysis_run
 from analytics.tests.helpers import FAST, study_fill
@@ -67,6 +67,26 @@ def test_the_loader_puts_every_rating_in_its_cell(study):
     ranking = data.waves[0].rankings[0]
     first = participants[0].ranking_set.get()
     assert [ranking.item_codes[int(i)] for i in np.argsort(ranking.ranks[0])] == first.order
+
+
+def test_the_ratings_read_returns_each_rating_of_the_waves_once(study):
+    """The read comes in pieces (one per wave and criterion on PostgreSQL): together they must be
+    exactly the waves' rows, each once, whatever criterion a rating names."""
+    study_fill(study)
+    wave = Wave.objects.get(study=study, name="w1")
+    other_wave = Wave.objects.create(study=study, name="w2", order=1)
+    participant = Participant.objects.filter(study=study).first()
+    site = Site.objects.filter(study=study).first()
+    criterion = Criterion.objects.filter(study=study, kind="rating").first()
+    Rating.objects.create(participant=participant, wave=other_wave, site=site, criterion=criterion, value=5)
+    expected = sorted(
+        Rating.objects.filter(wave=wave).values_list("participant_id", "wave_id", "site_id", "criterion_id", "value")
+    )
+    assert len(expected) > 1
+    assert sorted(map(tuple, ratings_read(wave_ids=[wave.pk]).tolist())) == expected
+    both = sorted(map(tuple, ratings_read(wave_ids=[wave.pk, other_wave.pk]).tolist()))
+    assert both == sorted(expected + [(participant.pk, other_wave.pk, site.pk, criterion.pk, 5)])
+    assert ratings_read(wave_ids=[]).shape == (0, 5)
 
 
 def test_every_ranking_lands_in_its_cell_and_codes_outside_the_set_are_dropped(study):
