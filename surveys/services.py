@@ -213,6 +213,21 @@ def _client_seq(value, client_now=None) -> int:
     return max(0, min(seq, now))
 
 
+def answer_on_server_clock(data: Mapping[str, object]) -> dict:
+    """The posted answer with its place among saves of the same question fixed once, on the
+    server's clock (`client_seq`, without `client_now`). A request tried first in one statement
+    and then through the full path must compete with the same place in both: placed afresh, a
+    save refused as stale would come back later and overwrite the newer answer. Input that is not
+    a whole number is left for the full path to refuse."""
+    try:
+        seq = _client_seq(data.get("client_seq"), data.get("client_now"))
+    except SurveyError:
+        return dict(data)
+    resolved = {k: v for k, v in data.items() if k != "client_now"}
+    resolved["client_seq"] = seq
+    return resolved
+
+
 def _answer_upsert(
     model,
     *,

@@ -552,6 +552,8 @@ def answer(request):
     loads the participant and wave, saves or says why not."""
     participant_id = request.session.get(SESSION_KEY)
     data = _answer_data(request) if participant_id else None
+    if isinstance(data, dict):
+        data = services.answer_on_server_clock(data)
     if isinstance(data, dict) and services.answer_autosave(participant_id=participant_id, data=data):
         if not _wants_json(request) and (language := request.session.get(LANGUAGE_KEY)):
             _activate(request, language)

@@ -119,6 +119,25 @@ def test_a_stale_save_keeps_the_newer_answer_and_says_so(client, study, invitati
     assert Rating.objects.get().value == 3
 
 
+def test_a_save_refused_as_stale_is_not_placed_afresh_by_the_full_path(client, study, invitation_token, monkeypatch):
+    """Two edits milliseconds apart race (the page aborts the first request, the server still runs
+    it): the older one, refused in one statement, must not win by being placed later on its way
+    through the full path."""
+    participant = _start(client, invitation_token)
+    clock = iter(range(10**15, 10**15 + 10**9, 1000))  # µs: each reading of the clock is 1 ms later.
+    monkeypatch.setattr(services.time, "time_ns", lambda: next(clock) * 1000)
+    # The newer edit, placed 0.5 ms after the moment the older request will be placed at.
+    wave = Wave.objects.get(study=study, name="w1")
+    site, criterion = study.sites.get(code="s1"), study.criteria.get(name="accessibility")
+    Rating.objects.create(
+        participant=participant, wave=wave, site=site, criterion=criterion, value=3, client_seq=10**15 + 500
+    )
+    # The older edit, sent at the moment of the edit (as the page does): refused, and says so.
+    response = _json(client, {**RATING, "value": 2, "client_seq": 1, "client_now": 1})
+    assert response.json() == {"saved": False, "stale": True}
+    assert Rating.objects.get(participant=participant).value == 3
+
+
 def test_a_withdrawn_residents_old_cookie_saves_nothing(client, study, invitation_token):
     _start(client, invitation_token)
     cookie = client.cookies["sessionid"].value
