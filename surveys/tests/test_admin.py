@@ -1,4 +1,5 @@
-"""Consensus ratings are entered beside their street in the admin, checked like any rating."""
+"""Consensus ratings are entered beside their street in the admin, checked like any rating; a
+street image's file leaves storage with its row."""
 
 from __future__ import annotations
 
@@ -32,3 +33,39 @@ def test_the_site_page_offers_only_its_studys_rating_criteria(client, personas, 
     options = html.split('name="consensus_ratings-__prefix__-criterion"')[1].split("</select>")[0]
     assert "Accessibility" in options or "accessibility" in options
     assert "beautiful" not in options.lower()
+
+
+def test_an_images_file_leaves_storage_with_it_once_the_delete_commits(study, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+
+    from surveys.models import Image
+
+    image = Image.objects.filter(study=study).exclude(file="").first()
+    storage, first = image.file.storage, image.file.name
+    assert storage.exists(first)
+    # Replacing the file removes the old one.
+    with django_capture_on_commit_callbacks(execute=True):
+        image.file.save("replacement.png", ContentFile(storage.open(first).read()), save=True)
+    second = image.file.name
+    assert second != first and storage.exists(second) and not storage.exists(first)
+    # Deleting the row (here through the study, as a cascade) removes its file.
+    with django_capture_on_commit_callbacks(execute=True):
+        study.delete()
+    assert not storage.exists(second)
+
+
+def test_a_rolled_back_delete_keeps_the_file(study, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from surveys.models import Image
+
+    image = Image.objects.filter(study=study).exclude(file="").first()
+    name = image.file.name
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                image.delete()
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+    assert callbacks == [] and image.file.storage.exists(name)
