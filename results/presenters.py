@@ -11,7 +11,8 @@ from django.utils.formats import number_format
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
-from negotiation.presenters import money
+from negotiation.presenters import money, signed
+from negotiation.presenters import num as _num
 
 # A difference or change smaller than this many scale points (or disagreement units) reads as
 # "about the same": the report keeps more digits than a resident can use.
@@ -31,7 +32,8 @@ def _text(value: dict | str | None) -> str:
 
 
 def num(value, digits: int = 1) -> str:
-    return "—" if value is None else number_format(round(float(value), digits), digits)
+    """A figure for the page: one decimal unless said otherwise (the negotiation's formatting)."""
+    return _num(value, digits)
 
 
 def percent(share) -> str:
@@ -108,7 +110,7 @@ def _difference(d) -> str:
         return "—"
     if abs(d) < _SAME:
         return num(0.0)
-    return ("+" if d > 0 else "−") + num(abs(d))
+    return signed(d, 1)
 
 
 def _finding(c: dict, scale_max) -> Finding:
