@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core import throttle
 from surveys.models import Criterion
 
-from . import live, presenters
+from . import forms, live, presenters
 from .models import Seat
 
 SESSION_KEY = "civic_delegate"
@@ -153,22 +153,13 @@ def delegate_page(request: HttpRequest, seat: Seat) -> HttpResponse:
     return render(request, "negotiation/delegate.html", context)
 
 
-def _number(value: str | None):
-    if value is None or not str(value).strip():
-        return None
-    try:
-        return float(str(value).replace(",", ".").strip())
-    except ValueError:
-        return "bad"
-
-
 @never_cache
 @require_POST
 @delegate_view
 def delegate_answer(request: HttpRequest, seat: Seat) -> HttpResponse:
     choice = request.POST.get("answer")
     accept = {"accept": True, "reject": False}.get(choice, choice)
-    concession = _number(request.POST.get("concession")) if accept is False else None
+    concession = forms._number(request.POST.get("concession")) if accept is False else None
     try:
         round_number = int(request.POST.get("round", ""))
     except ValueError:
