@@ -383,11 +383,12 @@ def suggestion_note(source: dict, names: Names, criteria: list[str] = ()) -> lis
     return lines
 
 
-def _reason(response: dict, names: Names) -> str:
+def _reason(response: dict, names: Names, *, still_open: bool = False) -> str:
     """An agent's answer in the reader's language, from its figures (older transcripts carry
     only the English sentence)."""
     if not response:
-        return gettext("no answer")
+        # A live round's answers stay private until it closes (the table says who has answered).
+        return gettext("shown when the round closes") if still_open else gettext("no answer")
     if "utility" not in response:
         return response.get("reason", "")
     values = {"u": num(response["utility"]), "a": num(response.get("aspiration"))}
@@ -422,8 +423,9 @@ def _mediator_note(d: dict) -> str:
     )
 
 
-def transcript(rounds, names: Names | None = None, currency: str = "CAD") -> list[dict]:
-    """Rounds (model rows or outcome dicts) as rows the template can walk."""
+def transcript(rounds, names: Names | None = None, currency: str = "CAD", open_round: int | None = None) -> list[dict]:
+    """Rounds (model rows or outcome dicts) as rows the template can walk; ``open_round`` is the
+    number of a live session's round still taking answers."""
     names = names or Names({})
     out = []
     for r in rounds:
@@ -441,7 +443,7 @@ def transcript(rounds, names: Names | None = None, currency: str = "CAD") -> lis
                         "aspiration": num(d["aspirations"].get(g)),
                         "accept": d["responses"].get(g, {}).get("accept"),
                         "answered": g in d["responses"],
-                        "reason": _reason(d["responses"].get(g, {}), names),
+                        "reason": _reason(d["responses"].get(g, {}), names, still_open=d["round"] == open_round),
                         "by": live_by_label(d["responses"].get(g, {}).get("by")),
                         "note": d["responses"].get(g, {}).get("note", ""),
                     }

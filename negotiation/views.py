@@ -220,7 +220,9 @@ def session_detail(request, slug: str, session_id: int):
     currency = session.snapshot.get("currency", "CAD")
     if session.live and not session.is_finished:
         live.live_check(session=session)
-    rounds = presenters.transcript(session.rounds.all(), names, currency)
+    table = live.live_table(session) if session.live else None
+    open_round = table["round"] if table and table["open"] else None
+    rounds = presenters.transcript(session.rounds.all(), names, currency, open_round=open_round)
     context = {
         "study": study,
         "session": session,
@@ -229,8 +231,8 @@ def session_detail(request, slug: str, session_id: int):
         "budget": presenters.money(session.snapshot.get("budget"), currency),
         "mediator": presenters.MEDIATOR_LABELS.get(session.snapshot.get("mediator", "nash")),
     }
-    if session.live:
-        context["table"] = live.live_table(session)
+    if table is not None:
+        context["table"] = table
         for row in context["table"]["seats"]:
             row["label"] = names.group(row["group"])
             row["by_label"] = presenters.live_by_label(row["by"])

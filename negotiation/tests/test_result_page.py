@@ -199,3 +199,14 @@ def test_the_editor_explains_defaults_and_suggestions_in_french(client, personas
     assert "(λ = 0,03," in html and "(λ = 30," in html and "curb ramps : coefficient −0,500 × manque 0,80" in html
     # Lines follow the scenario's criteria, whatever order the database kept the keys in.
     assert html.index("Accessibilité : +0,40") < html.index("Esthétique : +0,00")
+
+
+def test_a_live_rounds_answers_stay_private_until_it_closes():
+    from negotiation.presenters import transcript
+
+    open_round = {"round": 2, "proposal": [], "cost": 0, "utilities": {"A": 1.0}, "aspirations": {"A": 1.0}}
+    closed = {**open_round, "round": 1}
+    with translation.override("en"):
+        rows = transcript([{**closed, "responses": {}}, {**open_round, "responses": {}}], open_round=2)
+    assert rows[0]["groups"][0]["reason"] == "no answer"
+    assert rows[1]["groups"][0]["reason"] == "shown when the round closes"
