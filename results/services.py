@@ -213,7 +213,10 @@ def results_snapshot_build(*, study: Study) -> dict:
         "title": _bilingual(study, "title"),
         "description": _bilingual(study, "description"),
         "scale": {"min": scale.get("min", study.scale_min), "max": scale.get("max", study.scale_max)},
-        "analysis": {"id": run.pk, "finished_at": run.finished_at.date().isoformat() if run.finished_at else None},
+        "analysis": {
+            "id": run.pk,
+            "finished_at": timezone.localdate(run.finished_at).isoformat() if run.finished_at else None,
+        },
         "waves": _waves(report, k, names),
         "changes": _changes(report, k, names),
         "negotiation": _negotiation(study, k, names),

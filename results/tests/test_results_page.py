@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 from django.test import Client
@@ -241,3 +242,14 @@ def test_a_published_page_is_the_same_for_everyone_signed_in_or_not(answered, pe
         # The staff pages stay closed to those without the role.
         expected = 200 if name in ("planner", "admin") else 404
         assert client.get(f"{_url(answered)}manage/").status_code == expected, name
+
+
+def test_the_analysis_date_is_the_local_day_like_the_publication_date(answered, personas):
+    from datetime import datetime
+
+    from analytics.models import AnalysisRun
+
+    # 02:00 UTC on 2 December is still 1 December in Montreal.
+    AnalysisRun.objects.filter(study=answered).update(finished_at=datetime(2026, 12, 2, 2, 0, tzinfo=UTC))
+    page = results_publish(study=answered, user=personas["planner"])
+    assert page.snapshot["analysis"]["finished_at"] == "2026-12-01"
