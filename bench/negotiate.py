@@ -11,7 +11,9 @@
    chunked) vs pabutools' Method of Equal Shares, in the same run, as ratios to the MILP time.
 
 On a machine shared with other work, wall-clock times grow with the load while CPU times do not:
-both are printed.
+both are printed. Independent solves (each group's best package beside the mediator's, the
+reference rules) run side by side on up to `solvers.SOLVER_THREADS` threads, so CPU time can
+exceed wall time.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import solvers
 from .mes import equal_shares
-from .protocol import Protocol, Session, fmt, mediator_package
+from .protocol import Protocol, Session, best_package_calls, fmt, mediator_package
 from .scenario import Scenario, check_pins
 from .solvers import Problem
 from .utility import metrics, package_cost, respects_exclusions, rounded, within_budget
@@ -138,15 +138,17 @@ def negotiation_open(
     prob = Problem(scenario, pinned, forbidden)
     best_name, best_x = best_base_design(prob)
     reservation, shift = _reservation(prob, best_x=best_x)
-    refs: dict = {}
-    refs["nash"] = solvers.nash(prob, reservation) if mediator == "nash" else None
-    if mediator == "maximin":
-        refs["maximin"] = mediator_package(prob, "maximin", reservation)
-    chosen = refs.get(mediator)
+    refs: dict = {"nash": None}
+    negotiable = not _nothing_affordable(prob)
+    # The mediator's package and every group's best package are independent solves.
+    chosen, *best = solvers.in_parallel(
+        [lambda: mediator_package(prob, mediator, reservation), *(best_package_calls(prob) if negotiable else [])]
+    )
+    refs[mediator] = chosen
     protocol = None
-    if not _nothing_affordable(prob):
+    if negotiable:
         protocol = Protocol.open(
-            prob, reservation, mediator=mediator, fallback=chosen.x if chosen is not None else best_x
+            prob, reservation, mediator=mediator, fallback=chosen.x if chosen is not None else best_x, best=best
         )
     return Opening(prob, best_name, best_x, reservation, shift, mediator, refs, protocol)
 
@@ -155,11 +157,14 @@ def negotiation_outcome(opening: Opening, session: Session, preferred: list[np.n
     """The outcome JSON document of a finished session (its rounds, agreement and package),
     with the reference rules solved on the same problem."""
     prob, refs = opening.prob, dict(opening.refs)
+    calls = {
+        "utilitarian": lambda: solvers.utilitarian(prob),
+        "egalitarian": lambda: solvers.egalitarian(prob),
+        "equal_shares": lambda: equal_shares(prob),
+    }
     if refs["nash"] is None:
-        refs["nash"] = solvers.nash(prob, opening.reservation)
-    refs["utilitarian"] = solvers.utilitarian(prob)
-    refs["egalitarian"] = solvers.egalitarian(prob)
-    refs["equal_shares"] = equal_shares(prob)
+        calls["nash"] = lambda: solvers.nash(prob, opening.reservation)
+    refs.update(zip(calls, solvers.in_parallel(list(calls.values())), strict=True))
     return rounded(
         _assemble(
             prob,

@@ -110,6 +110,20 @@ class Session:
     final: NashResult | None = None
 
 
+def best_package_calls(prob: Problem) -> list:
+    """One solve per group: its best feasible package (the pins alone when none is found)."""
+
+    def call(g: int):
+        x = solvers.best_for_group(prob, g)
+        return x if x is not None else prob.x_lb > 0.5
+
+    return [lambda g=g: call(g) for g in range(prob.n_groups)]
+
+
+def best_packages(prob: Problem) -> list[np.ndarray]:
+    return solvers.in_parallel(best_package_calls(prob))
+
+
 def make_agents(prob: Problem, reservation: np.ndarray, best: list[np.ndarray]) -> list[Agent]:
     """One agent per group; ``best[g]`` is group g's best feasible package."""
     rounds = max(prob.s.max_rounds - 1, 1)
@@ -156,11 +170,13 @@ class Protocol:
         self._n_base_known = 1 + len(agents)
 
     @classmethod
-    def open(cls, prob: Problem, reservation: np.ndarray, *, mediator: str = DEFAULT_MEDIATOR, fallback=None):
-        """Opening aspirations (each group's best feasible package) and the mediator's package
-        without aspiration constraints (the proposal while aspirations are jointly infeasible)."""
-        best = [solvers.best_for_group(prob, g) for g in range(prob.n_groups)]
-        best = [x if x is not None else prob.x_lb > 0.5 for x in best]
+    def open(
+        cls, prob: Problem, reservation: np.ndarray, *, mediator: str = DEFAULT_MEDIATOR, fallback=None, best=None
+    ):
+        """Opening aspirations (each group's best feasible package, ``best`` when already solved
+        by :func:`best_packages`) and the mediator's package without aspiration constraints (the
+        proposal while aspirations are jointly infeasible)."""
+        best = best_packages(prob) if best is None else best
         if fallback is None:
             found = mediator_package(prob, mediator, reservation)
             fallback = found.x if found is not None else _best_known(prob, reservation, best)

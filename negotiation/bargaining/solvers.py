@@ -18,7 +18,8 @@ import math
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -150,7 +151,8 @@ CHECK_TOL = 1e-9
 #: Wall-clock limit of one MILP, so a pathological scenario cannot hold a worker for long.
 TIME_LIMIT = 60.0
 
-_stdout_lock = threading.RLock()
+_redirect_lock = threading.Lock()
+_redirect = {"depth": 0, "saved": None}
 
 
 @contextmanager
@@ -160,24 +162,49 @@ def solver_output_to_stderr():
     HiGHS prints some diagnostics (``HighsMipSolverData::transformNewIntegerFeasibleSolution``)
     with C's printf whatever its options say, so redirecting ``sys.stdout`` is not enough: the
     descriptor itself is swapped. Commands that promise JSON on standard output rely on this.
+
+    The descriptor belongs to the process, not to a thread: solves running side by side
+    (:func:`in_parallel`) share one redirection, made by the first to start and undone by the
+    last to finish.
     """
-    with _stdout_lock:
-        try:
-            sys.stdout.flush()
-            saved = os.dup(1)
-        except (OSError, ValueError):  # No descriptor 1 (some embedded runners): nothing to guard.
-            yield
-            return
-        try:
-            os.dup2(2, 1)
-            yield
-        finally:
+    with _redirect_lock:
+        if _redirect["depth"] == 0:
             try:
                 sys.stdout.flush()
-            except (OSError, ValueError):
-                pass
-            os.dup2(saved, 1)
-            os.close(saved)
+                _redirect["saved"] = os.dup(1)
+                os.dup2(2, 1)
+            except (OSError, ValueError):  # No descriptor 1 (some embedded runners): nothing to guard.
+                _redirect["saved"] = None
+        _redirect["depth"] += 1
+    try:
+        yield
+    finally:
+        with _redirect_lock:
+            _redirect["depth"] -= 1
+            saved = _redirect["saved"]
+            if _redirect["depth"] == 0 and saved is not None:
+                try:
+                    sys.stdout.flush()
+                except (OSError, ValueError):
+                    pass
+                os.dup2(saved, 1)
+                os.close(saved)
+                _redirect["saved"] = None
+
+
+#: Solves run side by side on at most this many threads (HiGHS releases the GIL while it works).
+SOLVER_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+
+def in_parallel[T](calls: list[Callable[[], T]]) -> list[T]:
+    """The results of independent solves, in the order given, computed on up to SOLVER_THREADS
+    threads. Each MILP is deterministic and shares nothing with the others, so the results are
+    those of calling them one after the other; the first exception raised is raised here."""
+    if SOLVER_THREADS == 1 or len(calls) < 2:
+        return [call() for call in calls]
+    with solver_output_to_stderr(), ThreadPoolExecutor(min(SOLVER_THREADS, len(calls))) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [f.result() for f in futures]
 
 
 def _milp(c, integrality, bounds, constraints, *, presolve: bool = True):

@@ -157,3 +157,45 @@ def test_metrics_by_hand():
     assert m == pytest.approx(
         {"total_utility": 6.0, "worst_group_utility": 1.0, "p20_satisfaction": 0.2, "gini": 8 / 36}
     )
+
+
+def test_solves_side_by_side_give_what_they_give_one_after_the_other(monkeypatch):
+    probs = [_problem(seed, n_interventions=14, n_groups=5) for seed in range(6)]
+    calls = [lambda p=p, g=g: sv.best_for_group(p, g) for p in probs for g in range(p.n_groups)]
+    monkeypatch.setattr(sv, "SOLVER_THREADS", 1)
+    one_by_one = sv.in_parallel(calls)
+    monkeypatch.setattr(sv, "SOLVER_THREADS", 4)
+    side_by_side = sv.in_parallel(calls)
+    assert [x.tolist() for x in side_by_side] == [x.tolist() for x in one_by_one]
+
+
+def test_an_error_in_one_of_the_solves_side_by_side_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(sv, "SOLVER_THREADS", 2)
+
+    def fails():
+        raise sv.SolverError("stopped")
+
+    with pytest.raises(sv.SolverError, match="stopped"):
+        sv.in_parallel([lambda: 1, fails, lambda: 3])
+
+
+def test_threads_share_one_redirection_of_descriptor_1(capfd, monkeypatch):
+    """Solves side by side swap descriptor 1 once: what C code prints meanwhile goes to standard
+    error, and descriptor 1 is standard output again when the last one ends."""
+    import os
+    import threading
+
+    monkeypatch.setattr(sv, "SOLVER_THREADS", 3)
+    inside = threading.Barrier(3)
+
+    def prints(i: int):
+        with sv.solver_output_to_stderr():
+            inside.wait(timeout=10)  # all three are inside the redirection at once
+            os.write(1, f"solver line {i}\n".encode())
+        return i
+
+    assert sv.in_parallel([lambda i=i: prints(i) for i in range(3)]) == [0, 1, 2]
+    os.write(1, b"after\n")
+    out, err = capfd.readouterr()
+    assert out == "after\n"
+    assert sorted(err.splitlines()) == ["solver line 0", "solver line 1", "solver line 2"]
