@@ -132,11 +132,12 @@ def _has_nul(value) -> bool:
     return isinstance(value, str) and "\x00" in value
 
 
-def json_body_check(body: bytes, *, max_depth: int) -> None:
+def json_body_check(body: bytes, *, max_depth: int):
     """Refuses a JSON body that nests too deep, is malformed, holds NaN/Infinity or a number
-    beyond the range of a double (1e400), or a NUL character (PostgreSQL text cannot store it)."""
+    beyond the range of a double (1e400), or a NUL character (PostgreSQL text cannot store it).
+    Returns the document parsed (None for an empty body): what json.loads gives for it."""
     if not body.strip():
-        return
+        return None
     if json_depth_exceeds(body, max_depth):
         raise BadInput("body", JSON_TOO_DEEP % {"depth": max_depth})
     try:
@@ -147,6 +148,7 @@ def json_body_check(body: bytes, *, max_depth: int) -> None:
         raise BadInput(field, JSON_NOT_FINITE % {"field": field})
     if (field := _find(data, _has_nul)) is not None:
         raise BadInput(field, NUL_FOUND % {"field": field})
+    return data
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -195,7 +197,8 @@ class BadInputMiddleware:
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return
         if request.content_type == "application/json":
-            json_body_check(request.body, max_depth=settings.JSON_MAX_DEPTH)
+            # Kept on the request, so a view reading the body (the autosave) need not parse it again.
+            request.json_body = json_body_check(request.body, max_depth=settings.JSON_MAX_DEPTH)
         elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             for name, values in request.POST.lists():
                 if _has_nul(name) or any(_has_nul(v) for v in values):

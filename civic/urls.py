@@ -10,6 +10,9 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # First: the resident's pages, above all the autosave, are the requests that come most often,
+    # and Django tries these patterns in order. None of them overlaps another app's.
+    path("", include("surveys.urls")),
     path("staff/", views.staff_home, name="staff-home"),
     path("staff/studies/", include("studio.urls")),
     path("healthz", views.healthz, name="healthz"),
@@ -23,7 +26,6 @@ urlpatterns = [
     path("studies/<slug:slug>/exports/", include("exports.urls")),
     path("studies/<slug:slug>/results/", include("results.urls")),
     path("", include("negotiation.delegate_urls")),
-    path("", include("surveys.urls")),
     # Survey images are public by design (residents see them without an account), so Django serves
     # the media folder itself; a deployment may put a web server in front of it instead.
     re_path(

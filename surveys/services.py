@@ -579,7 +579,7 @@ def answer_autosave(*, participant_id: int, data: Mapping[str, object]) -> bool:
         seq = _client_seq(data.get("client_seq"), data.get("client_now"))
     except SurveyError:
         return False
-    updated_at = Rating._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
+    updated_at = connection.ops.adapt_datetimefield_value(timezone.now())
     wave_open, resident = Wave.Status.OPEN.value, [participant_id, Study.Status.OPEN.value]
     if kind == "rating":
         try:

@@ -5,6 +5,8 @@ from . import views
 app_name = "surveys"
 
 urlpatterns = [
+    # The autosave first: it comes several times a minute from every resident.
+    path("survey/answer/", views.answer, name="answer"),
     path("i/<str:token>/", views.invitation_open, name="invitation"),
     path("s/<slug:slug>/", views.open_link, name="join"),
     path("survey/", views.resume, name="resume"),
@@ -19,5 +21,4 @@ urlpatterns = [
     path("survey/finish/", views.finish, name="finish"),
     path("survey/done/", views.done, name="done"),
     path("survey/withdraw/", views.withdraw, name="withdraw"),
-    path("survey/answer/", views.answer, name="answer"),
 ]

@@ -523,10 +523,13 @@ def withdraw(request):
 def _answer_data(request: HttpRequest) -> dict | JsonResponse:
     """The answer posted: form fields or a JSON object (or the 400 saying why not)."""
     if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return JsonResponse({"error": {"code": 400, "field": "", "message": "Malformed JSON."}}, status=400)
+        # The project's BadInputMiddleware has parsed and checked it already (`json_body`).
+        data = getattr(request, "json_body", None)
+        if data is None:
+            try:
+                data = json.loads(request.body or b"{}")
+            except ValueError:
+                return JsonResponse({"error": {"code": 400, "field": "", "message": "Malformed JSON."}}, status=400)
         if not isinstance(data, dict):
             return JsonResponse({"error": {"code": 400, "field": "", "message": "Expected an object."}}, status=400)
         return data
