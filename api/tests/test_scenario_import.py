@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
@@ -90,6 +91,7 @@ def test_a_title_already_taken_is_refused(clients, study):
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
+        ('{"title": "x",\n "budget": }', "body", "body : JSON mal formé."),
         ("", "title", "manquant"),
         ("[1, 2]", "(document)", "doit être un objet JSON (reçu : list)"),
         ('"a scenario"', "(document)", "doit être un objet JSON (reçu : str)"),
@@ -99,8 +101,13 @@ def test_a_title_already_taken_is_refused(clients, study):
             "(document)",
             f"plus long que {MAX_DOCUMENT_CHARS:,} caractères",
         ),
+        (
+            '{"title": "' + "t" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + '"}',
+            "body",
+            f"body : plus de {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} octets.",
+        ),
     ],
-    ids=["empty", "list", "string", "too-deep", "too-long"],
+    ids=["malformed", "empty", "list", "string", "too-deep", "too-long", "too-large"],
 )
 def test_a_body_that_is_no_scenario_document_is_a_400_in_the_readers_language(clients, body, field, message):
     response = _post(clients["planner"], body, **{"accept-language": "fr"})
