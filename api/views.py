@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import FileResponse, Http404
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAuthenticated
@@ -23,6 +24,7 @@ from exports.models import ExportJob
 from negotiation import live
 from negotiation import services as negotiation_services
 from negotiation.bargaining import ScenarioError
+from negotiation.bargaining.scenario import MEDIATOR_CHOICES
 from negotiation.models import NegotiationSession, Scenario, Seat
 from surveys import selectors as survey_selectors
 from surveys import services as survey_services
@@ -30,6 +32,7 @@ from surveys.models import Criterion, Invitation, Site, Study, Wave
 from surveys.permissions import PLANNER, RESEARCHER, studies_for_user, study_get_for_user
 
 from .authentication import ApiTokenAuthentication, DelegateAuthentication, InvitationAuthentication
+from .parsers import ScenarioDocumentParser
 
 # Token first so anonymous requests get 401 with WWW-Authenticate; sessions keep the browsable API
 # working, with CSRF enforced for session-authenticated writes.
@@ -290,15 +293,107 @@ class SessionSerializer(serializers.ModelSerializer):
         return outcome.data if outcome else None
 
 
-class ScenarioList(StaffView, generics.ListAPIView):
+# The request body of a scenario import, for the schema only: the import service validates it
+# (negotiation.bargaining.parse_scenario, with the limits of docs/negotiation.md).
+SCENARIO_DOCUMENT = inline_serializer(
+    "ScenarioDocument",
+    {
+        "title": serializers.CharField(),
+        "budget": serializers.FloatField(),
+        "scale": inline_serializer("ScenarioScale", {"min": serializers.FloatField(), "max": serializers.FloatField()}),
+        "criteria": serializers.ListField(child=serializers.CharField()),
+        "groups": inline_serializer(
+            "ScenarioGroup",
+            {
+                "name": serializers.CharField(),
+                "criterion_weights": serializers.DictField(child=serializers.FloatField()),
+                "baseline": serializers.DictField(child=serializers.FloatField()),
+            },
+            many=True,
+        ),
+        "interventions": inline_serializer(
+            "ScenarioIntervention",
+            {
+                "code": serializers.CharField(),
+                "name": serializers.CharField(required=False),
+                "cost": serializers.FloatField(),
+                "effects": serializers.DictField(child=serializers.FloatField()),
+                "excludes": serializers.ListField(child=serializers.CharField(), required=False),
+                "group_effects": serializers.DictField(
+                    child=serializers.DictField(child=serializers.FloatField()), required=False
+                ),
+            },
+            many=True,
+        ),
+        "base_designs": inline_serializer(
+            "ScenarioBaseDesign",
+            {"name": serializers.CharField(), "interventions": serializers.ListField(child=serializers.CharField())},
+            many=True,
+            required=False,
+        ),
+        "max_rounds": serializers.IntegerField(required=False),
+        "mediator": serializers.ChoiceField(choices=MEDIATOR_CHOICES, required=False),
+        "currency": serializers.CharField(required=False),
+    },
+)
+
+API_ERROR = inline_serializer(
+    "ApiError",
+    {
+        "error": inline_serializer(
+            "ApiErrorDetail",
+            {
+                "code": serializers.IntegerField(),
+                "field": serializers.CharField(),
+                "message": serializers.CharField(),
+                "fields": serializers.DictField(
+                    child=serializers.ListField(child=serializers.CharField()), required=False
+                ),
+            },
+        )
+    },
+)
+
+
+class ScenarioList(StaffView, generics.ListCreateAPIView):
     page_title = _("Scenarios")
-    page_summary = _("The study's negotiation scenarios.")
+    page_summary = _("The study's negotiation scenarios; POST imports one from its scenario JSON.")
 
     roles = (PLANNER,)
     serializer_class = ScenarioSerializer
+    parser_classes = [ScenarioDocumentParser]
 
     def get_queryset(self):
         return Scenario.objects.filter(study=self.study()).order_by("id")
+
+    @extend_schema(
+        description="Import a scenario JSON document (docs/contracts.md), as the planner's import page does.",
+        request=SCENARIO_DOCUMENT,
+        responses={
+            201: ScenarioSerializer,
+            400: OpenApiResponse(API_ERROR, description="Every problem of the document, under its field's path."),
+        },
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[201],
+                description="The new scenario's page in the planner's editor.",
+            )
+        ],
+    )
+    def post(self, request, slug):
+        study = self.study()
+        try:
+            # request.data decodes the body (ScenarioDocumentParser), so its problems land here too.
+            scenario = negotiation_services.scenario_import(study=study, document=request.data, user=request.user)
+        except ScenarioError as error:
+            raise serializers.ValidationError(error.by_path(gettext)) from None
+        location = request.build_absolute_uri(reverse("negotiation:edit", args=[study.slug, scenario.pk]))
+        return Response(
+            ScenarioSerializer(scenario).data, status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
 
 
 class SessionStart(StaffView, APIView):

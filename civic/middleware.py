@@ -9,10 +9,12 @@ import math
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, OperationalError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core import throttle
@@ -62,6 +64,7 @@ def _remember_signed_in(sender, request=None, user=None, **kwargs) -> None:
 NUL_FOUND = _("%(field)s: contains a NUL character, which is not allowed.")
 JSON_TOO_DEEP = _("body: JSON nested more than %(depth)d levels deep.")
 JSON_MALFORMED = _("body: malformed JSON.")
+JSON_TOO_LARGE = _("body: larger than %(limit)d bytes.")
 JSON_NOT_FINITE = _("%(field)s: not a finite number.")
 VALUE_NOT_STORABLE = _("A value is too long or not valid for this field.")
 DATABASE_BUSY = _("The database is busy right now and nothing was saved. Please try again in a moment.")
@@ -171,7 +174,8 @@ REFUSED_METHODS = {"TRACE", "TRACK", "CONNECT"}
 class BadInputMiddleware:
     """Refuses TRACE (405). Answers 400, naming the field, for input no view can store or parse safely: a NUL
     character in the path, a query or form field or a JSON string; JSON nested deeper than
-    JSON_MAX_DEPTH; NaN, Infinity or out-of-range numbers in JSON. A database DataError that
+    JSON_MAX_DEPTH or larger than DATA_UPLOAD_MAX_MEMORY_SIZE; NaN, Infinity or out-of-range
+    numbers in JSON; in the request's language. A database DataError that
     validation missed (a value too long for its column) is a 400 too, never a 500; a lock or
     statement timeout is a 503 saying to try again."""
 
@@ -184,8 +188,14 @@ class BadInputMiddleware:
             return HttpResponseNotAllowed(["GET", "HEAD", "POST", "OPTIONS"])
         try:
             self._check(request)
-        except BadInput as bad:
-            return bad_input_response(request, bad.field, bad.message)
+        except BadInput:
+            # This runs before LocaleMiddleware: the message is written again in the request's
+            # language (only then, so the requests that pass spend nothing on choosing it).
+            with translation.override(translation.get_language_from_request(request)):
+                try:
+                    self._check(request)
+                except BadInput as bad:
+                    return bad_input_response(request, bad.field, bad.message)
         return self.get_response(request)
 
     def _check(self, request: HttpRequest) -> None:
@@ -197,8 +207,13 @@ class BadInputMiddleware:
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return
         if request.content_type == "application/json":
+            try:
+                body = request.body
+            except RequestDataTooBig:
+                limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+                raise BadInput("body", JSON_TOO_LARGE % {"limit": limit}) from None
             # Kept on the request, so a view reading the body (the autosave) need not parse it again.
-            request.json_body = json_body_check(request.body, max_depth=settings.JSON_MAX_DEPTH)
+            request.json_body = json_body_check(body, max_depth=settings.JSON_MAX_DEPTH)
         elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             for name, values in request.POST.lists():
                 if _has_nul(name) or any(_has_nul(v) for v in values):

@@ -52,6 +52,8 @@ MATRIX = [
     ("get", "/api/v1/studies/small/analysis-runs/", STUDY_READ),
     ("post", "/api/v1/studies/small/analysis-runs/", {**STUDY_READ, "planner": 202, "researcher": 202, "admin": 202}),
     ("get", "/api/v1/studies/small/scenarios/", PLANNER_ONLY),
+    # An empty document is refused (400) — but only after the role check.
+    ("post", "/api/v1/studies/small/scenarios/", {**PLANNER_ONLY, "planner": 400, "admin": 400}),
     ("get", "/api/v1/studies/small/sessions/{session}/", PLANNER_ONLY),
     # Only a delegate of that very session may answer (negotiation/tests/test_live_pages.py).
     ("post", "/api/v1/studies/small/sessions/{session}/responses/", {p: 401 for p in PERSONAS}),
@@ -148,6 +150,6 @@ def test_the_browsable_pages_speak_the_readers_language(client, personas, study)
     url = f"/api/v1/studies/{study.slug}/scenarios/"
     html = client.get(url, headers={"accept": "text/html", "accept-language": "fr"}).content.decode()
     assert "<title>Scénarios – Django REST framework</title>" in html.replace("&ndash;", "–")
-    assert "<p>Les scénarios de négociation de l’étude.</p>" in html
+    assert "<p>Les scénarios de négociation de l’étude; POST en importe un depuis son JSON de scénario.</p>" in html
     html = client.get(url, headers={"accept": "text/html", "accept-language": "en"}).content.decode()
-    assert "<p>The study&#x27;s negotiation scenarios.</p>" in html
+    assert "<p>The study&#x27;s negotiation scenarios; POST imports one from its scenario JSON.</p>" in html

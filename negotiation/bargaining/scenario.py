@@ -73,7 +73,11 @@ class Issue:
 
     def text(self, translate=lambda message: message) -> str:
         """The "path: message" line, its message put through ``translate`` (e.g. Django's gettext)."""
-        return f"{self.path}: {translate(self.message).format(**self.params)}"
+        return f"{self.path}: {self.message_text(translate)}"
+
+    def message_text(self, translate=lambda message: message) -> str:
+        """The message alone, put through ``translate``, its values filled in."""
+        return translate(self.message).format(**self.params)
 
 
 class ScenarioError(ValueError):
@@ -89,6 +93,13 @@ class ScenarioError(ValueError):
     def messages(self, translate) -> list[str]:
         """Every problem as a "path: message" line in the reader's language."""
         return [i.text(translate) for i in self.issues]
+
+    def by_path(self, translate) -> dict[str, list[str]]:
+        """Every problem's message in the reader's language under its field's path, in order."""
+        out: dict[str, list[str]] = {}
+        for issue in self.issues:
+            out.setdefault(issue.path, []).append(issue.message_text(translate))
+        return out
 
 
 @dataclass(frozen=True)
