@@ -124,6 +124,16 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "civic.middleware.LoginThrottleMiddleware",
 ]
+# The autosave's lane (civic/lanes.py): what a resident's JSON save needs of the stack above, in the
+# same order. Whatever it does not save goes through MIDDLEWARE as every other request does.
+AUTOSAVE_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "civic.middleware.BadInputMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
 
 ROOT_URLCONF = "civic.urls"
 WSGI_APPLICATION = "civic.wsgi.application"

@@ -546,18 +546,52 @@ def _saved_response(request: HttpRequest, result: services.SaveResult) -> HttpRe
     return render(request, "surveys/_status.html", {"saved": result.saved, "stale_message": errors.STALE_ANSWER})
 
 
+# The autosave's lane (civic.lanes) marks what its handler should do with a response: send it
+# (the answer was saved) or pass the request on to the full application, with the body it gives.
+LANE_HEADER = "X-Civic-Lane"
+LANE_SAVED = "saved"
+LANE_FORWARD = "forward"
+#: Set in the WSGI environ of a request the lane has tried already. Only the server can set it:
+#: a header a client sends arrives as HTTP_<NAME>, never under this key.
+LANE_TRIED = "civic.autosave_lane_tried"
+
+
+@require_POST
+def answer_lane(request):
+    """The autosave's lane: a JSON rating or comment saved in the one statement, and nothing
+    else. What it does not save goes on to `answer` through the full middleware, with its place
+    among saves of the same question already fixed."""
+    participant_id = request.session.get(SESSION_KEY)
+    data = _answer_data(request) if participant_id else None
+    if not isinstance(data, dict):
+        return HttpResponse(status=204)  # no marker: the request goes on as it came
+    data = services.answer_on_server_clock(data)
+    if services.answer_autosave(participant_id=participant_id, data=data):
+        response = _saved_response(request, services.SaveResult(saved=True))
+        response[LANE_HEADER] = LANE_SAVED
+        return response
+    response = HttpResponse(json.dumps(data), content_type="application/json")
+    response[LANE_HEADER] = LANE_FORWARD
+    return response
+
+
 @require_POST
 def answer(request):
     """Autosave endpoint for one answer. Accepts form fields or a JSON body.
 
     A rating or a comment is first tried in one statement that also authenticates the session's
-    participant (services.answer_autosave); anything it does not write takes the full path, which
-    loads the participant and wave, saves or says why not."""
+    participant (services.answer_autosave), unless the autosave's lane has tried it already;
+    anything it does not write takes the full path, which loads the participant and wave, saves
+    or says why not."""
     participant_id = request.session.get(SESSION_KEY)
     data = _answer_data(request) if participant_id else None
     if isinstance(data, dict):
         data = services.answer_on_server_clock(data)
-    if isinstance(data, dict) and services.answer_autosave(participant_id=participant_id, data=data):
+    if (
+        isinstance(data, dict)
+        and not request.META.get(LANE_TRIED)
+        and services.answer_autosave(participant_id=participant_id, data=data)
+    ):
         if not _wants_json(request) and (language := request.session.get(LANGUAGE_KEY)):
             _activate(request, language)
         return _saved_response(request, services.SaveResult(saved=True))
