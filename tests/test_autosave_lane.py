@@ -185,3 +185,18 @@ def test_a_form_post_and_a_large_body_go_the_full_way(application, django_applic
     long_comment = json.dumps({"kind": "comment", "text": "x" * 20_000})
     status, _, content = _call(application, long_comment, cookies=cookies, csrf=csrf)
     assert status == 400 and json.loads(content)["error"]["field"] == "text"
+
+
+def test_the_lane_keeps_the_full_stacks_order_and_leaves_out_only_what_an_autosave_does_not_use(settings):
+    """A middleware added to MIDDLEWARE fails this until someone decides whether the autosave
+    needs it too (and adds it to AUTOSAVE_MIDDLEWARE, in the same order)."""
+    not_needed = {
+        "whitenoise.middleware.WhiteNoiseMiddleware",  # static files
+        "django.middleware.locale.LocaleMiddleware",  # a saved answer's reply has no words
+        "django.middleware.common.CommonMiddleware",  # trailing slashes and user agents
+        "django.contrib.auth.middleware.AuthenticationMiddleware",  # residents have no account
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django_htmx.middleware.HtmxMiddleware",  # the lane answers JSON only
+        "civic.middleware.LoginThrottleMiddleware",  # sign-in attempts
+    }
+    assert [m for m in settings.MIDDLEWARE if m not in not_needed] == settings.AUTOSAVE_MIDDLEWARE
