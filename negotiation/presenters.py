@@ -41,6 +41,16 @@ def num(value, digits: int = 3) -> str:
     return number_format(round(float(value), digits), digits, force_grouping=True)
 
 
+def field_number(value, digits: int = 3) -> str:
+    """A number to put in a form field, for the active language (0,461 in French) and without
+    grouping, as the forms' number reader (``forms._number``) reads it back."""
+    return (
+        number_format(round(float(value), digits), digits, force_grouping=False, use_l10n=True)
+        .replace("\u202f", "")
+        .replace("\xa0", "")
+    )
+
+
 def _compact(value: float) -> str:
     """A number with as many decimals as it needs (30, 0.03), for the active language."""
     text = f"{value:.6g}"

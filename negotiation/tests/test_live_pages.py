@@ -55,13 +55,19 @@ def test_a_delegate_answers_on_their_page_in_french_and_the_planner_sees_it(open
     text = page.content.decode()
     assert page.status_code == 200 and 'lang="fr"' in text
     assert "meilleur scénario de base" in text and "best base design" not in text
+    # The concession's limit and pre-filled amount are written the French way, and read back.
+    limit = re.search(r"de 0 à (\d+,\d{3})", text)
+    prefill = re.search(r'id="concession"[^>]*value="([^"]*)"', text)
+    assert limit and prefill and re.fullmatch(r"\d+,\d{3}", prefill.group(1)), (limit, prefill)
     seat = Seat.objects.get(pk=fr.session["civic_delegate"]["seat"])
     answer = fr.post(
-        "/delegate/answer/", {"round": "1", "answer": "reject", "concession": "0.01", "reason": "Pas assez"}
+        "/delegate/answer/", {"round": "1", "answer": "reject", "concession": prefill.group(1), "reason": "Pas assez"}
     )
     assert answer.status_code == 302
     row = LiveResponse.objects.get(session=session, round=1, group=seat.group)
-    assert row.by == "delegate" and row.data["concession"] == pytest.approx(0.01) and row.data["note"] == "Pas assez"
+    concession = float(prefill.group(1).replace(",", "."))
+    assert row.by == "delegate" and row.data["concession"] == pytest.approx(concession, abs=1e-3)
+    assert row.data["note"] == "Pas assez"
     planner_page = opened["planner"].get(f"/studies/{opened['study'].slug}/negotiation/sessions/{session.pk}/")
     assert "2 of 3 groups have answered" in planner_page.content.decode()
 
