@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import pytest
@@ -134,3 +135,21 @@ def _fresh_cache():
     except Exception:  # noqa: BLE001 — a test that stops Redis must still be able to start.
         pass
     yield
+
+
+@contextlib.contextmanager
+def connection_kept():
+    """Around a WSGI application called directly (not through Django's test client): as the test
+    client does, the request's start and end do not close the database connection, which holds
+    the test's transaction (Django closes a connection whose autocommit differs from its setting,
+    as it does inside that transaction)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)

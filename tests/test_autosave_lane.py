@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from civic.lanes import AutosaveLane
+from conftest import connection_kept
 from surveys import services
 from surveys.models import Participant, Rating, Wave
 
@@ -55,7 +56,8 @@ def _call(app, body: bytes | str, *, cookies: str = "", csrf: str = "", content_
     def start_response(status, headers, exc_info=None):
         started.update(status=int(status.split()[0]), headers=dict(headers))
 
-    content = b"".join(app(environ, start_response))
+    with connection_kept():
+        content = b"".join(app(environ, start_response))
     return started["status"], started["headers"], content
 
 
