@@ -148,7 +148,7 @@ def negotiation_open(
     protocol = None
     if negotiable:
         protocol = Protocol.open(
-            prob, reservation, mediator=mediator, fallback=chosen.x if chosen is not None else best_x, best=best
+            prob, reservation, best=best, fallback=chosen.x if chosen is not None else best_x, mediator=mediator
         )
     return Opening(prob, best_name, best_x, reservation, shift, mediator, refs, protocol)
 

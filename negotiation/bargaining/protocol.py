@@ -120,10 +120,6 @@ def best_package_calls(prob: Problem) -> list:
     return [lambda g=g: call(g) for g in range(prob.n_groups)]
 
 
-def best_packages(prob: Problem) -> list[np.ndarray]:
-    return solvers.in_parallel(best_package_calls(prob))
-
-
 def make_agents(prob: Problem, reservation: np.ndarray, best: list[np.ndarray]) -> list[Agent]:
     """One agent per group; ``best[g]`` is group g's best feasible package."""
     rounds = max(prob.s.max_rounds - 1, 1)
@@ -171,15 +167,18 @@ class Protocol:
 
     @classmethod
     def open(
-        cls, prob: Problem, reservation: np.ndarray, *, mediator: str = DEFAULT_MEDIATOR, fallback=None, best=None
+        cls,
+        prob: Problem,
+        reservation: np.ndarray,
+        *,
+        best: list[np.ndarray],
+        fallback,
+        mediator: str = DEFAULT_MEDIATOR,
     ):
-        """Opening aspirations (each group's best feasible package, ``best`` when already solved
-        by :func:`best_packages`) and the mediator's package without aspiration constraints (the
-        proposal while aspirations are jointly infeasible)."""
-        best = best_packages(prob) if best is None else best
-        if fallback is None:
-            found = mediator_package(prob, mediator, reservation)
-            fallback = found.x if found is not None else _best_known(prob, reservation, best)
+        """The agents, with each group's best feasible package as its opening aspiration
+        (``best``, solved by :func:`best_package_calls`), and the mediator's package without
+        aspiration constraints as ``fallback`` (the proposal while aspirations are jointly
+        infeasible)."""
         return cls(prob, make_agents(prob, reservation, best), fallback, mediator=mediator)
 
     # --- state carried between rounds ------------------------------------------------------
