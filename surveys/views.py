@@ -556,20 +556,31 @@ LANE_FORWARD = "forward"
 LANE_TRIED = "civic.autosave_lane_tried"
 
 
+def _one_statement(request) -> tuple[object, bool]:
+    """The posted answer, its place among saves of the same question fixed (or the 400 saying
+    why it cannot be read, or None without a session), and whether the one statement saved it
+    (services.answer_autosave; not tried again on a request the autosave's lane has tried)."""
+    participant_id = request.session.get(SESSION_KEY)
+    data = _answer_data(request) if participant_id else None
+    if not isinstance(data, dict):
+        return data, False
+    data = services.answer_on_server_clock(data)
+    tried = request.META.get(LANE_TRIED)
+    return data, not tried and services.answer_autosave(participant_id=participant_id, data=data)
+
+
 @require_POST
 def answer_lane(request):
     """The autosave's lane: a JSON rating or comment saved in the one statement, and nothing
     else. What it does not save goes on to `answer` through the full middleware, with its place
     among saves of the same question already fixed."""
-    participant_id = request.session.get(SESSION_KEY)
-    data = _answer_data(request) if participant_id else None
-    if not isinstance(data, dict):
-        return HttpResponse(status=204)  # no marker: the request goes on as it came
-    data = services.answer_on_server_clock(data)
-    if services.answer_autosave(participant_id=participant_id, data=data):
+    data, saved = _one_statement(request)
+    if saved:
         response = _saved_response(request, services.SaveResult(saved=True))
         response[LANE_HEADER] = LANE_SAVED
         return response
+    if not isinstance(data, dict):
+        return HttpResponse(status=204)  # no marker: the request goes on as it came
     response = HttpResponse(json.dumps(data), content_type="application/json")
     response[LANE_HEADER] = LANE_FORWARD
     return response
@@ -580,18 +591,10 @@ def answer(request):
     """Autosave endpoint for one answer. Accepts form fields or a JSON body.
 
     A rating or a comment is first tried in one statement that also authenticates the session's
-    participant (services.answer_autosave), unless the autosave's lane has tried it already;
-    anything it does not write takes the full path, which loads the participant and wave, saves
-    or says why not."""
-    participant_id = request.session.get(SESSION_KEY)
-    data = _answer_data(request) if participant_id else None
-    if isinstance(data, dict):
-        data = services.answer_on_server_clock(data)
-    if (
-        isinstance(data, dict)
-        and not request.META.get(LANE_TRIED)
-        and services.answer_autosave(participant_id=participant_id, data=data)
-    ):
+    participant, unless the autosave's lane has tried it already; anything it does not write
+    takes the full path, which loads the participant and wave, saves or says why not."""
+    data, saved = _one_statement(request)
+    if saved:
         if not _wants_json(request) and (language := request.session.get(LANGUAGE_KEY)):
             _activate(request, language)
         return _saved_response(request, services.SaveResult(saved=True))
