@@ -114,8 +114,8 @@ def _context(seat: Seat, *, error: str = "", posted=None) -> dict:
             utility={k: presenters.num(v, 2) for k, v in u.items()},
             aspiration=presenters.num(view["aspiration"], 2),
             reservation=presenters.num(view["reservation"], 2),
-            suggested=presenters.field_number(view["suggested"]),
-            limit=presenters.field_number(view["limit"]),
+            suggested=presenters.num(view["suggested"], grouping=False),
+            limit=presenters.num(view["limit"], grouping=False),
             answer_label=(
                 None
                 if view["answer"] is None

@@ -34,21 +34,12 @@ OTHER_COLOUR = "#1f5f99"
 CURRENCY_SYMBOLS = {"CAD": "$", "USD": "US$", "EUR": "€", "GBP": "£", "CHF": "CHF"}
 
 
-def num(value, digits: int = 3) -> str:
-    """A number for the active language (3,117 in French, 3.117 in English); a dash for none."""
+def num(value, digits: int = 3, *, grouping: bool = True) -> str:
+    """A number for the active language (3,117 in French, 3.117 in English); a dash for none.
+    Without ``grouping`` (for a form field) it is as the forms' number reader reads it back."""
     if value is None:
         return "—"
-    return number_format(round(float(value), digits), digits, force_grouping=True)
-
-
-def field_number(value, digits: int = 3) -> str:
-    """A number to put in a form field, for the active language (0,461 in French) and without
-    grouping, as the forms' number reader (``forms._number``) reads it back."""
-    return (
-        number_format(round(float(value), digits), digits, force_grouping=False, use_l10n=True)
-        .replace("\u202f", "")
-        .replace("\xa0", "")
-    )
+    return number_format(round(float(value), digits), digits, force_grouping=grouping)
 
 
 def _compact(value: float) -> str:
