@@ -40,7 +40,7 @@ def test_negotiate_writes_errors_to_stderr_and_fails(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**document(), "budget": -1}))
     out, err = io.StringIO(), io.StringIO()
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match=r"invalid scenario \(1 problem\)$"):
         call_command("negotiate", str(path), "--json", stdout=out, stderr=err)
     assert out.getvalue() == ""
     assert "budget: must be ≥ 0 (got -1)" in err.getvalue()

@@ -43,7 +43,8 @@ class Command(BaseCommand):
         except ScenarioError as exc:
             for line in exc.errors:
                 self.stderr.write(line)
-            raise CommandError(f"invalid scenario ({len(exc.errors)} problems)") from exc
+            n = len(exc.errors)
+            raise CommandError(f"invalid scenario ({n} problem{'' if n == 1 else 's'})") from exc
         except SolverError as exc:
             raise CommandError(str(exc)) from exc
         if as_json:
