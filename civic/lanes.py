@@ -1,10 +1,10 @@
-"""The autosave's own lane: a resident's JSON save through only the middleware it needs.
+"""The autosave's own lane: a resident's save through only the middleware it needs.
 
-Several times a minute from every resident, `POST /survey/answer/` saves one answer in one
-statement (surveys.services.answer_autosave). Through the project's full middleware stack, most
-of that request's time went to work an autosave does not use: static files, the language, common
-URL rules, the signed-in user, messages, HTMX, the login throttle, and resolving the URL among
-every app's patterns.
+Several times a minute from every resident, `POST /survey/answer/` (form fields from the
+resident's page, or JSON) saves one answer in one statement (surveys.services.answer_autosave).
+Through the project's full middleware stack, most of that request's time went to work an
+autosave does not use: static files, choosing the language, common URL rules, the signed-in user,
+messages, HTMX, the login throttle, and resolving the URL among every app's patterns.
 
 The lane is a second Django handler for that one request, with AUTOSAVE_MIDDLEWARE: the security
 headers, the bad-input check, the session, CSRF, clickjacking and CSP, so a saved answer leaves
@@ -28,6 +28,8 @@ from django.urls import ResolverMatch
 from surveys.views import LANE_FORWARD, LANE_HEADER, LANE_SAVED, LANE_TRIED, answer_lane
 
 PATH = "/survey/answer/"
+#: The resident's page posts form fields (HTMX); scripts and the API post JSON.
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 #: An autosave body is a few hundred bytes; a larger one goes the full way and meets its limits.
 MAX_BODY = 16 * 1024
 
@@ -73,7 +75,7 @@ class AutosaveLane:
         if (
             environ.get("REQUEST_METHOD") != "POST"
             or environ.get("PATH_INFO") != PATH
-            or not environ.get("CONTENT_TYPE", "").startswith("application/json")
+            or not environ.get("CONTENT_TYPE", "").startswith(CONTENT_TYPES)
             or (length := _body_length(environ)) is None
         ):
             return self.app(environ, start_response)

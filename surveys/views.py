@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
@@ -569,19 +570,36 @@ def _one_statement(request) -> tuple[object, bool]:
     return data, not tried and services.answer_autosave(participant_id=participant_id, data=data)
 
 
+def _saved(request) -> HttpResponse:
+    """The reply to an answer the one statement saved: JSON, or the status line in the
+    resident's language."""
+    if not _wants_json(request) and (language := request.session.get(LANGUAGE_KEY)):
+        _activate(request, language)
+    return _saved_response(request, services.SaveResult(saved=True))
+
+
+def _as_posted(request, data: dict) -> str:
+    """The answer as the request posted it (JSON or form fields), with its place fixed."""
+    if request.content_type == "application/json":
+        return json.dumps(data)
+    tokens = data.get("tokens") if isinstance(data.get("tokens"), dict) else {}
+    fields = [(k, v) for k, v in data.items() if k != "tokens"]
+    return urlencode(fields + [(f"tokens-{k}", v) for k, v in tokens.items()])
+
+
 @require_POST
 def answer_lane(request):
-    """The autosave's lane: a JSON rating or comment saved in the one statement, and nothing
-    else. What it does not save goes on to `answer` through the full middleware, with its place
-    among saves of the same question already fixed."""
+    """The autosave's lane: a rating or comment saved in the one statement, and nothing else.
+    What it does not save goes on to `answer` through the full middleware, with its place among
+    saves of the same question already fixed."""
     data, saved = _one_statement(request)
     if saved:
-        response = _saved_response(request, services.SaveResult(saved=True))
+        response = _saved(request)
         response[LANE_HEADER] = LANE_SAVED
         return response
     if not isinstance(data, dict):
         return HttpResponse(status=204)  # no marker: the request goes on as it came
-    response = HttpResponse(json.dumps(data), content_type="application/json")
+    response = HttpResponse(_as_posted(request, data), content_type="text/plain")
     response[LANE_HEADER] = LANE_FORWARD
     return response
 
@@ -594,11 +612,7 @@ def answer(request):
     participant, unless the autosave's lane has tried it already; anything it does not write
     takes the full path, which loads the participant and wave, saves or says why not."""
     data, saved = _one_statement(request)
-    if saved:
-        if not _wants_json(request) and (language := request.session.get(LANGUAGE_KEY)):
-            _activate(request, language)
-        return _saved_response(request, services.SaveResult(saved=True))
-    return _answer_checked(request, data)
+    return _saved(request) if saved else _answer_checked(request, data)
 
 
 @resident_view

@@ -17,7 +17,7 @@ from django.urls import reverse
 from civic.lanes import AutosaveLane
 from conftest import connection_kept
 from surveys import services
-from surveys.models import Participant, Rating, Wave
+from surveys.models import Participant, Priority, Rating, Wave
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,8 @@ def _resident(client, token) -> tuple[Participant, str, str]:
 
 
 def _call(app, body: bytes | str, *, cookies: str = "", csrf: str = "", content_type: str = "application/json"):
+    """POST to the autosave as a script (JSON) or as the resident's page does (form fields, HTMX)."""
+    page = content_type != "application/json"
     body = body.encode() if isinstance(body, str) else body
     environ = (
         RequestFactory()
@@ -44,7 +46,8 @@ def _call(app, body: bytes | str, *, cookies: str = "", csrf: str = "", content_
             "/survey/answer/",
             body,
             content_type=content_type,
-            HTTP_ACCEPT="application/json",
+            HTTP_ACCEPT="*/*" if page else "application/json",
+            **({"HTTP_HX_REQUEST": "true"} if page else {}),
             HTTP_COOKIE=cookies,
             HTTP_X_CSRFTOKEN=csrf,
         )
@@ -174,16 +177,36 @@ def test_a_stale_save_is_tried_once_and_keeps_its_place_on_the_full_path(applica
     assert Rating.objects.get(participant=participant).value == 3
 
 
-def test_a_form_post_and_a_large_body_go_the_full_way(application, django_application, resident, tries):
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_the_residents_page_form_post_is_saved_through_the_lane_in_one_statement(application, resident, tries):
+    participant, cookies, csrf = resident
+    with CaptureQueriesContext(connection) as captured:
+        status, headers, content = _call(
+            application,
+            "kind=rating&site=s1&criterion=accessibility&value=2",
+            cookies=cookies,
+            csrf=csrf,
+            content_type=FORM,
+        )
+    assert status == 200 and "Saved" in content.decode()
+    assert len(captured) == 1 and len(tries) == 1 and "X-Civic-Lane" not in headers
+    assert Rating.objects.get(participant=participant).value == 2
+
+
+def test_a_priority_form_post_goes_on_with_its_tokens_to_the_full_path(application, resident, tries):
+    participant, cookies, csrf = resident
+    body = "kind=priority&tokens-accessibility=6&tokens-aesthetics=4&client_seq=5"
+    status, _, content = _call(application, body, cookies=cookies, csrf=csrf, content_type=FORM)
+    assert status == 200 and "Saved" in content.decode()
+    assert len(tries) == 1  # the lane's try; the full path did not try the one statement again
+    stored = {p.criterion.name: p.tokens for p in Priority.objects.filter(participant=participant)}
+    assert stored == {"accessibility": 6, "aesthetics": 4}
+
+
+def test_a_large_body_goes_the_full_way(application, resident):
     _, cookies, csrf = resident
-    status, _, _ = _call(
-        application,
-        "kind=rating&site=s1&criterion=accessibility&value=2",
-        cookies=cookies,
-        csrf=csrf,
-        content_type="application/x-www-form-urlencoded",
-    )
-    assert status == 200 and len(tries) == 1  # tried once, by the full application's view
     long_comment = json.dumps({"kind": "comment", "text": "x" * 20_000})
     status, _, content = _call(application, long_comment, cookies=cookies, csrf=csrf)
     assert status == 400 and json.loads(content)["error"]["field"] == "text"
@@ -194,11 +217,11 @@ def test_the_lane_keeps_the_full_stacks_order_and_leaves_out_only_what_an_autosa
     needs it too (and adds it to AUTOSAVE_MIDDLEWARE, in the same order)."""
     not_needed = {
         "whitenoise.middleware.WhiteNoiseMiddleware",  # static files
-        "django.middleware.locale.LocaleMiddleware",  # a saved answer's reply has no words
+        "django.middleware.locale.LocaleMiddleware",  # the view sets the session's language itself
         "django.middleware.common.CommonMiddleware",  # trailing slashes and user agents
         "django.contrib.auth.middleware.AuthenticationMiddleware",  # residents have no account
         "django.contrib.messages.middleware.MessageMiddleware",
-        "django_htmx.middleware.HtmxMiddleware",  # the lane answers JSON only
+        "django_htmx.middleware.HtmxMiddleware",  # a saved answer's reply does not read request.htmx
         "civic.middleware.LoginThrottleMiddleware",  # sign-in attempts
     }
     assert [m for m in settings.MIDDLEWARE if m not in not_needed] == settings.AUTOSAVE_MIDDLEWARE
