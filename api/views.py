@@ -7,7 +7,6 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, permissions, serializers, status
@@ -21,7 +20,7 @@ from analytics.models import AnalysisRun
 from exports import download as export_download
 from exports import services as export_services
 from exports.models import ExportJob
-from negotiation import live
+from negotiation import live, presenters
 from negotiation import services as negotiation_services
 from negotiation.bargaining import ScenarioError
 from negotiation.bargaining.scenario import MEDIATOR_CHOICES
@@ -389,7 +388,7 @@ class ScenarioList(StaffView, generics.ListCreateAPIView):
             # request.data decodes the body (ScenarioDocumentParser), so its problems land here too.
             scenario = negotiation_services.scenario_import(study=study, document=request.data, user=request.user)
         except ScenarioError as error:
-            raise serializers.ValidationError(error.by_path(gettext)) from None
+            raise serializers.ValidationError(presenters.scenario_problems_by_path(error)) from None
         location = request.build_absolute_uri(reverse("negotiation:edit", args=[study.slug, scenario.pk]))
         return Response(
             ScenarioSerializer(scenario).data, status=status.HTTP_201_CREATED, headers={"Location": location}
@@ -420,7 +419,7 @@ class SessionStart(StaffView, APIView):
                     forbidden=data.validated_data.get("forbidden", []),
                 )
         except ScenarioError as error:
-            raise serializers.ValidationError({"scenario": error.messages(gettext)}) from None
+            raise serializers.ValidationError({"scenario": presenters.scenario_problems(error)}) from None
         session.refresh_from_db()
         return Response(SessionSerializer(session).data, status=status.HTTP_202_ACCEPTED)
 

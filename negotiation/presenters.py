@@ -5,7 +5,7 @@ names; numbers are formatted for the active language."""
 
 from __future__ import annotations
 
-from django.utils.formats import number_format
+from django.utils.formats import get_format, number_format
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +32,17 @@ METRIC_LABELS = {
 WORST_COLOUR = "#b3261e"
 OTHER_COLOUR = "#1f5f99"
 CURRENCY_SYMBOLS = {"CAD": "$", "USD": "US$", "EUR": "€", "GBP": "£", "CHF": "CHF"}
+
+
+def scenario_problems(error) -> list[str]:
+    """Every problem of a scenario (a ScenarioError) as "path: message" lines in the reader's
+    language, numbers written their way (1,3 in French)."""
+    return error.messages(gettext, get_format("DECIMAL_SEPARATOR"))
+
+
+def scenario_problems_by_path(error) -> dict[str, list[str]]:
+    """The same, each message under its field's path."""
+    return error.by_path(gettext, get_format("DECIMAL_SEPARATOR"))
 
 
 def num(value, digits: int = 3, *, grouping: bool = True) -> str:

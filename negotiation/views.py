@@ -73,7 +73,7 @@ def scenario_list(request, slug: str):
             try:
                 scenario = scenario_create(study=study, title=title, budget=budget, user=request.user)
             except ScenarioError as exc:
-                errors = exc.messages(gettext)
+                errors = presenters.scenario_problems(exc)
             else:
                 messages.success(request, _("Scenario created with defaults from the survey."))
                 return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
@@ -103,7 +103,7 @@ def scenario_import_view(request, slug: str):
                 document = _decode(text)
                 scenario = scenario_import(study=study, document=document, user=request.user)
             except ScenarioError as exc:
-                errors = exc.messages(gettext)
+                errors = presenters.scenario_problems(exc)
             else:
                 messages.success(request, _("Imported “%(title)s”.") % {"title": scenario.title})
                 return redirect("negotiation:edit", slug=slug, pk=scenario.pk)
@@ -135,7 +135,7 @@ def scenario_edit(request, slug: str, pk: int):
                 document_apply_suggestion(scenario=scenario, document=document, code=request.POST["apply"])
             scenario_update_from_document(scenario=scenario, document=document, version=version)
         except ScenarioError as exc:
-            errors, status = exc.messages(gettext), 400
+            errors, status = presenters.scenario_problems(exc), 400
         except ScenarioConflict as exc:
             errors, status = [gettext(str(exc))], 409
         else:
@@ -192,7 +192,7 @@ def session_start_view(request, slug: str, pk: int):
     try:
         session = session_start(scenario=scenario, user=request.user, pinned=pinned, forbidden=forbidden)
     except ScenarioError as exc:
-        for e in exc.messages(gettext):
+        for e in presenters.scenario_problems(exc):
             messages.error(request, e)
         return redirect(reverse("negotiation:edit", args=[slug, scenario.pk]) + "#run")
     return redirect("negotiation:session", slug=slug, session_id=session.pk)
@@ -336,7 +336,7 @@ def live_open_view(request, slug: str, pk: int):
             scenario=scenario, seats=seats, time_limit=request.POST.get("time_limit"), user=request.user
         )
     except ScenarioError as exc:
-        errors = exc.messages(gettext)
+        errors = presenters.scenario_problems(exc)
     except live.LiveError as exc:
         errors = [str(exc)]
     else:

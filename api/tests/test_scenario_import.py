@@ -64,16 +64,16 @@ def test_a_planner_imports_a_scenario_and_starts_a_session_on_it(clients, study,
 
 
 def test_a_bad_scenario_is_refused_in_french_naming_every_problem_and_nothing_is_saved(clients):
-    doc = document(budget=-5)
+    doc = document(budget=-5.5)
     doc["groups"][1]["name"] = "Cyclists"
     del doc["interventions"][2]["cost"]
     response = _post(clients["planner"], doc, **{"accept-language": "fr"})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == 400 and error["field"] == "budget"
-    assert error["message"] == "budget: doit être ≥ 0 (reçu : -5)"
+    assert error["message"] == "budget: doit être ≥ 0 (reçu : -5,5)"
     assert error["fields"] == {
-        "budget": ["doit être ≥ 0 (reçu : -5)"],
+        "budget": ["doit être ≥ 0 (reçu : -5,5)"],
         "interventions[2].cost": ["manquant"],
         "groups[1].name": ["« Cyclists » n’est pas un groupe de l’étude"],
     }

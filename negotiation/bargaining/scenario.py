@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -71,13 +72,24 @@ class Issue:
             path, message = "(document)", text
         return cls(path, message.replace("{", "{{").replace("}", "}}"))
 
-    def text(self, translate=lambda message: message) -> str:
+    def text(self, translate=lambda message: message, decimal: str = ".") -> str:
         """The "path: message" line, its message put through ``translate`` (e.g. Django's gettext)."""
-        return f"{self.path}: {self.message_text(translate)}"
+        return f"{self.path}: {self.message_text(translate, decimal)}"
 
-    def message_text(self, translate=lambda message: message) -> str:
-        """The message alone, put through ``translate``, its values filled in."""
-        return translate(self.message).format(**self.params)
+    def message_text(self, translate=lambda message: message, decimal: str = ".") -> str:
+        """The message alone, put through ``translate``, its values filled in, numbers with the
+        reader's ``decimal`` separator (1,3 in French)."""
+        return _NumberFormatter(decimal).format(translate(self.message), **self.params)
+
+
+class _NumberFormatter(string.Formatter):
+    def __init__(self, decimal: str) -> None:
+        self.decimal = decimal
+
+    def format_field(self, value, format_spec):
+        text = super().format_field(value, format_spec)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        return text.replace(".", self.decimal) if numeric else text
 
 
 class ScenarioError(ValueError):
@@ -90,15 +102,15 @@ class ScenarioError(ValueError):
         self.errors: list[str] = [i.text() for i in self.issues]
         super().__init__("; ".join(self.errors))
 
-    def messages(self, translate) -> list[str]:
+    def messages(self, translate, decimal: str = ".") -> list[str]:
         """Every problem as a "path: message" line in the reader's language."""
-        return [i.text(translate) for i in self.issues]
+        return [i.text(translate, decimal) for i in self.issues]
 
-    def by_path(self, translate) -> dict[str, list[str]]:
+    def by_path(self, translate, decimal: str = ".") -> dict[str, list[str]]:
         """Every problem's message in the reader's language under its field's path, in order."""
         out: dict[str, list[str]] = {}
         for issue in self.issues:
-            out.setdefault(issue.path, []).append(issue.message_text(translate))
+            out.setdefault(issue.path, []).append(issue.message_text(translate, decimal))
         return out
 
 

@@ -13,6 +13,7 @@ from negotiation.bargaining import (
     parse_scenario,
     scenario_to_json,
 )
+from negotiation.bargaining.scenario import Issue
 
 DATA = Path(__file__).parent / "data" / "small_scenario.json"
 
@@ -128,3 +129,12 @@ def test_every_problem_carries_its_message_and_values_for_translation():
     french = {"must be ≥ {minimum:g} (got {value:g})": "doit être ≥ {minimum:g} (reçu : {value:g})"}
     translated = exc.value.messages(lambda m: french.get(m, m))  # The message is translated, then filled in.
     assert "budget: doit être ≥ 0 (reçu : -1)" in translated
+
+
+def test_numbers_in_a_problem_are_written_with_the_readers_decimal_separator():
+    error = ScenarioError(Issue("groups[0].criterion_weights", "must sum to 1 (got {value:g})", {"value": 1.3}))
+    assert error.messages(lambda m: m.replace("got", "reçu :"), ",") == [
+        "groups[0].criterion_weights: must sum to 1 (reçu : 1,3)"
+    ]
+    assert error.by_path(lambda m: m, ",") == {"groups[0].criterion_weights": ["must sum to 1 (got 1,3)"]}
+    assert error.errors == ["groups[0].criterion_weights: must sum to 1 (got 1.3)"]  # the command's English
