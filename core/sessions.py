@@ -17,12 +17,29 @@ resident's browser signs in as staff), and its old cookie value is then worthles
 
 from __future__ import annotations
 
+import functools
+import time
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
 from django.core import signing
 
 SALT = "civic.sessions.signed-cookie"
+#: Signed values verified lately, per process: about one per resident answering now.
+VERIFIED_KEPT = 16384
+
+
+@functools.lru_cache(maxsize=VERIFIED_KEPT)
+def _verified(session_key: str, serializer, secret: str, fallbacks: tuple[str, ...]) -> tuple[float, object]:
+    """The data of a signed value whose signature holds, and when it was signed; raises
+    signing.BadSignature otherwise (and nothing is kept). A resident sends the same value with
+    every autosave: each distinct value is checked once (an HMAC and a decompression), and only a
+    value that passed is kept, under the exact string, the keys and the serializer that passed it.
+    Its age is checked on every use (see load)."""
+    data = signing.loads(session_key, salt=SALT, serializer=serializer)
+    signed_at = signing.b62_decode(session_key.rsplit(":", 2)[1])
+    return signed_at, data
 
 
 def is_signed(session_key: str | None) -> bool:
@@ -39,15 +56,18 @@ class SessionStore(DatabaseStore):
         if not is_signed(self.session_key):
             return super().load()
         try:
-            data = signing.loads(
-                self.session_key, salt=SALT, serializer=self.serializer, max_age=self.get_session_cookie_age()
+            signed_at, data = _verified(
+                self.session_key, self.serializer, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS)
             )
-        except Exception:  # noqa: BLE001 — a bad signature, an expired or garbled value: start afresh
+        except Exception:  # noqa: BLE001 — a bad signature or a garbled value: start afresh
             data = None
+        else:
+            if time.time() - signed_at > self.get_session_cookie_age():
+                data = None  # expired, as signing.loads(max_age=...) would say
         if not isinstance(data, dict):
             self._session_key = None
             return {}
-        return data
+        return dict(data)  # the session's own copy: the kept one never changes
 
     def save(self, must_create=False):
         if self._fits_in_a_cookie():

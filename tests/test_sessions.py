@@ -87,3 +87,39 @@ def test_only_the_listed_keys_go_into_a_cookie(db):
     assert SessionStore(store.session_key).load() == {"civic_participant_id": 7, "anything else": "secret"}
     store.flush()
     assert not Session.objects.exists()
+
+
+def _signed_session(participant_id: int = 7) -> str:
+    store = SessionStore()
+    store["civic_participant_id"] = participant_id
+    store.save()
+    return store.session_key
+
+
+def test_a_cookie_checked_once_still_expires(db, settings, monkeypatch):
+    """A value verified once is kept so its signature is not checked on every autosave; its age
+    is checked on every use all the same."""
+    key = _signed_session()
+    assert SessionStore(key).load() == {"civic_participant_id": 7}  # verified, kept
+    import core.sessions
+
+    later = core.sessions.time.time() + settings.SESSION_COOKIE_AGE + 1
+    monkeypatch.setattr(core.sessions.time, "time", lambda: later)
+    store = SessionStore(key)
+    assert store.load() == {} and store.session_key is None
+
+
+def test_a_cookie_checked_under_an_old_secret_key_is_refused_under_a_new_one(db, settings):
+    key = _signed_session()
+    assert SessionStore(key).load() == {"civic_participant_id": 7}
+    settings.SECRET_KEY = "another-" + "k" * 50
+    assert SessionStore(key).load() == {}
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY, "x"]  # an unrelated fallback changes nothing
+    assert SessionStore(key).load() == {}
+
+
+def test_a_kept_cookie_gives_each_request_its_own_copy(db):
+    key = _signed_session()
+    first = SessionStore(key)
+    first["civic_participant_id"] = 8  # changed in one request, never saved
+    assert SessionStore(key).load() == {"civic_participant_id": 7}
