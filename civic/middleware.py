@@ -143,13 +143,26 @@ def json_body_check(body: bytes, *, max_depth: int):
         return None
     if json_depth_exceeds(body, max_depth):
         raise BadInput("body", JSON_TOO_DEEP % {"depth": max_depth})
+    not_finite = []
+
+    def constant(_name):
+        not_finite.append(_name)
+        return _NOT_FINITE
+
+    def number(text):
+        if (value := _finite_float(text)) is _NOT_FINITE:
+            not_finite.append(text)
+        return value
+
     try:
-        data = json.loads(body, parse_constant=lambda _name: _NOT_FINITE, parse_float=_finite_float)
+        data = json.loads(body, parse_constant=constant, parse_float=number)
     except (ValueError, RecursionError):
         raise BadInput("body", str(JSON_MALFORMED)) from None
-    if (field := _find(data, lambda v: v is _NOT_FINITE)) is not None:
+    # The document is walked only to name the field: when a number was not finite, or when the
+    # text holds a NUL (JSON writes it \u0000; a raw 0 byte may be UTF-16 or UTF-32 text).
+    if not_finite and (field := _find(data, lambda v: v is _NOT_FINITE)) is not None:
         raise BadInput(field, JSON_NOT_FINITE % {"field": field})
-    if (field := _find(data, _has_nul)) is not None:
+    if (b"\\u0000" in body or b"\x00" in body) and (field := _find(data, _has_nul)) is not None:
         raise BadInput(field, NUL_FOUND % {"field": field})
     return data
 
@@ -158,7 +171,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return (
         request.path.startswith("/api/")
         or request.content_type == "application/json"
-        or "application/json" in request.headers.get("Accept", "")
+        or "application/json" in request.META.get("HTTP_ACCEPT", "")
     )
 
 

@@ -36,7 +36,7 @@ LANGUAGE_KEY = "civic_language"
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "") or (request.content_type == "application/json")
+    return "application/json" in request.META.get("HTTP_ACCEPT", "") or (request.content_type == "application/json")
 
 
 def _error_response(request: HttpRequest, error: SurveyError) -> HttpResponse:

@@ -498,6 +498,10 @@ def test_a_nul_character_anywhere_is_refused_with_the_field_named(resident_clien
     assert response.status_code == 400 and response.json()["error"]["field"] == "text"
     response = _json_post(resident_client, reverse("surveys:answer"), '{"kind": "priority", "tokens": {"a\\u0000": 1}}')
     assert response.status_code == 400 and response.json()["error"]["field"] == "tokens.a\x00"
+    # Written as UTF-16 (which json reads as well), the escape is not the bytes b"\\u0000".
+    body = '{"kind": "comment", "text": "a\\u0000b"}'.encode("utf-16")
+    response = _json_post(resident_client, reverse("surveys:answer"), body)
+    assert response.status_code == 400 and response.json()["error"]["field"] == "text"
     assert resident_client.get("/survey/rate/s%001/").status_code == 400
     assert resident_client.get("/survey/comment/?page=%00").status_code == 400
     assert not Comment.objects.exists()
