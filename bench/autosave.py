@@ -6,7 +6,13 @@ resident session, then for the same duration hammers (a) the trivial `/ping` vie
 second and p50/p95 latency for each and the ratios. Targets: autosave throughput
 >= 50% of the trivial view's, p95 <= 100 ms.
 
-    python bench/autosave.py [--clients 50] [--seconds 15] [--database-url postgres://...]
+    python bench/autosave.py [--clients 50] [--seconds 8] [--rounds 3] [--database-url postgres://...]
+
+The three are measured in turn, `--rounds` times over, each time on new connections: how
+gunicorn's workers happen to share the 50 keep-alive connections, and what else the machine is
+doing, change from one measurement to the next by as much as the difference measured, so one
+measurement of each would compare luck. Throughput is over all rounds; each round's ratio is
+printed too.
 
 Clients run in several processes (threads inside each) so the Python client is not the bottleneck.
 """
@@ -98,15 +104,22 @@ def _measure(port: int, tokens: list[str], mode: str, seconds: float, processes:
     results = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = sum(e for _, e in results)
+    latencies = [x for lat, _ in results for x in lat]
+    return {"latencies": latencies, "seconds": seconds, "errors": sum(e for _, e in results)}
+
+
+def _pooled(measurements: list[dict]) -> dict:
+    latencies = sorted(x for m in measurements for x in m["latencies"])
+    seconds = sum(m["seconds"] for m in measurements)
+    errors = sum(m["errors"] for m in measurements)
     return {"requests": len(latencies), "rps": len(latencies) / seconds, **percentiles(latencies), "errors": errors}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=8, help="seconds of each measurement counted")
+    parser.add_argument("--rounds", type=int, default=3, help="times each of the three is measured, in turn")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
@@ -118,19 +131,29 @@ def main() -> None:
     args = parser.parse_args()
     tokens = prepare(args.database_url, args.clients)
     server, port = start_gunicorn(args.database_url, workers=args.workers, threads=args.threads)
+    modes = ("ping", "healthz", "autosave")
+    rounds: list[dict] = []
     try:
         # gunicorn listens before its workers have loaded Django: a measurement started then would
         # count their start-up against the first view measured.
         wait_serving(port)
         print(
             f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.clients} clients; "
-            f"{args.seconds:.0f} s per measurement; PostgreSQL {args.database_url.rsplit('/', 1)[1]}"
+            f"{args.rounds} rounds of {args.seconds:.0f} s per measurement; "
+            f"PostgreSQL {args.database_url.rsplit('/', 1)[1]}"
         )
-        ping = _measure(port, tokens, "ping", args.seconds, args.processes, args.warmup)
-        health = _measure(port, tokens, "healthz", args.seconds, args.processes, args.warmup)
-        save = _measure(port, tokens, "autosave", args.seconds, args.processes, args.warmup)
+        for i in range(args.rounds):
+            measured = {m: _measure(port, tokens, m, args.seconds, args.processes, args.warmup) for m in modes}
+            rounds.append(measured)
+            rps = {m: len(r["latencies"]) / r["seconds"] for m, r in measured.items()}
+            print(
+                f"round {i + 1}: trivial {rps['ping']:.0f} req/s, SELECT 1 {rps['healthz']:.0f} req/s, "
+                f"autosave {rps['autosave']:.0f} req/s, ratio {rps['autosave'] / rps['ping']:.2f}",
+                flush=True,
+            )
     finally:
         stop(server)
+    ping, health, save = (_pooled([r[m] for r in rounds]) for m in modes)
     for name, r in (("trivial view", ping), ("SELECT 1 view", health), ("autosave", save)):
         print(
             f"{name:>13}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
