@@ -74,10 +74,10 @@ def prepared_cursor(using: str = DEFAULT_DB_ALIAS, *, health_check: bool = True)
         yield cursor
 
 
-def _fetchone(db, sql: str, params, health_check: bool):
+def _fetch(db, sql: str, params, health_check: bool, many: bool):
     with prepared_cursor(db.alias, health_check=health_check) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        return cursor.fetchall() if many else cursor.fetchone()
 
 
 def fetchone(sql: str, params, using: str = DEFAULT_DB_ALIAS):
@@ -89,6 +89,15 @@ def fetchone(sql: str, params, using: str = DEFAULT_DB_ALIAS):
     straight away instead, and only when it fails on a connection that turns out to be dead (the
     database restarted) opens a new one and runs it once more: the same recovery, without the
     round trip on every request."""
+    return _run_once_or_twice(sql, params, using, many=False)
+
+
+def fetchall(sql: str, params, using: str = DEFAULT_DB_ALIAS) -> list:
+    """As fetchone, every row."""
+    return _run_once_or_twice(sql, params, using, many=True)
+
+
+def _run_once_or_twice(sql: str, params, using: str, many: bool):
     db = connections[using]
     optimistic = (
         db.vendor == "postgresql"
@@ -98,12 +107,12 @@ def fetchone(sql: str, params, using: str = DEFAULT_DB_ALIAS):
         and not db.in_atomic_block
     )
     if not optimistic:
-        return _fetchone(db, sql, params, health_check=True)
+        return _fetch(db, sql, params, True, many)
     db.health_check_done = True
     try:
-        return _fetchone(db, sql, params, health_check=False)
+        return _fetch(db, sql, params, False, many)
     except (OperationalError, InterfaceError):
         if db.is_usable():
             raise  # the statement failed, not the connection (a timeout): nothing to recover
         db.close()
-        return _fetchone(db, sql, params, health_check=False)
+        return _fetch(db, sql, params, False, many)

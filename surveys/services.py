@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from core.db import fetchone
+from core.batching import Coalescer
+from core.db import fetchall, fetchone
 
 from . import errors, signals
 from .errors import SurveyError
@@ -518,60 +519,153 @@ def answer_save(*, participant: Participant, wave: Wave, data: Mapping[str, obje
 
 # The checks of consent_check, open_wave_check and answers_closed, on the statement's aliases.
 _RESIDENT_SOURCE = (
-    "FROM {participant} p INNER JOIN {study} s ON s.{id} = p.{study_id} INNER JOIN {wave} w ON w.{id} = {current_wave}"
+    "FROM {first}{participant} p{participant_on} INNER JOIN {study} s ON s.{id} = p.{study_id} "
+    "INNER JOIN {wave} w ON w.{id} = {current_wave}"
 )
-_RESIDENT_WHERE = (
-    "p.{id} = %s AND p.{consented_at} IS NOT NULL AND s.{status} = %s AND (s.{editable} OR NOT EXISTS "
+_RESIDENT_CHECKS = (
+    "p.{consented_at} IS NOT NULL AND s.{status} = %s AND (s.{editable} OR NOT EXISTS "
     "(SELECT 1 FROM {completion} done WHERE done.{participant_id} = p.{id} AND done.{wave_id} = w.{id}))"
 )
+_RATING_KEYS = ["participant_id", "wave_id", "site_id", "criterion_id"]
 _fast_sql: dict[tuple[str, str], str] = {}
+
+
+def _sql_names() -> dict[str, str]:
+    qn = connection.ops.quote_name
+    return {
+        "participant": qn(Participant._meta.db_table),
+        "study": qn(Study._meta.db_table),
+        "wave": qn(Wave._meta.db_table),
+        "completion": qn(Completion._meta.db_table),
+        "site": qn(Site._meta.db_table),
+        "criterion": qn(Criterion._meta.db_table),
+        "current_wave": current_wave_sql(qn, f"p.{qn('study_id')}"),
+        **{
+            name: qn(name)
+            for name in (
+                *("id", "study_id", "consented_at", "status", "participant_id", "wave_id", "code", "name", "kind"),
+                *("scale_min", "scale_max"),
+            )
+        },
+        "editable": qn("answers_editable_until_wave_closes"),
+    }
+
+
+# A rating's site and criterion, found by code and name in the participant's study, and its value
+# checked against the study's scale; `{site_code}`, `{criterion_name}` and `{value}` are where
+# each comes from.
+_RATING_SOURCE = (
+    " INNER JOIN {site} site ON site.{study_id} = p.{study_id} AND site.{code} = {site_code}"
+    " INNER JOIN {criterion} criterion ON criterion.{study_id} = p.{study_id}"
+    " AND criterion.{name} = {criterion_name} AND criterion.{kind} = %s"
+)
+_RATING_CHECK = " AND {value} BETWEEN s.{scale_min} AND s.{scale_max}"
+
+
+def _upsert_tail(table: str, keys: list[str], updates: list[str], returning: str) -> str:
+    qn = connection.ops.quote_name
+    return (
+        f" ON CONFLICT ({', '.join(qn(c) for c in keys)}) DO UPDATE SET "
+        + ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in updates)
+        + f" WHERE {qn(table)}.{qn('client_seq')} <= EXCLUDED.{qn('client_seq')} RETURNING {returning}"
+    )
 
 
 def _fast_statement(kind: str) -> str:
     if (sql := _fast_sql.get((connection.vendor, kind))) is not None:
         return sql
     qn = connection.ops.quote_name
-    names = {
-        "participant": qn(Participant._meta.db_table),
-        "study": qn(Study._meta.db_table),
-        "wave": qn(Wave._meta.db_table),
-        "completion": qn(Completion._meta.db_table),
-        "current_wave": current_wave_sql(qn, f"p.{qn('study_id')}"),
-        **{name: qn(name) for name in ("id", "study_id", "consented_at", "status", "participant_id", "wave_id")},
-        "editable": qn("answers_editable_until_wave_closes"),
-    }
-    source = _RESIDENT_SOURCE.format(**names)
-    where = _RESIDENT_WHERE.format(**names)
+    names = _sql_names()
+    source = _RESIDENT_SOURCE.format(**names, first="", participant_on="")
+    where = "p.{id} = %s AND ".format(**names) + _RESIDENT_CHECKS.format(**names)
     if kind == "rating":
-        table, keys, values = Rating._meta.db_table, ["participant_id", "wave_id", "site_id", "criterion_id"], ["value"]
+        table, keys, values = Rating._meta.db_table, _RATING_KEYS, ["value"]
         selects = "p.{id}, w.{id}, site.{id}, criterion.{id}, %s".format(**names)
-        source += (
-            f" INNER JOIN {qn(Site._meta.db_table)} site ON site.{qn('study_id')} = p.{qn('study_id')} "
-            f"AND site.{qn('code')} = %s INNER JOIN {qn(Criterion._meta.db_table)} criterion "
-            f"ON criterion.{qn('study_id')} = p.{qn('study_id')} AND criterion.{qn('name')} = %s "
-            f"AND criterion.{qn('kind')} = %s"
-        )
-        where += f" AND %s BETWEEN s.{qn('scale_min')} AND s.{qn('scale_max')}"
+        source += _RATING_SOURCE.format(**names, site_code="%s", criterion_name="%s")
+        where += _RATING_CHECK.format(**names, value="%s")
     else:
         table, keys, values = Comment._meta.db_table, ["participant_id", "wave_id"], ["text"]
         selects = "p.{id}, w.{id}, %s".format(**names)
     updates = [*values, "client_seq", "updated_at"]
     sql = (
         f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in [*keys, *updates])}) "
-        f"SELECT {selects}, %s, %s {source} WHERE {where} "
-        f"ON CONFLICT ({', '.join(qn(c) for c in keys)}) DO UPDATE SET "
-        + ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in updates)
-        + f" WHERE {qn(table)}.{qn('client_seq')} <= EXCLUDED.{qn('client_seq')} RETURNING 1"
-    )
+        f"SELECT {selects}, %s, %s {source} WHERE {where}"
+    ) + _upsert_tail(table, keys, updates, "1")
     _fast_sql[(connection.vendor, kind)] = sql
     return sql
+
+
+def _ratings_statement() -> str:
+    """The rating upsert for several ratings at once (PostgreSQL): they come in as arrays, one
+    element per rating, and the statement returns the position of each rating it wrote."""
+    if (sql := _fast_sql.get((connection.vendor, "ratings"))) is not None:
+        return sql
+    qn = connection.ops.quote_name
+    names = _sql_names()
+    table, updates = Rating._meta.db_table, ["value", "client_seq", "updated_at"]
+    given = (
+        "unnest(%s::int[], %s::bigint[], %s::int[], %s::bigint[], %s::text[], %s::text[])"
+        " AS given(position, participant, value, seq, site, criterion)"
+    )
+    source = _RESIDENT_SOURCE.format(
+        **names, first=f"{given} INNER JOIN ", participant_on=f" ON p.{qn('id')} = given.participant"
+    ) + _RATING_SOURCE.format(**names, site_code="given.site", criterion_name="given.criterion")
+    where = _RESIDENT_CHECKS.format(**names) + _RATING_CHECK.format(**names, value="given.value")
+    key_list = ", ".join(qn(c) for c in _RATING_KEYS)
+    sql = (
+        "WITH found AS (SELECT given.position, p.{id} AS participant_id, w.{id} AS wave_id, site.{id} AS site_id, "
+        "criterion.{id} AS criterion_id, given.value, given.seq ".format(**names)
+        + f"{source} WHERE {where}), "
+        f"written AS (INSERT INTO {qn(table)} ({key_list}, {', '.join(qn(c) for c in updates)}) "
+        f"SELECT {key_list}, value, seq, %s FROM found"
+        + _upsert_tail(table, _RATING_KEYS, updates, key_list)
+        + f") SELECT found.position FROM found INNER JOIN written USING ({key_list})"
+    )
+    _fast_sql[(connection.vendor, "ratings")] = sql
+    return sql
+
+
+#: PostgreSQL's integer column: a value outside it is left to the full path, which refuses it.
+_INT_RANGE = range(-(2**31), 2**31)
+
+
+def _ratings_save(ratings) -> list[bool | BaseException]:
+    """Saves (participant_id, value, seq, site, criterion) ratings, each under every check of
+    answer_save; True for each one written. Several go in one statement on PostgreSQL. Should
+    that statement fail, each is tried alone, so a rating can only fail by itself."""
+    wave_open, study_open, kind = Wave.Status.OPEN.value, Study.Status.OPEN.value, Criterion.Kind.RATING.value
+    updated_at = connection.ops.adapt_datetimefield_value(timezone.now())
+
+    def alone(participant_id, value, seq, site, criterion) -> bool | BaseException:
+        params = [value, seq, updated_at, wave_open, site, criterion, kind, participant_id, study_open, value]
+        try:
+            # Running it twice is harmless (the same row, the same client_seq), so it may skip
+            # the separate health check.
+            return fetchone(_fast_statement("rating"), params) is not None
+        except Exception as error:  # noqa: BLE001 — it is this rating's caller that raises it
+            return error
+
+    if len(ratings) == 1 or connection.vendor != "postgresql":
+        return [alone(*rating) for rating in ratings]
+    columns = [list(column) for column in zip(*ratings, strict=True)]
+    params = [list(range(len(ratings))), *columns, wave_open, kind, study_open, updated_at]
+    try:
+        written = {position for (position,) in fetchall(_ratings_statement(), params)}
+    except DatabaseError:
+        return [alone(*rating) for rating in ratings]
+    return [position in written for position in range(len(ratings))]
+
+
+#: Ratings saved at the same moment by the threads of this process share one statement.
+_ratings = Coalescer(_ratings_save)
 
 
 def answer_autosave(*, participant_id: int, data: Mapping[str, object]) -> bool:
     """Saves a rating or a comment in one statement, for the participant a resident's session
     names, with every check `answer_save` makes. True when it was written; False when nothing was
     (another kind of answer, input to refuse, a newer answer kept, answers closed...): then
-    `answer_save` must run, to save it or say why not."""
+    `answer_save` must run, to save it or say why not. Ratings given at the same moment by
+    several residents are written together (core.batching)."""
     kind = data.get("kind")
     if kind not in ("rating", "comment") or isinstance(participant_id, bool) or not isinstance(participant_id, int):
         return False
@@ -579,22 +673,26 @@ def answer_autosave(*, participant_id: int, data: Mapping[str, object]) -> bool:
         seq = _client_seq(data.get("client_seq"), data.get("client_now"))
     except SurveyError:
         return False
-    updated_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    wave_open, resident = Wave.Status.OPEN.value, [participant_id, Study.Status.OPEN.value]
     if kind == "rating":
         try:
             value = int(str(data.get("value")).strip())
         except ValueError:
             return False
         site, criterion = str(data.get("site", "")), str(data.get("criterion", ""))
-        params = [value, seq, updated_at, wave_open, site, criterion, Criterion.Kind.RATING.value, *resident, value]
-    else:
-        text = str(data.get("text", "")).strip()
-        if len(text) > COMMENT_MAX_CHARS:
+        if value not in _INT_RANGE or "\x00" in site or "\x00" in criterion:
             return False
-        params = [text, seq, updated_at, wave_open, *resident]
-    # Running it twice is harmless (the same row, the same client_seq), so it may skip the
-    # separate health check.
+        rating = (participant_id, value, seq, site, criterion)
+        # Only callers outside a transaction share a statement: it commits at once, for all of them.
+        alone = connection.in_atomic_block
+        saved = _ratings_save([rating])[0] if alone else _ratings.submit(rating, key=(participant_id, site, criterion))
+        if isinstance(saved, BaseException):
+            raise saved
+        return saved is True
+    text = str(data.get("text", "")).strip()
+    if len(text) > COMMENT_MAX_CHARS:
+        return False
+    updated_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [text, seq, updated_at, Wave.Status.OPEN.value, participant_id, Study.Status.OPEN.value]
     return fetchone(_fast_statement(kind), params) is not None
 
 
