@@ -38,7 +38,9 @@ class _Entry:
 class Coalescer:
     """`submit(item, key)` returns `run(items)[i]` for its item, run together with the items
     other threads submit meanwhile (at most `max_batch`). `run` must return one result per item,
-    in order. An exception from `run` is raised in every caller of that batch."""
+    in order; a result that is an exception is raised in its own caller, and an exception from
+    `run` in every caller of that batch. With `share=False` the item runs alone, at once, on the
+    caller's thread (a caller inside a transaction must not write others' items in it)."""
 
     def __init__(self, run: Callable[[Sequence], Sequence], *, max_batch: int = 32, wait: float = 60.0):
         self._run = run
@@ -48,7 +50,9 @@ class Coalescer:
         self._pending: list[_Entry] = []
         self._busy = False
 
-    def submit(self, item, key: Hashable):
+    def submit(self, item, key: Hashable, *, share: bool = True):
+        if not share:
+            return _outcome(self._run([item])[0])
         entry = _Entry(item, key)
         with self._lock:
             self._pending.append(entry)
@@ -62,7 +66,7 @@ class Coalescer:
             self._lead(entry)
         if entry.error is not None:
             raise entry.error
-        return entry.result
+        return _outcome(entry.result)
 
     def _follow(self, entry: _Entry) -> bool:
         """Waits for the entry's batch, or to be made the leader. False when waiting gave up."""
@@ -114,3 +118,9 @@ class Coalescer:
                     self._busy = False
             for e in batch:
                 e.event.set()
+
+
+def _outcome(result):
+    if isinstance(result, BaseException):
+        raise result
+    return result

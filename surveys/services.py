@@ -518,12 +518,12 @@ def answer_save(*, participant: Participant, wave: Wave, data: Mapping[str, obje
 # it writes nothing, the caller takes the path above, which tries again and says why.
 
 # The checks of consent_check, open_wave_check and answers_closed, on the statement's aliases.
+# `{resident}` is where the participant's id comes from.
 _RESIDENT_SOURCE = (
-    "FROM {first}{participant} p{participant_on} INNER JOIN {study} s ON s.{id} = p.{study_id} "
-    "INNER JOIN {wave} w ON w.{id} = {current_wave}"
+    "{participant} p INNER JOIN {study} s ON s.{id} = p.{study_id} INNER JOIN {wave} w ON w.{id} = {current_wave}"
 )
-_RESIDENT_CHECKS = (
-    "p.{consented_at} IS NOT NULL AND s.{status} = %s AND (s.{editable} OR NOT EXISTS "
+_RESIDENT_WHERE = (
+    "p.{id} = {resident} AND p.{consented_at} IS NOT NULL AND s.{status} = %s AND (s.{editable} OR NOT EXISTS "
     "(SELECT 1 FROM {completion} done WHERE done.{participant_id} = p.{id} AND done.{wave_id} = w.{id}))"
 )
 _RATING_KEYS = ["participant_id", "wave_id", "site_id", "criterion_id"]
@@ -576,8 +576,8 @@ def _fast_statement(kind: str) -> str:
         return sql
     qn = connection.ops.quote_name
     names = _sql_names()
-    source = _RESIDENT_SOURCE.format(**names, first="", participant_on="")
-    where = "p.{id} = %s AND ".format(**names) + _RESIDENT_CHECKS.format(**names)
+    source = "FROM " + _RESIDENT_SOURCE.format(**names)
+    where = _RESIDENT_WHERE.format(**names, resident="%s")
     if kind == "rating":
         table, keys, values = Rating._meta.db_table, _RATING_KEYS, ["value"]
         selects = "p.{id}, w.{id}, site.{id}, criterion.{id}, %s".format(**names)
@@ -607,10 +607,10 @@ def _ratings_statement() -> str:
         "unnest(%s::int[], %s::bigint[], %s::int[], %s::bigint[], %s::text[], %s::text[])"
         " AS given(position, participant, value, seq, site, criterion)"
     )
-    source = _RESIDENT_SOURCE.format(
-        **names, first=f"{given} INNER JOIN ", participant_on=f" ON p.{qn('id')} = given.participant"
-    ) + _RATING_SOURCE.format(**names, site_code="given.site", criterion_name="given.criterion")
-    where = _RESIDENT_CHECKS.format(**names) + _RATING_CHECK.format(**names, value="given.value")
+    source = f"FROM {given} CROSS JOIN " + _RESIDENT_SOURCE.format(**names)  # joined on by the WHERE
+    source += _RATING_SOURCE.format(**names, site_code="given.site", criterion_name="given.criterion")
+    where = _RESIDENT_WHERE.format(**names, resident="given.participant")
+    where += _RATING_CHECK.format(**names, value="given.value")
     key_list = ", ".join(qn(c) for c in _RATING_KEYS)
     sql = (
         "WITH found AS (SELECT given.position, p.{id} AS participant_id, w.{id} AS wave_id, site.{id} AS site_id, "
@@ -642,7 +642,7 @@ def _ratings_save(ratings) -> list[bool | BaseException]:
             # Running it twice is harmless (the same row, the same client_seq), so it may skip
             # the separate health check.
             return fetchone(_fast_statement("rating"), params) is not None
-        except Exception as error:  # noqa: BLE001 — it is this rating's caller that raises it
+        except Exception as error:  # noqa: BLE001 — raised in this rating's caller (core.batching)
             return error
 
     if len(ratings) == 1 or connection.vendor != "postgresql":
@@ -681,12 +681,12 @@ def answer_autosave(*, participant_id: int, data: Mapping[str, object]) -> bool:
         site, criterion = str(data.get("site", "")), str(data.get("criterion", ""))
         if value not in _INT_RANGE or "\x00" in site or "\x00" in criterion:
             return False
-        rating = (participant_id, value, seq, site, criterion)
         # Only callers outside a transaction share a statement: it commits at once, for all of them.
-        alone = connection.in_atomic_block
-        saved = _ratings_save([rating])[0] if alone else _ratings.submit(rating, key=(participant_id, site, criterion))
-        if isinstance(saved, BaseException):
-            raise saved
+        saved = _ratings.submit(
+            (participant_id, value, seq, site, criterion),
+            key=(participant_id, site, criterion),
+            share=not connection.in_atomic_block,
+        )
         return saved is True
     text = str(data.get("text", "")).strip()
     if len(text) > COMMENT_MAX_CHARS:
